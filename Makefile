@@ -1,0 +1,45 @@
+# Development entry points. `make setup` is idempotent; every other target depends on it.
+PYTHON      := /usr/bin/python3
+VENV        := .venv
+BIN         := $(VENV)/bin
+SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian ships these for the system Python 3.11 (DESIGN.md decision 1); pip installs only what Debian lacks.
+APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv zookeeper
+PIP_PACKAGES := pystachio==0.8.10 pymesos==0.3.15 sqlite-utils pytest ruff
+STAMP       := $(VENV)/.setup-done
+
+.PHONY: setup test test-unit test-integration demo bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): Makefile pyproject.toml
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install $$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check $(PIP_PACKAGES)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/pytest -q tests
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit
+
+test-integration: setup
+	$(BIN)/pytest -q tests/integration
+
+demo: setup
+	$(BIN)/python examples/demo.py
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+lint: setup
+	$(BIN)/ruff check thermos_executor tests bench examples
+
+clean:
+	rm -rf $(VENV) build *.egg-info

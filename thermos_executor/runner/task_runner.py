@@ -1,0 +1,534 @@
+"""The task runner: applies the planner's decisions to one task, records every change, reacts to events.
+
+Life of a task: ACTIVE (the regular plan runs) -> CLEANING (SIGTERM to what still runs, wait until it is gone
+or the finalization deadline passes) -> FINALIZING (the final processes run) -> SUCCESS | FAILED | KILLED |
+LOST. A kill (SIGTERM/SIGINT/SIGUSR1 to the runner, or `thermos kill`) takes the same path and ends KILLED,
+final processes included, within a grace period; a lose (SIGUSR2) skips straight to LOST.
+
+Event-driven: the runner sleeps in one `select` on an inotify watch of the checkpoint directory (a
+coordinator wrote a record), a pidfd per coordinator (it exited), a signal wake-up pipe, and the next timer
+(a min_duration back-off, a deadline). Nothing polls.
+
+Restarting a runner for the same task id replays the runner stream, reads what coordinators recorded while
+it was gone, re-attaches to live coordinators (pid and start time verified, or the stream's lock held), marks
+runs whose coordinator vanished LOST, and carries on. A run is never started twice: a process's next run is
+forked only while holding its stream's lock, which a live coordinator holds for as long as it lives.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+import selectors
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+
+import psutil
+
+from thermos_executor.config.spec import TaskSpec
+from thermos_executor.errors import ThermosError
+from thermos_executor.runner import ckpt, coordinator, process_tree
+from thermos_executor.runner.inotify import Inotify
+from thermos_executor.runner.paths import TaskPath, process_log_dir
+from thermos_executor.runner.planner import Plan, TaskPlans
+from thermos_executor.runner.state import ProcessState, RunnerState, TaskState, process_record
+
+log = logging.getLogger("thermos.runner")
+
+# How long killed runs get to have their exits recorded by their coordinators before the runner records them.
+KILL_RECORD_WAIT = 5.0
+# A stream whose lock is held by a coordinator that has not yet recorded anything is retried this often.
+LOCK_RETRY = 0.05
+DEFAULT_KILL_GRACE = 60.0
+
+
+class AlreadyRunning(ThermosError):
+    pass
+
+
+@dataclass
+class _Watch:
+    """A process whose current run we are following: its coordinator stream and, once known, its pidfd."""
+    tailer: ckpt.Tailer
+    pid: int | None = None
+    pidfd: int | None = None
+
+
+@dataclass
+class RunnerOptions:
+    task_id: str
+    root: str
+    sandbox: str
+    ports: dict = field(default_factory=dict)
+    user: str | None = None            # run the processes as this user (the runner must be root to switch)
+    hostname: str | None = None
+    preserve_env: bool = False
+    kill_grace: float = DEFAULT_KILL_GRACE
+
+
+class TaskRunner:
+    def __init__(self, spec: TaskSpec, task_json: dict, options: RunnerOptions):
+        self.spec = spec
+        self.task_json = task_json
+        self.opts = options
+        self.paths = TaskPath(options.root, options.task_id)
+        self.log_dir = os.path.join(options.sandbox, ".logs")
+        self.plans = TaskPlans(spec.processes, spec.constraints, spec.max_failures, spec.max_concurrency)
+        self.state = RunnerState()
+        records = ckpt.read_all(self.paths.runner_checkpoint)
+        self._replayed = len(records)
+        for record in records:
+            if self.state.apply(record):
+                self._plan_event(record)
+        self.writer: ckpt.Writer | None = None
+        self.watches: dict[str, _Watch] = {}
+        self._stop_request: str | None = None       # KILLED or LOST, set by a signal
+        self._killing_since: float | None = None    # when everything live was SIGKILLed on the way to terminal
+        self._retry_at: float | None = None
+
+    # ---- public -----------------------------------------------------------------------------------
+    @property
+    def task_state(self) -> str | None:
+        return self.state.task_state
+
+    def run(self) -> str:
+        """Run (or resume) the task to its end; return the terminal state."""
+        if self.task_state in TaskState.TERMINAL:
+            self._finish_task_file()
+            return self.task_state
+        self._take_control()
+        self._selector = selectors.DefaultSelector()
+        self._inotify = Inotify()
+        self._inotify.watch(self.paths.checkpoint_dir)
+        self._selector.register(self._inotify.fd, selectors.EVENT_READ, "inotify")
+        wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._selector.register(wake_r, selectors.EVENT_READ, "signal")
+        old_handlers = self._install_signals()
+        try:
+            self._reattach()
+            while True:
+                while self._step():
+                    pass
+                if self.task_state in TaskState.TERMINAL:
+                    break
+                self._wait()
+        finally:
+            self._restore_signals(old_handlers)
+            for watch in self.watches.values():
+                self._close_watch(watch)
+            self._selector.close()
+            os.close(wake_r)
+            os.close(self._wake_w)
+            self._inotify.close()
+            self.writer.close()
+        return self.task_state
+
+    def request_stop(self, terminal: str = TaskState.KILLED) -> None:
+        """Ask a running loop to kill (graceful) or lose (immediate) the task; safe from a signal handler."""
+        self._stop_request = terminal
+
+    # ---- taking control ---------------------------------------------------------------------------
+    def _take_control(self) -> None:
+        os.makedirs(self.paths.checkpoint_dir, exist_ok=True)
+        try:
+            self.writer = ckpt.Writer(self.paths.runner_checkpoint, lock=True)
+        except ckpt.LockHeld:
+            pid = self.state.statuses[-1]["runner_pid"] if self.state.statuses else "?"
+            raise AlreadyRunning(f"task {self.opts.task_id} is already being run by pid {pid}") from None
+        # Records appended after our replay (by a runner that has just exited) are picked up here.
+        for record in self.writer.records[self._replayed:]:
+            if self.state.apply(record):
+                self._plan_event(record)
+        if self.task_state in TaskState.TERMINAL:
+            return
+        self._write_task_file()
+        self._prepare_sandbox()
+        self._write_status(self.task_state or TaskState.ACTIVE)
+        if self.state.header is None:
+            self._record({"header": self._header()})
+
+    def _header(self) -> dict:
+        user = self._run_as()
+        return {"task_id": self.opts.task_id, "launch_time": time.time(), "sandbox": self.opts.sandbox,
+                "log_dir": self.log_dir, "hostname": self.opts.hostname or socket.gethostname(),
+                "user": user, "uid": pwd.getpwnam(user).pw_uid, "ports": dict(self.opts.ports)}
+
+    def _run_as(self) -> str:
+        return self.opts.user or pwd.getpwuid(os.getuid()).pw_name
+
+    def _switch_user(self) -> str | None:
+        """The user to switch to in coordinators, or None when the processes run as we do."""
+        user = self._run_as()
+        return None if pwd.getpwnam(user).pw_uid == os.getuid() else user
+
+    def _write_task_file(self) -> None:
+        active = self.paths.task_file("active")
+        if os.path.exists(active):
+            try:
+                with open(active) as f:
+                    on_disk = json.load(f)
+            except (OSError, ValueError):
+                on_disk = None
+            if on_disk != self.task_json:
+                raise ThermosError(f"task {self.opts.task_id} differs from the one on disk at {active}; "
+                                   "use a new --task_id")
+            return
+        os.makedirs(os.path.dirname(active), exist_ok=True)
+        tmp = active + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.task_json, f, sort_keys=True)
+            f.flush()
+            os.fdatasync(f.fileno())
+        os.replace(tmp, active)
+
+    def _prepare_sandbox(self) -> None:
+        os.makedirs(self.log_dir, exist_ok=True)
+        user = self._switch_user()
+        if user is not None:
+            pw = pwd.getpwnam(user)
+            for path in (self.opts.sandbox, self.log_dir):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+
+    def _finish_task_file(self) -> None:
+        active, finished = self.paths.task_file("active"), self.paths.task_file("finished")
+        if os.path.exists(active):
+            os.makedirs(os.path.dirname(finished), exist_ok=True)
+            os.replace(active, finished)
+
+    # ---- recording --------------------------------------------------------------------------------
+    def _record(self, record: dict) -> bool:
+        """Durably append a record and apply it; a process record out of sequence is dropped."""
+        if "process_status" in record and not self.state.admissible(record["process_status"]):
+            return False
+        self.writer.write(record)
+        self.state.apply(record)
+        self._plan_event(record)
+        return True
+
+    def _write_status(self, state: str, **extra) -> None:
+        status = {"state": state, "timestamp": time.time(), "runner_pid": os.getpid(), "runner_uid": os.getuid()}
+        status.update(extra)
+        self._record({"task_status": status})
+        log.info("task %s %s", self.opts.task_id, state)
+
+    def _plan_event(self, record: dict) -> None:
+        status = record.get("process_status")
+        if status is None:
+            return
+        name, state = status["process"], status["state"]
+        try:
+            plan = self.plans.plan_of(name)
+        except KeyError:
+            return
+        when = status.get("stop_time") or time.time()
+        if state == ProcessState.WAITING:
+            plan.started(name)
+        elif state == ProcessState.SUCCESS:
+            plan.succeeded(name, when)
+        elif state == ProcessState.FAILED:
+            plan.failed_run(name, when)
+        elif state in (ProcessState.KILLED, ProcessState.LOST):
+            plan.lost(name, when)
+
+    # ---- the state machine ------------------------------------------------------------------------
+    def _step(self) -> bool:
+        """Take every decision due now; True if the task changed state (so step again)."""
+        now = time.time()
+        state = self.task_state
+        if self._stop_request is not None:
+            self._begin_stop(self._stop_request, now)
+            self._stop_request = None
+            return True
+        if self._killing_since is not None:
+            return self._finish_killing(now)
+        if state == TaskState.ACTIVE:
+            if self.plans.regular.complete or not self.plans.healthy:
+                self._write_status(TaskState.CLEANING)
+                self._signal_live(self.plans.regular, signal.SIGTERM)
+                return True
+            self._launch(self.plans.regular, now)
+        elif state == TaskState.CLEANING:
+            if not self._live(self.plans.regular):
+                self._write_status(TaskState.FINALIZING)
+                return True
+            if now >= self._deadline():
+                self._kill_everything(now)
+                return True
+        elif state == TaskState.FINALIZING:
+            final = self.plans.finalizing
+            if final.complete or final.deadlocked or now >= self._deadline():
+                self._kill_everything(now)
+                return True
+            self._launch(final, now)
+        return False
+
+    def _deadline(self) -> float:
+        target, deadline = self.state.forced()
+        if deadline is not None:
+            return deadline
+        return (self.state.cleaning_started() or time.time()) + self.spec.finalization_wait
+
+    def _terminal_state(self) -> str:
+        target, _ = self.state.forced()
+        return target or (TaskState.SUCCESS if self.plans.healthy else TaskState.FAILED)
+
+    def _begin_stop(self, terminal: str, now: float) -> None:
+        deadline = now if terminal == TaskState.LOST else now + self.opts.kill_grace
+        state = self.task_state
+        current_target, current_deadline = self.state.forced()
+        if current_deadline is not None:
+            deadline = min(deadline, current_deadline)
+        if current_target == TaskState.LOST:
+            terminal = TaskState.LOST
+        next_state = TaskState.CLEANING if state == TaskState.ACTIVE else state
+        log.info("task %s: %s requested", self.opts.task_id, "kill" if terminal == TaskState.KILLED else "lose")
+        self._write_status(next_state, target=terminal, deadline=deadline)
+        if state == TaskState.ACTIVE:
+            self._signal_live(self.plans.regular, signal.SIGTERM)
+
+    def _kill_everything(self, now: float) -> None:
+        """SIGKILL every live run; the task ends once their exits are recorded (or the wait runs out)."""
+        self._killing_since = now
+        for plan in (self.plans.regular, self.plans.finalizing):
+            self._signal_live(plan, signal.SIGKILL)
+        self._signal_orphans(signal.SIGKILL)
+
+    def _finish_killing(self, now: float) -> bool:
+        live = self._live(self.plans.regular) + self._live(self.plans.finalizing)
+        if live and now < self._killing_since + KILL_RECORD_WAIT:
+            return False
+        for name in live:  # coordinators that did not record their end: record it for them
+            run = self.state.last_run(name)
+            proc = process_tree.coordinator(run)
+            if proc is not None:
+                process_tree.signal_all([proc], signal.SIGKILL)
+            self._record(process_record(name, ProcessState.LOST, run.seq + 1, stop_time=now))
+        self._killing_since = None
+        self._write_status(self._terminal_state())
+        self._finish_task_file()
+        return False
+
+    # ---- launching --------------------------------------------------------------------------------
+    def _launch(self, plan: Plan, now: float) -> None:
+        for name in self.plans.launchable(plan, now):
+            if name in self.watches:      # a coordinator of an earlier runner still owns this stream
+                continue
+            try:
+                writer = ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True)
+            except ckpt.LockHeld:         # the previous run's coordinator is still exiting
+                self._retry_at = now + LOCK_RETRY
+                continue
+            try:
+                run = self.state.last_run(name)
+                if run is None or run.terminal:
+                    self._record(process_record(name, ProcessState.WAITING, self.state.next_seq(name)))
+                    run = self.state.last_run(name)
+                self._fork(name, run, writer)
+            finally:
+                writer.close()
+
+    def _fork(self, name: str, run, writer: ckpt.Writer) -> None:
+        process = self.spec.process(name)
+        log_dir = process_log_dir(self.log_dir, name, run.run)
+        os.makedirs(log_dir, exist_ok=True)
+        user = self._switch_user()
+        if user is not None:
+            pw = pwd.getpwnam(user)
+            os.chown(os.path.dirname(log_dir), pw.pw_uid, pw.pw_gid)
+            os.chown(log_dir, pw.pw_uid, pw.pw_gid)
+        destination = process.logger.destination if process.logger else "file"
+        launch = coordinator.Launch(process=name, run=run.run, seq=run.seq, cmdline=process.cmdline,
+                                    sandbox=self.opts.sandbox, log_dir=log_dir, env=self._environment(),
+                                    user=user, destination=destination)
+        watch = _Watch(ckpt.Tailer(self.paths.coordinator_checkpoint(name)))
+        watch.tailer.offset = os.fstat(writer.fd).st_size
+        watch.pid = coordinator.start(launch, writer)
+        self._watch_pid(watch)
+        self.watches[name] = watch
+        log.info("process %s run %d forked coordinator pid %d", name, run.run, watch.pid)
+
+    def _environment(self) -> dict:
+        user = self._run_as()
+        env = dict(os.environ) if self.opts.preserve_env else {}
+        env.update(HOME=self.opts.sandbox, USER=user, LOGNAME=user, PATH=os.environ.get("PATH", os.defpath))
+        profile = os.path.join(self.opts.sandbox, ".thermos_profile")
+        if os.path.exists(profile):
+            env["BASH_ENV"] = profile
+        return env
+
+    # ---- following runs ---------------------------------------------------------------------------
+    def _watch_pid(self, watch: _Watch) -> None:
+        try:
+            watch.pidfd = os.pidfd_open(watch.pid)
+        except ProcessLookupError:
+            watch.pidfd = None
+            return
+        self._selector.register(watch.pidfd, selectors.EVENT_READ, ("pid", watch))
+
+    def _close_watch(self, watch: _Watch) -> None:
+        if watch.pidfd is not None:
+            self._selector.unregister(watch.pidfd)
+            os.close(watch.pidfd)
+            watch.pidfd = None
+        watch.tailer.close()
+
+    def _collect(self, name: str) -> None:
+        """Copy what the process's coordinator recorded into the runner stream, and act on an end."""
+        watch = self.watches.get(name)
+        if watch is None:
+            return
+        for record in watch.tailer.read_new():
+            status = record["process_status"]
+            if status["state"] == ProcessState.FORKED and watch.pid is None:
+                watch.pid = status["coordinator_pid"]
+                self._watch_pid(watch)
+            if self._record(record):
+                log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
+                         f" rc={status['return_code']}" if "return_code" in status else "")
+        run = self.state.last_run(name)
+        if run is None or run.terminal:
+            self._close_watch(watch)
+            del self.watches[name]
+
+    def _coordinator_exited(self, watch: _Watch) -> None:
+        name = next((n for n, w in self.watches.items() if w is watch), None)
+        if name is None:
+            return
+        try:
+            os.waitpid(watch.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        self._collect(name)
+        if name in self.watches:          # it died without recording the end of its run
+            self._declare_lost(name)
+
+    def _declare_lost(self, name: str) -> None:
+        run = self.state.last_run(name)
+        process_tree.kill_run(run)        # what it left behind must not run beside the next run
+        self._record(process_record(name, ProcessState.LOST, run.seq + 1, stop_time=time.time()))
+        log.warning("process %s run %d LOST: its coordinator died", name, run.run)
+        watch = self.watches.pop(name, None)
+        if watch is not None:
+            self._close_watch(watch)
+
+    def _reattach(self) -> None:
+        """After a (re)start: learn what coordinators did while we were away and follow the live ones."""
+        for name, runs in self.state.processes.items():
+            run = runs[-1]
+            if run.terminal:
+                continue
+            watch = _Watch(ckpt.Tailer(self.paths.coordinator_checkpoint(name)))
+            self.watches[name] = watch
+            self._collect(name)
+            if name not in self.watches:
+                continue
+            self._check_attached(name)
+
+    def _check_attached(self, name: str) -> None:
+        """A followed run whose coordinator we did not fork: is anyone still looking after it?"""
+        run, watch = self.state.last_run(name), self.watches[name]
+        proc = process_tree.coordinator(run) if run.state != ProcessState.WAITING else None
+        if proc is not None:
+            watch.pid = proc.pid
+            self._watch_pid(watch)
+            log.info("process %s run %d re-attached to coordinator pid %d", name, run.run, proc.pid)
+            return
+        try:
+            ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True).close()
+        except ckpt.LockHeld:             # forked, but has not recorded yet: its records will wake us
+            self._retry_at = time.time() + LOCK_RETRY
+            return
+        self._collect(name)               # nobody holds the stream: whatever was recorded is all there is
+        if name not in self.watches:
+            return
+        if run.state == ProcessState.WAITING:  # never forked: launch it again, reusing this WAITING record
+            self._close_watch(self.watches.pop(name))
+            self.plans.plan_of(name).running.discard(name)
+        else:
+            self._declare_lost(name)
+
+    # ---- signalling -------------------------------------------------------------------------------
+    def _live(self, plan: Plan) -> list[str]:
+        return [n for n in plan.order if n in self.watches or
+                (self.state.last_run(n) is not None and self.state.last_run(n).state in ProcessState.LIVE)]
+
+    def _signal_live(self, plan: Plan, sig: int) -> None:
+        for name in self._live(plan):
+            run = self.state.last_run(name)
+            if run is not None:
+                process_tree.signal_all(process_tree.user_processes(run), sig)
+        self._signal_orphans(sig)
+
+    def _signal_orphans(self, sig: int) -> None:
+        """Processes re-parented to us (we are a subreaper) whose coordinator is gone."""
+        coordinators = {w.pid for w in self.watches.values()}
+        orphans = [p for p in psutil.Process().children() if p.pid not in coordinators]
+        process_tree.signal_all(orphans, sig)
+
+    # ---- waiting ----------------------------------------------------------------------------------
+    def _timeout(self, now: float) -> float | None:
+        times = []
+        if self._retry_at is not None:
+            times.append(self._retry_at - now)
+        state = self.task_state
+        if self._killing_since is not None:
+            times.append(self._killing_since + KILL_RECORD_WAIT - now)
+        elif state == TaskState.ACTIVE:
+            # Runnable now but not launched means max_concurrency or a coordinator still exiting holds it
+            # back; a run's end or the lock retry wakes us, so only back-offs need a timer.
+            times.append(self.plans.regular.next_start(now))
+        elif state in (TaskState.CLEANING, TaskState.FINALIZING):
+            times.append(self._deadline() - now)
+            if state == TaskState.FINALIZING:
+                times.append(self.plans.finalizing.next_start(now))
+        times = [t for t in times if t is not None]
+        return max(0.0, min(times)) if times else None
+
+    def _wait(self) -> None:
+        events = self._selector.select(self._timeout(time.time()))
+        self._reap()
+        retry, self._retry_at = self._retry_at, None
+        if retry is not None:
+            for name, watch in list(self.watches.items()):
+                if watch.pid is None:
+                    self._check_attached(name)
+        for key, _ in events:
+            if key.data == "inotify":
+                for changed in self._inotify.read_names():
+                    if changed.startswith("coordinator."):
+                        self._collect(changed[len("coordinator."):])
+            elif key.data == "signal":
+                try:
+                    os.read(key.fd, 512)
+                except BlockingIOError:
+                    pass
+            elif key.data[1].pidfd is not None:
+                self._coordinator_exited(key.data[1])
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    def _install_signals(self) -> dict:
+        signal.set_wakeup_fd(self._wake_w)
+
+        def stop(signum, frame):
+            self.request_stop(TaskState.LOST if signum == signal.SIGUSR2 else TaskState.KILLED)
+
+        handlers = {sig: stop for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)}
+        handlers[signal.SIGCHLD] = lambda signum, frame: None
+        process_tree.set_child_subreaper()
+        return {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+
+    def _restore_signals(self, old: dict) -> None:
+        signal.set_wakeup_fd(-1)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -56,6 +56,26 @@ def read_all(path: str) -> list[dict]:
         return []
 
 
+def lock_holder(path: str) -> int | None:
+    """Pid of the process that took the flock on `path` if anyone holds it (read from /proc/locks, no probe).
+
+    For a runner stream that is the live runner. Probing with a lock of our own would race with a runner
+    starting at that moment; reading the kernel's table cannot.
+    """
+    try:
+        st = os.stat(path)
+        with open("/proc/locks") as f:
+            table = f.read()
+    except OSError:
+        return None
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+            return int(fields[4])
+    return None
+
+
 def _fsync_dir(path: str) -> None:
     fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -63,8 +63,8 @@ def process_log_dir(log_dir: str, process: str, run: int) -> str:
 
 
 def list_task_ids(root: str, state: str) -> list[str]:
-    """Task ids under <root>/tasks/<state> (state 'active' or 'finished'), sorted."""
+    """Task ids under <root>/tasks/<state> (state 'active' or 'finished'), sorted; dot files are ours."""
     try:
-        return sorted(os.listdir(os.path.join(root, "tasks", state)))
+        return sorted(n for n in os.listdir(os.path.join(root, "tasks", state)) if not n.startswith("."))
     except FileNotFoundError:
         return []

@@ -136,7 +136,7 @@ class TaskRunner:
         try:
             self.writer = ckpt.Writer(self.paths.runner_checkpoint, lock=True)
         except ckpt.LockHeld:
-            pid = self.state.statuses[-1]["runner_pid"] if self.state.statuses else "?"
+            pid = ckpt.lock_holder(self.paths.runner_checkpoint) or "?"
             raise AlreadyRunning(f"task {self.opts.task_id} is already being run by pid {pid}") from None
         # Records appended after our replay (by a runner that has just exited) are picked up here.
         for record in self.writer.records[self._replayed:]:
@@ -145,15 +145,16 @@ class TaskRunner:
         if self.task_state in TaskState.TERMINAL:
             return
         self._write_task_file()
+        sandbox_created = not os.path.exists(self.opts.sandbox)
         self._prepare_sandbox()
         self._write_status(self.task_state or TaskState.ACTIVE)
         if self.state.header is None:
-            self._record({"header": self._header()})
+            self._record({"header": self._header(sandbox_created)})
 
-    def _header(self) -> dict:
+    def _header(self, sandbox_created: bool) -> dict:
         user = self._run_as()
         return {"task_id": self.opts.task_id, "launch_time": time.time(), "sandbox": self.opts.sandbox,
-                "log_dir": self.log_dir, "hostname": self.opts.hostname or socket.gethostname(),
+                "sandbox_created": sandbox_created, "log_dir": self.log_dir, "hostname": self.opts.hostname or socket.gethostname(),
                 "user": user, "uid": pwd.getpwnam(user).pw_uid, "ports": dict(self.opts.ports)}
 
     def _run_as(self) -> str:
@@ -177,7 +178,7 @@ class TaskRunner:
                                    "use a new --task_id")
             return
         os.makedirs(os.path.dirname(active), exist_ok=True)
-        tmp = active + ".tmp"
+        tmp = os.path.join(os.path.dirname(active), f".{self.opts.task_id}.tmp")
         with open(tmp, "w") as f:
             json.dump(self.task_json, f, sort_keys=True)
             f.flush()

@@ -39,7 +39,8 @@ def cmd_run(args) -> int:
 
 def cmd_simplerun(args) -> int:
     """Run one command line as a one-process task: thermos simplerun [--name N] -- CMD..."""
-    command = " ".join(args.command)
+    words = args.command[1:] if args.command[:1] == ["--"] else args.command
+    command = " ".join(words)
     if not command.strip():
         raise UsageError("simplerun needs a command after --")
     task = config.schema.Task(name=args.name, processes=[config.schema.Process(name=args.name, cmdline=command)],

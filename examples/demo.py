@@ -1,0 +1,77 @@
+"""`make demo`: run examples/hello_world.aurora with `thermos run` on a free port, show it answering HTTP,
+show `thermos status`, then stop it cleanly with `thermos kill` and show how it ended.
+
+Everything lives under a fresh temporary root, so the demo leaves nothing behind; the commands it runs are
+printed so you can type them yourself.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+THERMOS = os.path.join(os.path.dirname(sys.executable), "thermos")
+CONFIG = os.path.join(HERE, "hello_world.aurora")
+TASK_ID = "hello_world-demo"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def show(*args) -> subprocess.CompletedProcess:
+    print("$ thermos " + " ".join(args), flush=True)
+    result = subprocess.run([THERMOS, *args], text=True, capture_output=True)
+    sys.stdout.write(result.stdout + result.stderr)
+    return result
+
+
+def wait_http(url: str, runner: subprocess.Popen, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if runner.poll() is not None:
+            raise SystemExit(f"demo: the runner exited early with {runner.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                return f"HTTP {response.status}, {len(response.read())} bytes"
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"demo: nothing answered at {url} within {timeout:.0f}s")
+
+
+def main() -> int:
+    root = tempfile.mkdtemp(prefix="thermos-demo-")
+    port = free_port()
+    sandbox = os.path.join(root, "sandbox")
+    args = ["run", "--root", root, "--task_id", TASK_ID, "--sandbox", sandbox, "-P", f"http:{port}", CONFIG]
+    print(f"$ thermos {' '.join(args)} &", flush=True)
+    runner = subprocess.Popen([THERMOS, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        print(f"\nThe task serves {url}: {wait_http(url, runner)}\n")
+        show("status", "--root", root, "-vv")
+        print()
+        show("tail", "--root", root, "--stderr", TASK_ID, "hello_world")
+        print()
+        show("kill", "--root", root, "--grace", "10", TASK_ID)
+        runner.wait(timeout=30)
+        print(f"\n(the `thermos run` process exited {runner.returncode}: 1 means the task ended KILLED)\n")
+        result = show("status", "--root", root, "-v")
+        return 0 if "KILLED" in result.stdout else 1
+    finally:
+        if runner.poll() is None:
+            runner.terminate()
+            runner.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,6 @@
 """`make demo`: run examples/hello_world.aurora with `thermos run` on a free port, show it answering HTTP,
-show `thermos status`, then stop it cleanly with `thermos kill` and show how it ended.
+show `thermos status`; kill -9 the runner and show the task still serving; start the runner again and show it
+re-attached to the same process; then stop the task cleanly with `thermos kill` and show how it ended.
 
 Everything lives under a fresh temporary root, so the demo leaves nothing behind; the commands it runs are
 printed so you can type them yourself.
@@ -37,7 +38,7 @@ def show(*args) -> subprocess.CompletedProcess:
 def wait_http(url: str, runner: subprocess.Popen, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if runner.poll() is not None:
+        if runner is not None and runner.poll() is not None:
             raise SystemExit(f"demo: the runner exited early with {runner.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
@@ -45,6 +46,17 @@ def wait_http(url: str, runner: subprocess.Popen, timeout: float = 30.0) -> str:
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"demo: nothing answered at {url} within {timeout:.0f}s")
+
+
+def wait_reattached(root: str, runner: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Until the new runner holds the task (its pid shows in `thermos status`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and runner.poll() is None:
+        out = subprocess.run([THERMOS, "status", "--root", root], text=True, capture_output=True).stdout
+        if f"runner pid {runner.pid}" in out:
+            return
+        time.sleep(0.05)
+    raise SystemExit("demo: the restarted runner did not take the task back")
 
 
 def main() -> int:
@@ -60,6 +72,14 @@ def main() -> int:
         show("status", "--root", root, "-vv")
         print()
         show("tail", "--root", root, "--stderr", TASK_ID, "hello_world")
+        print(f"\n$ kill -9 {runner.pid}    # the runner dies; its processes live on in their own sessions")
+        runner.kill()
+        runner.wait()
+        print(f"The task still serves {url}: {wait_http(url, None)}\n")
+        print(f"$ thermos {' '.join(args)} &    # the same command again: replay, re-attach", flush=True)
+        runner = subprocess.Popen([THERMOS, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_reattached(root, runner)
+        show("status", "--root", root, "-v")
         print()
         show("kill", "--root", root, "--grace", "10", TASK_ID)
         runner.wait(timeout=30)

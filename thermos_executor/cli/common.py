@@ -24,9 +24,10 @@ class UsageError(ThermosError):
 def add_flag(parser: argparse.ArgumentParser, name: str, *more, **kwargs):
     """Add --name with both spellings, `_` and `-`, as Aurora's flags were spelled either way."""
     spellings = [name]
-    alternative = name.replace("_", "-") if "_" in name else name.replace("-", "_")
-    if alternative != name and name.startswith("--"):
-        spellings.append("--" + alternative[2:])
+    body = name[2:]
+    other = body.replace("_", "-") if "_" in body else body.replace("-", "_")
+    if name.startswith("--") and other != body:
+        spellings.append("--" + other)
     kwargs.setdefault("dest", name.lstrip("-").replace("-", "_"))
     return parser.add_argument(*spellings, *more, **kwargs)
 

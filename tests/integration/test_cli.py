@@ -75,7 +75,8 @@ def test_simplerun(thermos, tmp_path):
 
 def test_inspect(thermos, tmp_path):
     cfg = write(tmp_path / "i.thermos", """
-export(Task(name='i', processes=[Process(name='web', cmdline='serve {{thermos.ports[http]}} {{thermos.ports[admin]}}')]))
+web = Process(name='web', cmdline='serve {{thermos.ports[http]}} {{thermos.ports[admin]}}')
+export(Task(name='i', processes=[web]))
 """)
     data = json.loads(thermos("inspect", "--print-json", cfg, check=0).stdout)
     assert data["required_ports"] == ["admin", "http"]
@@ -167,7 +168,8 @@ def shared_dir():
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
 def test_run_as_another_user_owns_sandbox_and_logs(thermos, tmp_path, shared_dir):
     sandbox = os.path.join(shared_dir, "sandbox")
-    cfg = write(tmp_path / "u.thermos", "export(Task(name='u', processes=[Process(name='p', cmdline='id -un; touch mine')]))")
+    cfg = write(tmp_path / "u.thermos",
+                "export(Task(name='u', processes=[Process(name='p', cmdline='id -un; touch mine')]))")
     result = thermos("run", "--task_id", "user-1", "--sandbox", sandbox, "--user", "nobody", cfg)
     assert result.returncode == 0, result.stderr
     nobody = pwd.getpwnam("nobody").pw_uid

@@ -86,7 +86,8 @@ def build_runner(task, *, root: str, task_id: str | None, sandbox: str | None, p
     """Validate and interpolate a pystachio task and make the runner that will run (or resume) it."""
     user = check_user(user)
     if task_id is None:
-        draft = config.interpolate(task, task_id="pending", ports=ports, user=user, bindings=bindings, hostname=hostname)
+        draft = config.interpolate(task, task_id="pending", ports=ports, user=user, bindings=bindings,
+                                   hostname=hostname)
         task_id = new_task_id(config.to_spec(draft).name)
     check_task_id(task_id)
     final = config.interpolate(task, task_id=task_id, ports=ports, user=user, bindings=bindings,

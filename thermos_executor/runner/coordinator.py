@@ -68,6 +68,11 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
         signal.signal(sig, _ignore)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _close_fds_except(writer.fd)
+    if launch.destination != "console":  # do not hold the runner's terminal or pipes open after it exits
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
     process_tree.set_child_subreaper()
     seq = launch.seq
     writer.write(process_record(launch.process, ProcessState.FORKED, seq + 1,

@@ -15,6 +15,8 @@ is exactly one of: candidate, running, finished, failed.
 """
 from __future__ import annotations
 
+import itertools
+
 from thermos_executor.config.spec import ProcessSpec
 
 
@@ -25,7 +27,7 @@ class Plan:
         self.deps: dict[str, set[str]] = {name: set() for name in self.order}
         for order in constraints:
             if order and set(order) <= self.processes.keys():
-                for before, after in zip(order, order[1:]):
+                for before, after in itertools.pairwise(order):
                     self.deps[after].add(before)
         self.running: set[str] = set()
         self.finished: set[str] = set()

@@ -154,7 +154,8 @@ class TaskRunner:
     def _header(self, sandbox_created: bool) -> dict:
         user = self._run_as()
         return {"task_id": self.opts.task_id, "launch_time": time.time(), "sandbox": self.opts.sandbox,
-                "sandbox_created": sandbox_created, "log_dir": self.log_dir, "hostname": self.opts.hostname or socket.gethostname(),
+                "sandbox_created": sandbox_created, "log_dir": self.log_dir,
+                "hostname": self.opts.hostname or socket.gethostname(),
                 "user": user, "uid": pwd.getpwnam(user).pw_uid, "ports": dict(self.opts.ports)}
 
     def _run_as(self) -> str:
@@ -427,6 +428,8 @@ class TaskRunner:
             if name not in self.watches:
                 continue
             self._check_attached(name)
+        if self.task_state == TaskState.CLEANING:  # the runner that entered CLEANING may have died before SIGTERM
+            self._signal_live(self.plans.regular, signal.SIGTERM)
 
     def _check_attached(self, name: str) -> None:
         """A followed run whose coordinator we did not fork: is anyone still looking after it?"""

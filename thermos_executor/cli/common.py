@@ -11,6 +11,7 @@ import time
 
 from thermos_executor import config
 from thermos_executor.errors import ConfigError, ThermosError
+from thermos_executor.logs.policy import DESTINATIONS, MODES, LogDefaults
 from thermos_executor.runner.paths import default_sandbox
 from thermos_executor.runner.task_runner import RunnerOptions, TaskRunner
 
@@ -80,9 +81,23 @@ def new_task_id(name: str) -> str:
     return f"{name}-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}.{int(now % 1 * 1e6):06d}"
 
 
+def add_logger_flags(parser: argparse.ArgumentParser) -> None:
+    """The cluster-wide defaults for processes whose config sets no `logger` (Aurora's runner flags)."""
+    add_flag(parser, "--process_logger_destination", choices=DESTINATIONS,
+             help="where process output goes when a process sets no logger (default file)")
+    add_flag(parser, "--process_logger_mode", choices=MODES, help="standard (default) or rotate")
+    add_flag(parser, "--rotate_log_size_mb", type=int, metavar="MB", help="rotate mode: file size (default 100)")
+    add_flag(parser, "--rotate_log_backups", type=int, metavar="N", help="rotate mode: files kept (default 5)")
+
+
+def log_defaults(args) -> LogDefaults:
+    return LogDefaults(destination=args.process_logger_destination, mode=args.process_logger_mode,
+                       rotate_log_size_mb=args.rotate_log_size_mb, rotate_log_backups=args.rotate_log_backups)
+
+
 def build_runner(task, *, root: str, task_id: str | None, sandbox: str | None, ports: dict, user: str | None,
                  bindings: dict | None = None, hostname: str | None = None, preserve_env: bool = False,
-                 kill_grace: float | None = None) -> TaskRunner:
+                 kill_grace: float | None = None, logs: LogDefaults | None = None) -> TaskRunner:
     """Validate and interpolate a pystachio task and make the runner that will run (or resume) it."""
     user = check_user(user)
     if task_id is None:
@@ -97,6 +112,8 @@ def build_runner(task, *, root: str, task_id: str | None, sandbox: str | None, p
                             ports=ports, user=user, hostname=hostname, preserve_env=preserve_env)
     if kill_grace is not None:
         options.kill_grace = kill_grace
+    if logs is not None:
+        options.log_defaults = logs
     return TaskRunner(config.to_spec(final), config.task_to_json(final), options)
 
 

@@ -52,7 +52,8 @@ def cmd_simplerun(args) -> int:
 def _run_task(task, args) -> int:
     ports = common.parse_ports(args.port)
     runner = common.build_runner(task, root=_root(args), task_id=args.task_id, sandbox=args.sandbox,
-                                 ports=ports, user=args.user, bindings=common.parse_bindings(args.bind))
+                                 ports=ports, user=args.user, bindings=common.parse_bindings(args.bind),
+                                 logs=common.log_defaults(args))
     if runner.task_state in TaskState.TERMINAL:
         print(f"task {runner.opts.task_id} already ended {runner.task_state}")
         return 0 if runner.task_state == TaskState.SUCCESS else 1
@@ -392,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-E", "--environment", dest="bind", action="append", metavar="NAME=VALUE",
                        help="bind a template variable, e.g. -E mesos.instance=3 (repeatable)")
         p.add_argument("--daemon", action="store_true", help="detach and run in the background")
+        common.add_logger_flags(p)
 
     def selecting(p):
         p.add_argument("--task", metavar="NAME", help="the task to use when the config defines several")

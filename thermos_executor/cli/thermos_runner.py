@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_flag(p, "--preserve_env", action="store_true", help="give processes the runner's environment")
     add_flag(p, "--kill_grace_secs", type=float, default=None, metavar="SECS",
              help="grace period of a kill before SIGKILL (default 60)")
+    common.add_logger_flags(p)
     return p
 
 
@@ -43,12 +44,15 @@ def main(argv=None) -> int:
         task = config.choose_task(loaded)
         runner = common.build_runner(task, root=args.checkpoint_root, task_id=args.task_id, sandbox=args.sandbox,
                                      ports=ports, user=args.setuid, hostname=args.hostname,
-                                     preserve_env=args.preserve_env, kill_grace=args.kill_grace_secs)
+                                     preserve_env=args.preserve_env, kill_grace=args.kill_grace_secs,
+                                     logs=common.log_defaults(args))
     except common.UsageError as e:
         code = UNKNOWN_USER if "user" in str(e) else 2
         return common.fail(PROG, str(e), code)
     except ConfigError as e:
         return common.fail(PROG, str(e), INVALID_TASK)
+    except ThermosError as e:
+        return common.fail(PROG, str(e), 2)
     try:
         runner.run()
     except AlreadyRunning as e:

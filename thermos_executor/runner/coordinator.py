@@ -1,14 +1,17 @@
 """The coordinator: the small process that owns one run of one process, whatever happens to the runner.
 
 The runner forks it (cheap: no new interpreter) holding the process's checkpoint stream locked; the child
-keeps that descriptor, so the lock is held exactly as long as the coordinator lives. The coordinator
+keeps that descriptor, so the lock is held exactly as long as the run has not been recorded as ended. The
+coordinator
 
   1. starts its own session (so it outlives the runner) and becomes a child subreaper (so every process the
      command starts stays its descendant, even one that calls setsid);
-  2. records FORKED, drops privileges, opens the log files, spawns `/bin/bash -c <cmdline>` and records
-     RUNNING with the pid;
-  3. waits for that process, records its exit (SUCCESS, FAILED with the code, KILLED with -signal), then
-     kills what the command left behind and exits.
+  2. records FORKED, drops privileges, sets up the logs (files, or pipes and a pump), spawns
+     `/bin/bash -c <cmdline>` and records RUNNING with the pid;
+  3. pumps the logs (piped policies) until the process exits, records its exit (SUCCESS, FAILED with the
+     code, KILLED with -signal) and lets go of the lock;
+  4. keeps draining the pipes until their last writer closes, for at most DRAIN_WAIT seconds, then kills
+     what the command left behind, drains what remains, and exits.
 
 Each record is fdatasync'd before the next step, and the runner learns of it through inotify. SIGTERM and
 friends are caught and ignored here: they are meant for the user's processes, and the coordinator must live
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import selectors
 import signal
 import sys
 import time
@@ -25,12 +29,16 @@ from dataclasses import dataclass
 
 import psutil
 
+from thermos_executor.logs.policy import LogPolicy
+from thermos_executor.logs.pump import Pump
 from thermos_executor.runner import ckpt, process_tree
 from thermos_executor.runner.state import ProcessState, process_record
 
 IGNORED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 # Python ignores these at start-up; a spawned command must get them back at their defaults.
 RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ) + IGNORED_SIGNALS
+# After the main process exits, background writers get this long to close the log pipes before they are killed.
+DRAIN_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class Launch:
     log_dir: str              # <log_dir>/<process>/<run>, already created and owned by the user
     env: dict
     user: str | None          # switch to this user (the runner is root); None = stay as we are
-    destination: str = "file"  # file | console | none
+    policy: LogPolicy = LogPolicy()
 
 
 def start(launch: Launch, writer: ckpt.Writer) -> int:
@@ -53,46 +61,62 @@ def start(launch: Launch, writer: ckpt.Writer) -> int:
     if pid == 0:
         try:
             _coordinate(launch, writer)
-        except BaseException:  # noqa: BLE001 - nothing may escape into a copy of the runner
-            pass
+        except BaseException as e:  # noqa: BLE001 - nothing may escape into a copy of the runner
+            _report_crash(launch, writer, e)
         finally:
             os._exit(0)
     return pid
 
 
+def _report_crash(launch: Launch, writer: ckpt.Writer, error: BaseException) -> None:
+    """Our own bug, not the user's: say so in the run's stderr and end the run FAILED, not LOST (which retries)."""
+    import traceback
+    _report_launch_failure(launch, "".join(traceback.format_exception(error)))
+    try:
+        run = ckpt.read_all(writer.path) if writer.fd >= 0 else []
+        last = max((r["process_status"]["seq"] for r in run if "process_status" in r), default=None)
+        if last is not None and last < launch.seq + 3:
+            writer.write(process_record(launch.process, ProcessState.FAILED, last + 1, return_code=127,
+                                        stop_time=time.time()))
+    except Exception:  # noqa: BLE001 - the runner will see the coordinator die and record the run LOST
+        pass
+
+
 def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
     fork_time = time.time()
     os.setsid()
-    signal.set_wakeup_fd(-1)
-    for sig in IGNORED_SIGNALS:
-        signal.signal(sig, _ignore)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _close_fds_except(writer.fd)
-    if launch.destination != "console":  # do not hold the runner's terminal or pipes open after it exits
+    if launch.policy.destination not in ("console", "both"):  # do not hold the runner's terminal or pipes open
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.close(devnull)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    for sig in (*IGNORED_SIGNALS, signal.SIGCHLD):
+        signal.signal(sig, _ignore)
     process_tree.set_child_subreaper()
     seq = launch.seq
     writer.write(process_record(launch.process, ProcessState.FORKED, seq + 1,
                                 coordinator_pid=os.getpid(), fork_time=fork_time))
+    pump = None
     try:
         if launch.user is not None:
             _become(launch.user)
         os.chdir(launch.sandbox)
+        pump = Pump(launch.policy, launch.log_dir) if launch.policy.piped else None
         start_time = time.time()
-        pid = _spawn(launch)
+        pid = _spawn(launch, pump)
     except OSError as e:
         _report_launch_failure(launch, e)
         writer.write(process_record(launch.process, ProcessState.FAILED, seq + 2,
                                     return_code=127, stop_time=time.time()))
         return
+    finally:
+        if pump is not None:
+            pump.close_child_ends()
     writer.write(process_record(launch.process, ProcessState.RUNNING, seq + 2, pid=pid, start_time=start_time))
-    code = _wait_for(pid)
-    state = (ProcessState.SUCCESS if code == 0 else ProcessState.FAILED if code > 0 else ProcessState.KILLED)
-    writer.write(process_record(launch.process, state, seq + 3, return_code=code, stop_time=time.time()))
-    _kill_leftovers()
+    _supervise(launch, pid, pump, wake_r, writer)
 
 
 def _ignore(signum, frame):
@@ -111,25 +135,79 @@ def _become(user: str) -> None:
     os.setuid(pw.pw_uid)
 
 
-def _spawn(launch: Launch) -> int:
+def _spawn(launch: Launch, pump: Pump | None) -> int:
     actions = [(os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0)]
-    if launch.destination == "file":
+    if pump is not None:
+        out, err = pump.child_ends()
+        actions += [(os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
+    elif launch.policy.destination == "file":  # standard mode: the file is the child's stdout, nothing copies
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         actions += [(os.POSIX_SPAWN_OPEN, 1, os.path.join(launch.log_dir, "stdout"), flags, 0o644),
                     (os.POSIX_SPAWN_OPEN, 2, os.path.join(launch.log_dir, "stderr"), flags, 0o644)]
-    elif launch.destination == "none":
+    elif launch.policy.destination == "none":
         actions += [(os.POSIX_SPAWN_OPEN, fd, "/dev/null", os.O_WRONLY, 0) for fd in (1, 2)]
     # console: the command shares the runner's stdout and stderr, inherited as they are.
     return os.posix_spawn("/bin/bash", ["/bin/bash", "-c", launch.cmdline], launch.env,
                           file_actions=actions, setsigmask=(), setsigdef=RESET_SIGNALS)
 
 
-def _wait_for(pid: int) -> int:
-    """Reap children (orphans re-parented to us included) until `pid` exits; return its exit code."""
+def _supervise(launch: Launch, pid: int, pump: Pump | None, wake_r: int, writer: ckpt.Writer) -> None:
+    """Pump logs and reap children until the run is over: main process ended, pipes drained, leftovers gone."""
+    selector = selectors.DefaultSelector()
+    selector.register(wake_r, selectors.EVENT_READ)
+    for fd in pump.open_fds if pump else ():
+        selector.register(fd, selectors.EVENT_READ)
+    deadline, killed = None, False
     while True:
-        reaped, status = os.waitpid(-1, 0)
-        if reaped == pid:
-            return os.waitstatus_to_exitcode(status)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        for key, _ in selector.select(timeout):
+            if key.fd == wake_r:
+                _drain(wake_r)
+            elif not pump.transfer(key.fd):
+                selector.unregister(key.fd)
+        if deadline is None:
+            code = _reap(pid)
+            if code is None:
+                continue
+            state = ProcessState.SUCCESS if code == 0 else ProcessState.FAILED if code > 0 else ProcessState.KILLED
+            writer.write(process_record(launch.process, state, launch.seq + 3, return_code=code,
+                                        stop_time=time.time()))
+            writer.close()                # the run is recorded as ended: its next run may start
+            deadline = time.monotonic() + DRAIN_WAIT
+        else:
+            _reap(pid)
+        if pump is None or not pump.open_fds:
+            break
+        if time.monotonic() >= deadline:
+            if killed:
+                break
+            _kill_leftovers()             # what still holds the pipes dies with the run; drain what it wrote
+            killed, deadline = True, time.monotonic() + DRAIN_WAIT
+    _kill_leftovers()
+    if pump is not None:
+        pump.close()
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _reap(main: int) -> int | None:
+    """Reap every exited child (orphans re-parented to us included); the main process's exit code if it ended."""
+    code = None
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return code
+        if pid == 0:
+            return code
+        if pid == main:
+            code = os.waitstatus_to_exitcode(status)
 
 
 def _kill_leftovers() -> None:
@@ -142,7 +220,7 @@ def _kill_leftovers() -> None:
             return
 
 
-def _report_launch_failure(launch: Launch, error: OSError) -> None:
+def _report_launch_failure(launch: Launch, error) -> None:
     message = f"thermos: could not start process {launch.process!r}: {error}\n"
     try:
         with open(os.path.join(launch.log_dir, "stderr"), "a") as f:

@@ -30,6 +30,7 @@ import psutil
 
 from thermos_executor.config.spec import TaskSpec
 from thermos_executor.errors import ThermosError
+from thermos_executor.logs import policy as logs_policy
 from thermos_executor.runner import ckpt, coordinator, process_tree
 from thermos_executor.runner.inotify import Inotify
 from thermos_executor.runner.paths import TaskPath, process_log_dir
@@ -67,6 +68,7 @@ class RunnerOptions:
     hostname: str | None = None
     preserve_env: bool = False
     kill_grace: float = DEFAULT_KILL_GRACE
+    log_defaults: logs_policy.LogDefaults = field(default_factory=logs_policy.LogDefaults)
 
 
 class TaskRunner:
@@ -341,10 +343,9 @@ class TaskRunner:
             pw = pwd.getpwnam(user)
             os.chown(os.path.dirname(log_dir), pw.pw_uid, pw.pw_gid)
             os.chown(log_dir, pw.pw_uid, pw.pw_gid)
-        destination = process.logger.destination if process.logger else "file"
         launch = coordinator.Launch(process=name, run=run.run, seq=run.seq, cmdline=process.cmdline,
                                     sandbox=self.opts.sandbox, log_dir=log_dir, env=self._environment(),
-                                    user=user, destination=destination)
+                                    user=user, policy=logs_policy.resolve(process.logger, self.opts.log_defaults))
         watch = _Watch(ckpt.Tailer(self.paths.coordinator_checkpoint(name)))
         watch.tailer.offset = os.fstat(writer.fd).st_size
         watch.pid = coordinator.start(launch, writer)

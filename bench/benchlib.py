@@ -1,0 +1,141 @@
+"""Shared helpers of the benchmarks: run a real `thermos run`, wait for its state, report figures.
+
+Every benchmark prints one line per figure, `metric value unit | floor/comparator value | ratio`, and writes
+bench/results/<metric>.json with the same figures (plus whatever detail it adds). The ratio is always
+value / floor (floor / value for rates), so 1.0x means "as good as the floor" and bigger is worse.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import psutil
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+RESULTS = os.path.join(BENCH_DIR, "results")
+PYTHON = sys.executable
+THERMOS = os.path.join(os.path.dirname(PYTHON), "thermos")
+sys.path.insert(0, REPO)
+
+from thermos_executor.runner import ckpt, inspector  # noqa: E402
+from thermos_executor.runner.paths import TaskPath  # noqa: E402
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def percentile(values, p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def figure(name, value, unit, floor_name, floor, goal=None, met=None, fmt="{:.4g}", rate=False) -> dict:
+    """One printed line and its JSON row (rate=True: higher is better, so the ratio is floor / value)."""
+    ratio = (floor / value if rate else value / floor) if floor and value else None
+    ratio_text = f"{ratio:.2f}x" if ratio is not None else "-"
+    print(f"{name} {fmt.format(value)} {unit} | {floor_name} {fmt.format(floor)} {unit} | {ratio_text}", flush=True)
+    return {"name": name, "value": value, "unit": unit, "floor_name": floor_name, "floor": floor,
+            "ratio": ratio, "goal": goal, "met": met}
+
+
+def write_results(metric: str, figures: list[dict], **detail) -> None:
+    os.makedirs(RESULTS, exist_ok=True)
+    data = {"metric": metric, "time": time.time(), "figures": figures, "detail": detail}
+    with open(os.path.join(RESULTS, f"{metric}.json"), "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+
+
+def task_file(directory: str, processes: int, cmdline: str, max_concurrency: int = 0) -> str:
+    """A .thermos file with `processes` independent processes p000.. running `cmdline`."""
+    path = os.path.join(directory, "bench.thermos")
+    with open(path, "w") as f:
+        f.write(f"procs = [Process(name='p%03d' % i, cmdline={cmdline!r}) for i in range({processes})]\n"
+                f"export(Task(name='bench', processes=procs, max_concurrency={max_concurrency},"
+                f" finalization_wait=5))\n")
+    return path
+
+
+class RunningTask:
+    """A `thermos run` in the foreground, in a temp root and sandbox, cleaned up on exit (with-statement)."""
+
+    def __init__(self, config: str, task_id: str = "bench"):
+        self.tmp = tempfile.TemporaryDirectory(prefix="thermos-bench-")
+        self.root = os.path.join(self.tmp.name, "root")
+        self.task_id = task_id
+        self.paths = TaskPath(self.root, task_id)
+        self.log = open(os.path.join(self.tmp.name, "runner.log"), "w+b")
+        self.spawned_at = time.time()
+        self.proc = subprocess.Popen([THERMOS, "run", "--root", self.root, "--task_id", task_id,
+                                      "--sandbox", os.path.join(self.tmp.name, "sandbox"), config],
+                                     stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def failure(self, what: str) -> RuntimeError:
+        """An error carrying the end of the runner's stderr."""
+        self.log.seek(0)
+        tail = self.log.read().decode(errors="replace").strip().splitlines()[-3:]
+        return RuntimeError(f"{what}: " + " / ".join(tail))
+
+    def records(self) -> list[dict]:
+        return ckpt.read_all(self.paths.runner_checkpoint)
+
+    def state(self):
+        return inspector.read_state(self.paths)
+
+    def wait_all_running(self, count: int, timeout: float = 120.0) -> None:
+        """Poll (benchmark set-up only, before anything is measured) until `count` processes are RUNNING."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            state = self.state()
+            running = [r for r in state.processes.values() if r and r[-1].state == "RUNNING"]
+            if len(running) >= count:
+                return
+            if self.proc.poll() is not None:
+                raise self.failure(f"thermos run exited early ({self.proc.returncode})")
+            time.sleep(0.2)
+        raise TimeoutError(f"fewer than {count} processes RUNNING after {timeout}s")
+
+    def coordinator_pids(self) -> list[int]:
+        return [runs[-1].coordinator_pid for runs in self.state().processes.values()
+                if runs and runs[-1].coordinator_pid]
+
+    def wait(self, timeout: float = 300.0) -> None:
+        """Wait for the task to end; it must end SUCCESS (exit 0)."""
+        if self.proc.wait(timeout) != 0:
+            raise self.failure(f"thermos run exited {self.proc.returncode}")
+
+    def close(self) -> None:
+        """SIGTERM the runner (it kills the task gracefully) and wait; SIGKILL whatever is left after that."""
+        leftovers = []
+        if self.proc.poll() is None:
+            try:
+                leftovers = [psutil.Process(pid) for pid in self.coordinator_pids()]
+                leftovers += [c for p in leftovers for c in p.children(recursive=True)]
+            except psutil.Error:
+                pass
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for p in leftovers:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        self.log.close()
+        self.tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -91,9 +91,10 @@ class Writer:
     that is how a coordinator holds its stream while it lives and releases it when it dies, however it dies.
     """
 
-    def __init__(self, path: str, lock: bool = False):
+    def __init__(self, path: str, lock: bool = False, durable_name: bool = True):
+        """`durable_name`: fsync the directory when the file is created, so the file survives a machine crash."""
         self.path = path
-        created = not os.path.exists(path)
+        created = durable_name and not os.path.exists(path)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             if lock:
@@ -118,11 +119,16 @@ class Writer:
             os.fdatasync(self.fd)
         return records
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict, sync: bool = True) -> None:
+        """Append a record; with `sync` it is on disk when this returns, and so is every record before it."""
         data = encode(record)
         written = os.write(self.fd, data)
         if written != len(data):  # a short write on a regular file means the disk is full
             raise OSError(f"short write to {self.path}: {written} of {len(data)} bytes")
+        if sync:
+            os.fdatasync(self.fd)
+
+    def sync(self) -> None:
         os.fdatasync(self.fd)
 
     def close(self) -> None:

@@ -49,7 +49,7 @@ class Launch:
     seq: int                  # the run's WAITING seq; the coordinator writes seq+1 .. seq+3
     cmdline: str
     sandbox: str
-    log_dir: str              # <log_dir>/<process>/<run>, already created and owned by the user
+    log_dir: str              # <log_dir>/<process>/<run>, created by the coordinator as the user
     env: dict
     user: str | None          # switch to this user (the runner is root); None = stay as we are
     policy: LogPolicy = LogPolicy()
@@ -103,6 +103,7 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
     try:
         if launch.user is not None:
             _become(launch.user)
+        os.makedirs(launch.log_dir, exist_ok=True)   # as the user, so the user owns it (the runner made .logs)
         os.chdir(launch.sandbox)
         pump = Pump(launch.policy, launch.log_dir) if launch.policy.piped else None
         start_time = time.time()

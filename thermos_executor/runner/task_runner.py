@@ -203,11 +203,16 @@ class TaskRunner:
             os.replace(active, finished)
 
     # ---- recording --------------------------------------------------------------------------------
-    def _record(self, record: dict) -> bool:
-        """Durably append a record and apply it; a process record out of sequence is dropped."""
+    def _record(self, record: dict, sync: bool = True) -> bool:
+        """Append a record and apply it; a process record out of sequence is dropped.
+
+        The runner's own decisions are synced before it acts on them. Copies of coordinator records are not:
+        the coordinator synced the original, recovery re-reads it, and the next synced record of the runner
+        stream (always written before any action that depends on the copy) flushes the copy with it.
+        """
         if "process_status" in record and not self.state.admissible(record["process_status"]):
             return False
-        self.writer.write(record)
+        self.writer.write(record, sync=sync)
         self.state.apply(record)
         self._plan_event(record)
         return True
@@ -317,35 +322,39 @@ class TaskRunner:
 
     # ---- launching --------------------------------------------------------------------------------
     def _launch(self, plan: Plan, now: float) -> None:
+        """Start every process the plan allows now: lock its stream, record WAITING, then fork.
+
+        The WAITING records of one round share one fdatasync, taken before any of the coordinators is forked.
+        """
+        ready = []
         for name in self.plans.launchable(plan, now):
             if name in self.watches:      # a coordinator of an earlier runner still owns this stream
                 continue
             try:
-                writer = ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True)
+                # No directory fsync: after a machine crash nothing of the run survives to need this stream.
+                writer = ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True, durable_name=False)
             except ckpt.LockHeld:         # the previous run's coordinator is still exiting
                 self._retry_at = now + LOCK_RETRY
                 continue
+            run = self.state.last_run(name)
+            if run is None or run.terminal:
+                self._record(process_record(name, ProcessState.WAITING, self.state.next_seq(name)), sync=False)
+            ready.append((name, writer))
+        if not ready:
+            return
+        self.writer.sync()
+        for name, writer in ready:
             try:
-                run = self.state.last_run(name)
-                if run is None or run.terminal:
-                    self._record(process_record(name, ProcessState.WAITING, self.state.next_seq(name)))
-                    run = self.state.last_run(name)
-                self._fork(name, run, writer)
+                self._fork(name, self.state.last_run(name), writer)
             finally:
                 writer.close()
 
     def _fork(self, name: str, run, writer: ckpt.Writer) -> None:
         process = self.spec.process(name)
-        log_dir = process_log_dir(self.log_dir, name, run.run)
-        os.makedirs(log_dir, exist_ok=True)
-        user = self._switch_user()
-        if user is not None:
-            pw = pwd.getpwnam(user)
-            os.chown(os.path.dirname(log_dir), pw.pw_uid, pw.pw_gid)
-            os.chown(log_dir, pw.pw_uid, pw.pw_gid)
         launch = coordinator.Launch(process=name, run=run.run, seq=run.seq, cmdline=process.cmdline,
-                                    sandbox=self.opts.sandbox, log_dir=log_dir, env=self._environment(),
-                                    user=user, policy=logs_policy.resolve(process.logger, self.opts.log_defaults))
+                                    sandbox=self.opts.sandbox, log_dir=process_log_dir(self.log_dir, name, run.run),
+                                    env=self._environment(), user=self._switch_user(),
+                                    policy=logs_policy.resolve(process.logger, self.opts.log_defaults))
         watch = _Watch(ckpt.Tailer(self.paths.coordinator_checkpoint(name)))
         watch.tailer.offset = os.fstat(writer.fd).st_size
         watch.pid = coordinator.start(launch, writer)
@@ -388,7 +397,7 @@ class TaskRunner:
             if status["state"] == ProcessState.FORKED and watch.pid is None:
                 watch.pid = status["coordinator_pid"]
                 self._watch_pid(watch)
-            if self._record(record):
+            if self._record(record, sync=False):
                 log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
                          f" rc={status['return_code']}" if "return_code" in status else "")
         run = self.state.last_run(name)

@@ -19,9 +19,10 @@ to record how they ended.
 """
 from __future__ import annotations
 
+import gc
 import os
 import pwd
-import selectors
+import select
 import signal
 import sys
 import time
@@ -39,6 +40,7 @@ IGNORED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
 RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ) + IGNORED_SIGNALS
 # After the main process exits, background writers get this long to close the log pipes before they are killed.
 DRAIN_WAIT = 2.0
+REAP_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ class Launch:
 
 def start(launch: Launch, writer: ckpt.Writer) -> int:
     """Fork a coordinator for `launch`; return its pid. `writer` must hold the process stream's lock."""
+    gc.freeze()       # the child's collector must not walk (and so copy) every object it inherited
     pid = os.fork()
     if pid == 0:
+        gc.disable()
         try:
             _coordinate(launch, writer)
         except BaseException as e:  # noqa: BLE001 - nothing may escape into a copy of the runner
@@ -91,10 +95,10 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.close(devnull)
-    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
-    for sig in (*IGNORED_SIGNALS, signal.SIGCHLD):
-        signal.signal(sig, _ignore)
+    signal.set_wakeup_fd(-1)                         # the runner's wake-up pipe is not ours
+    for sig in IGNORED_SIGNALS:                       # SIG_IGN, not a handler: nothing runs, nothing is copied
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     process_tree.set_child_subreaper()
     seq = launch.seq
     writer.write(process_record(launch.process, ProcessState.FORKED, seq + 1,
@@ -117,11 +121,7 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
         if pump is not None:
             pump.close_child_ends()
     writer.write(process_record(launch.process, ProcessState.RUNNING, seq + 2, pid=pid, start_time=start_time))
-    _supervise(launch, pid, pump, wake_r, writer)
-
-
-def _ignore(signum, frame):
-    pass
+    _supervise(launch, pid, pump, writer)
 
 
 def _close_fds_except(keep: int) -> None:
@@ -152,31 +152,34 @@ def _spawn(launch: Launch, pump: Pump | None) -> int:
                           file_actions=actions, setsigmask=(), setsigdef=RESET_SIGNALS)
 
 
-def _supervise(launch: Launch, pid: int, pump: Pump | None, wake_r: int, writer: ckpt.Writer) -> None:
-    """Pump logs and reap children until the run is over: main process ended, pipes drained, leftovers gone."""
-    selector = selectors.DefaultSelector()
-    selector.register(wake_r, selectors.EVENT_READ)
+def _supervise(launch: Launch, pid: int, pump: Pump | None, writer: ckpt.Writer) -> None:
+    """Pump logs and reap children until the run is over: main process ended, pipes drained, leftovers gone.
+
+    Sleeps in one poll on the main process's pidfd and the log pipes. Orphans re-parented to us are reaped
+    when the main process ends, and every REAP_INTERVAL seconds meanwhile so that they do not pile up.
+    """
+    poller = select.poll()
+    main_fd = os.pidfd_open(pid)
+    poller.register(main_fd, select.POLLIN)
     for fd in pump.open_fds if pump else ():
-        selector.register(fd, selectors.EVENT_READ)
+        poller.register(fd, select.POLLIN)
     deadline, killed = None, False
     while True:
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        for key, _ in selector.select(timeout):
-            if key.fd == wake_r:
-                _drain(wake_r)
-            elif not pump.transfer(key.fd):
-                selector.unregister(key.fd)
+        timeout = REAP_INTERVAL if deadline is None else max(0.0, deadline - time.monotonic())
+        for fd, _ in poller.poll(timeout * 1000):
+            if fd != main_fd and not pump.transfer(fd):
+                poller.unregister(fd)
+        code = _reap(pid)
         if deadline is None:
-            code = _reap(pid)
             if code is None:
                 continue
+            poller.unregister(main_fd)
+            os.close(main_fd)
             state = ProcessState.SUCCESS if code == 0 else ProcessState.FAILED if code > 0 else ProcessState.KILLED
             writer.write(process_record(launch.process, state, launch.seq + 3, return_code=code,
                                         stop_time=time.time()))
             writer.close()                # the run is recorded as ended: its next run may start
             deadline = time.monotonic() + DRAIN_WAIT
-        else:
-            _reap(pid)
         if pump is None or not pump.open_fds:
             break
         if time.monotonic() >= deadline:
@@ -187,14 +190,6 @@ def _supervise(launch: Launch, pid: int, pump: Pump | None, wake_r: int, writer:
     _kill_leftovers()
     if pump is not None:
         pump.close()
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
 
 
 def _reap(main: int) -> int | None:

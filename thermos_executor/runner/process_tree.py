@@ -17,12 +17,16 @@ START_TOLERANCE = 1.0
 PR_SET_CHILD_SUBREAPER = 36
 
 
+try:  # looked up once, before any fork, so that coordinators share it instead of each building its own
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def set_child_subreaper() -> None:
     """Best effort: orphaned descendants are re-parented to us instead of init, so we can find and reap them."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    if _prctl is not None:
+        _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def find(pid: int | None, started: float | None) -> psutil.Process | None:

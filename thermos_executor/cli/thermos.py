@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import sys
@@ -18,8 +19,9 @@ from thermos_executor import config
 from thermos_executor.cli import common
 from thermos_executor.cli.common import UsageError, add_flag
 from thermos_executor.errors import ThermosError
-from thermos_executor.runner import ckpt, inspector
-from thermos_executor.runner.inotify import Inotify
+from thermos_executor.runner import ckpt, inspector, process_tree
+from thermos_executor.logs.follow import Follower
+from thermos_executor.runner.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import default_root, process_log_dir
 from thermos_executor.runner.state import RunnerState, TaskState
 
@@ -195,7 +197,6 @@ def _kill(view, grace: float) -> str:
             os.kill(pid, signal.SIGUSR1)
         except (ProcessLookupError, PermissionError) as e:
             raise ThermosError(f"cannot signal the runner of {view.task_id} (pid {pid}): {e}") from None
-        import select
         # The runner ends the task within its grace period; give it that and a margin, then take over.
         if select.select([pidfd], [], [], grace + 15)[0]:
             os.close(pidfd)
@@ -224,38 +225,39 @@ def cmd_tail(args) -> int:
     run = view.state.processes[name][-1]
     path = os.path.join(process_log_dir(view.state.header["log_dir"], name, run.run),
                         "stderr" if args.stderr else "stdout")
-    offset = _print_tail(path, args.lines)
-    if args.follow:
-        _follow(view, name, run.run, path, offset)
+    follower = Follower(path)
+    try:
+        _write(follower.tail(args.lines))
+        if args.follow:
+            _follow(view, name, run.run, follower)
+    finally:
+        follower.close()
     return 0
 
 
-def _print_tail(path: str, lines: int) -> int:
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            f.seek(max(0, size - 64 * 1024))
-            data = f.read(size - f.tell())
-    except FileNotFoundError:
-        return 0
-    tail = b"\n".join(data.split(b"\n")[-lines - 1:]) if lines else b""
-    sys.stdout.buffer.write(tail)
+def _write(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
     sys.stdout.flush()
-    return size
 
 
-def _follow(view, name: str, run: int, path: str, offset: int) -> None:
-    """Copy what is appended to `path` until the run ends; inotify wakes us, nothing polls."""
+def _follow(view, name: str, run: int, follower: Follower) -> None:
+    """Copy what the run writes, across rotations, until it ends; inotify wakes us, nothing polls."""
     watch = Inotify()
-    watch.watch(os.path.dirname(path))
+    watch.watch(os.path.dirname(follower.path), IN_MODIFY | IN_CREATE | IN_MOVED_TO)
     watch.watch(view.paths.checkpoint_dir)
-    import select
+    gaps = 0
     try:
         while True:
-            offset = _copy_from(path, offset)
+            _write(follower.read())
+            if follower.gaps > gaps:
+                print(f"thermos: {follower.gaps - gaps} rotated log file(s) were dropped before they could be read",
+                      file=sys.stderr)
+                gaps = follower.gaps
             runs = inspector.read_state(view.paths).processes.get(name, [])
-            if len(runs) > run + 1 or (runs and runs[-1].terminal):
-                _copy_from(path, offset)
+            ended = len(runs) > run + 1 or (runs and runs[-1].terminal)
+            # The run has ended when its main process exits; its coordinator may still be draining the pipes.
+            if ended and process_tree.coordinator(runs[run]) is None:
+                _write(follower.read())
                 return
             select.select([watch.fd], [], [], 5.0)
             watch.read_names()
@@ -263,19 +265,6 @@ def _follow(view, name: str, run: int, path: str, offset: int) -> None:
         return
     finally:
         watch.close()
-
-
-def _copy_from(path: str, offset: int) -> int:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            while chunk := f.read(1 << 16):
-                sys.stdout.buffer.write(chunk)
-                offset += len(chunk)
-    except FileNotFoundError:
-        pass
-    sys.stdout.flush()
-    return offset
 
 
 # ---- gc --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import os
 import struct
 
 IN_MODIFY = 0x00000002
+IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
 _EVENT = struct.Struct("iIII")
 

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import pwd
+import select
 import selectors
 import signal
 import socket
@@ -87,6 +88,8 @@ class TaskRunner:
                 self._plan_event(record)
         self.writer: ckpt.Writer | None = None
         self.watches: dict[str, _Watch] = {}
+        # Coordinators we look after and that may still be alive: pid -> fork time (None: our child, not reaped).
+        self._coordinators: dict[int, float | None] = {}
         self._stop_request: str | None = None       # KILLED or LOST, set by a signal
         self._killing_since: float | None = None    # when everything live was SIGKILLed on the way to terminal
         self._retry_at: float | None = None
@@ -318,7 +321,23 @@ class TaskRunner:
         self._killing_since = None
         self._write_status(self._terminal_state())
         self._finish_task_file()
+        self._await_coordinators(time.monotonic() + coordinator.DRAIN_WAIT * 2 + 1)
         return False
+
+    def _await_coordinators(self, deadline: float) -> None:
+        """Let coordinators finish draining logs, so that they are complete when the runner exits (bounded)."""
+        for pid, fork_time in sorted(self._coordinators.items()):
+            try:
+                if fork_time is not None and process_tree.find(pid, fork_time) is None:
+                    continue                  # re-attached coordinator already gone (its pid may be reused)
+                pidfd = os.pidfd_open(pid)
+            except ProcessLookupError:
+                continue
+            try:
+                select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))
+            finally:
+                os.close(pidfd)
+        self._reap()
 
     # ---- launching --------------------------------------------------------------------------------
     def _launch(self, plan: Plan, now: float) -> None:
@@ -358,6 +377,7 @@ class TaskRunner:
         watch = _Watch(ckpt.Tailer(self.paths.coordinator_checkpoint(name)))
         watch.tailer.offset = os.fstat(writer.fd).st_size
         watch.pid = coordinator.start(launch, writer)
+        self._coordinators[watch.pid] = None
         self._watch_pid(watch)
         self.watches[name] = watch
         log.info("process %s run %d forked coordinator pid %d", name, run.run, watch.pid)
@@ -396,6 +416,7 @@ class TaskRunner:
             status = record["process_status"]
             if status["state"] == ProcessState.FORKED and watch.pid is None:
                 watch.pid = status["coordinator_pid"]
+                self._coordinators.setdefault(watch.pid, status["fork_time"])
                 self._watch_pid(watch)
             if self._record(record, sync=False):
                 log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
@@ -447,6 +468,7 @@ class TaskRunner:
         proc = process_tree.coordinator(run) if run.state != ProcessState.WAITING else None
         if proc is not None:
             watch.pid = proc.pid
+            self._coordinators[proc.pid] = run.fork_time
             self._watch_pid(watch)
             log.info("process %s run %d re-attached to coordinator pid %d", name, run.run, proc.pid)
             return
@@ -478,7 +500,8 @@ class TaskRunner:
 
     def _signal_orphans(self, sig: int) -> None:
         """Processes re-parented to us (we are a subreaper) whose coordinator is gone."""
-        coordinators = {w.pid for w in self.watches.values()}
+        # A coordinator whose run has ended may still be draining its logs: it is not an orphan.
+        coordinators = self._coordinators.keys() | {w.pid for w in self.watches.values()}
         orphans = [p for p in psutil.Process().children() if p.pid not in coordinators]
         process_tree.signal_all(orphans, sig)
 
@@ -530,6 +553,7 @@ class TaskRunner:
                 return
             if pid == 0:
                 return
+            self._coordinators.pop(pid, None)
 
     def _install_signals(self) -> dict:
         signal.set_wakeup_fd(self._wake_w)

@@ -250,7 +250,7 @@ def _follow(view, name: str, run: int, follower: Follower) -> None:
         while True:
             _write(follower.read())
             if follower.gaps > gaps:
-                print(f"thermos: {follower.gaps - gaps} rotated log file(s) were dropped before they could be read",
+                print("thermos: the log rotated faster than it was read; some output may be missing here",
                       file=sys.stderr)
                 gaps = follower.gaps
             runs = inspector.read_state(view.paths).processes.get(name, [])

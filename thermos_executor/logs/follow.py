@@ -3,7 +3,8 @@
 The follower holds the file it reads open. When the log rotates (the path now names a newer file), it reads
 the rest of the file it holds (renamed to `name.1`, but the same inode) and then moves on to the next newer
 file of the set, found by inode among `name.N ... name.1, name`, from its start. Only what the rotation
-policy dropped before the follower got to it can be missed, and then the follower says so.
+policy dropped before the follower got to it can be missed: when the held file itself was dropped, the
+follower carries on from the oldest file kept and counts a possible gap.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class Follower:
         self.fd: int | None = None
         self.inode: int | None = None
         self.rotations = 0       # how many times we moved to a newer file
-        self.gaps = 0            # times the rotation policy dropped a file before we could read it
+        self.gaps = 0            # times our file was dropped before we moved on: output may be missing there
         self._open(path, offset)
 
     def read(self) -> bytes:

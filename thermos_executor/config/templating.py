@@ -9,7 +9,7 @@ A variable resolves in the nearest scope that defines it. From nearest to farthe
   5. the default `mesos` context: instance 0 and this machine's host name.
 """
 import re
-import socket
+import os
 
 from pystachio import Environment, Ref
 
@@ -51,7 +51,7 @@ def task_of_job(job):
 def bind_contexts(task, *, task_id, ports, user, hostname=None, bindings=None):
     """`task` with the run-time contexts bound: the `thermos` context above `-E` bindings, the default
     `mesos` context below everything (so `-E mesos.instance=3` wins over the default instance 0)."""
-    mesos = MesosContext(instance=0, hostname=hostname or socket.gethostname())
+    mesos = MesosContext(instance=0, hostname=hostname or os.uname().nodename)
     thermos = ThermosContext(task_id=task_id, ports=dict(ports), user=user)
     return bind(task.in_scope(mesos=mesos), bindings_scope(bindings)).bind(thermos=thermos)
 

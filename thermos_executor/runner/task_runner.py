@@ -23,7 +23,6 @@ import pwd
 import select
 import selectors
 import signal
-import socket
 import time
 from dataclasses import dataclass, field
 
@@ -160,7 +159,7 @@ class TaskRunner:
         user = self._run_as()
         return {"task_id": self.opts.task_id, "launch_time": time.time(), "sandbox": self.opts.sandbox,
                 "sandbox_created": sandbox_created, "log_dir": self.log_dir,
-                "hostname": self.opts.hostname or socket.gethostname(),
+                "hostname": self.opts.hostname or os.uname().nodename,
                 "user": user, "uid": pwd.getpwnam(user).pw_uid, "ports": dict(self.opts.ports)}
 
     def _run_as(self) -> str:

@@ -177,3 +177,15 @@ def test_run_as_another_user_owns_sandbox_and_logs(thermos, tmp_path, shared_dir
     for path in (sandbox, os.path.join(sandbox, "mine"), os.path.join(sandbox, ".logs/p/0/stdout")):
         assert os.stat(path).st_uid == nobody, path
     assert thermos.status("user-1")["user"] == "nobody"
+
+
+def test_daemon_detaches_and_the_task_runs_to_its_end(thermos, tmp_path):
+    cfg = write(tmp_path / "d.thermos", """
+export(Task(name='dm', processes=[Process(name='p', cmdline='sleep 0.3; echo instance={{mesos.instance}}')]))
+""")
+    result = thermos.run(cfg, "dm-1", "--daemon", "-E", "mesos.instance=3", timeout=10)
+    assert result.returncode == 0 and "Daemonizing and starting runner." in result.stdout
+    wait_for(lambda: thermos.status("dm-1").get("state") == "SUCCESS", what="daemonized task to finish")
+    sandbox = thermos.sandbox("dm-1")
+    assert open(os.path.join(sandbox, ".logs/p/0/stdout")).read() == "instance=3\n"
+    assert "task dm-1 SUCCESS" in open(os.path.join(sandbox, ".logs/.runner.log")).read()

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay"]
+SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_throughput"]
 
 
 def fmt(value) -> str:

@@ -19,8 +19,14 @@ from .spec import LoggerSpec, ProcessSpec, TaskSpec
 from .validation import check_task, check_types
 
 __all__ = ['ConfigError', 'LoadedConfig', 'load_config', 'choose_task', 'required_ports', 'interpolate',
-           'validate', 'to_spec', 'task_to_json', 'task_from_json', 'inspect_dict',
+           'validate', 'to_spec', 'task_to_json', 'task_from_json', 'inspect_dict', 'interpolate_text',
            'TaskSpec', 'ProcessSpec', 'LoggerSpec']
+
+
+def interpolate_text(text, *, task_id, ports, user, instance=0, hostname=None):
+    """A free-standing template string (a shell health check) with the `thermos` and `mesos` contexts bound."""
+    return templating.interpolate_text(text, task_id=task_id, ports=ports, user=user, instance=instance,
+                                       hostname=hostname)
 
 
 def required_ports(task):

@@ -1,0 +1,120 @@
+"""The `thermos_runner` the executor starts for its task: start it, learn when it ends, signal it, read the end.
+
+The runner runs in its own session, so it and the task's processes outlive the executor's process group
+(pymesos SIGKILLs that group when the agent goes away). Its outcome is read from the checkpoint, the one
+source of truth, and mapped to a Mesos state with a message a person can act on.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from thermos_executor.runner import inspector
+from thermos_executor.runner.paths import TaskPath
+from thermos_executor.runner.state import ProcessState, TaskState
+
+log = logging.getLogger("thermos.executor")
+
+FINISHED, FAILED, KILLED, LOST = "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST"
+# thermos_runner's exit codes for failures before the task ran (Aurora's).
+EXIT_CODES = {101: (LOST, "Thermos failed with internal error."),
+              102: (FAILED, "Thermos received an invalid task."),
+              103: (LOST, "Thermos failed with an unknown error."),
+              104: (FAILED, "Task started with unknown user.")}
+
+
+def runner_command() -> list[str]:
+    return [sys.executable, "-m", "thermos_executor.cli.thermos_runner"]
+
+
+class RunnerProcess:
+    def __init__(self, argv: list[str], cwd: str, checkpoint_root: str, task_id: str, on_exit):
+        self.argv = argv
+        self.cwd = cwd
+        self.paths = TaskPath(checkpoint_root, task_id)
+        self.on_exit = on_exit
+        self.proc: subprocess.Popen | None = None
+        self.exited = threading.Event()
+        self.returncode: int | None = None
+
+    def start(self) -> None:
+        self.exited.clear()
+        self.returncode = None
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, start_new_session=True, stdin=subprocess.DEVNULL)
+        threading.Thread(target=self._wait, args=(self.proc,), name="runner-wait", daemon=True).start()
+        log.info("started thermos_runner pid %d", self.proc.pid)
+
+    def _wait(self, proc: subprocess.Popen) -> None:
+        self.returncode = proc.wait()
+        self.exited.set()
+        self.on_exit()
+
+    def wait_started(self, timeout: float) -> bool:
+        """Until the task shows in the checkpoint root (or the runner exited); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(os.path.exists(self.paths.task_file(s)) for s in ("active", "finished")):
+                return True
+            if self.exited.wait(0.01):
+                return True
+        return False
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and not self.exited.is_set():
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """Graceful: the runner SIGTERMs the processes, runs the final ones, ends KILLED."""
+        self.signal(signal.SIGUSR1)
+
+    def lose(self) -> None:
+        """Immediate: SIGKILL everything, no finalizers, ends LOST."""
+        self.signal(signal.SIGUSR2)
+
+    def task_state(self) -> str | None:
+        view = inspector.read_task(self.paths.root, self.paths.task_id)
+        return view.state.task_state if view else None
+
+    @property
+    def restartable(self) -> bool:
+        """Died (a signal, or a clean exit) with the task unfinished: a new runner can re-attach to it."""
+        return self.exited.is_set() and (self.returncode or 0) <= 0 and self.task_state() not in TaskState.TERMINAL
+
+    def outcome(self) -> tuple[str, str]:
+        """The Mesos state and message for the way the runner ended (call once it has exited)."""
+        code = self.returncode
+        if code in EXIT_CODES:
+            return EXIT_CODES[code]
+        if code is not None and code > 0:
+            return LOST, f"Thermos exited for unknown reason (exit status: {code})"
+        view = inspector.read_task(self.paths.root, self.paths.task_id)
+        state = view.state.task_state if view else None
+        if state == TaskState.SUCCESS:
+            return FINISHED, "Task finished."
+        if state == TaskState.FAILED:
+            return FAILED, "Task failed." + _failed_processes(view.state)
+        if state == TaskState.KILLED:
+            return KILLED, "Task killed."
+        if state == TaskState.LOST:
+            return LOST, "Task lost."
+        if code is not None and code < 0:
+            return KILLED, f"Task killed by signal {-code}."
+        if state is None:
+            return LOST, "Task checkpoint could not be read."
+        return LOST, "Runner died while task was active."
+
+
+def _failed_processes(state) -> str:
+    failed = [(name, runs[-1].return_code) for name, runs in state.processes.items()
+              if runs and runs[-1].state == ProcessState.FAILED]
+    if not failed:
+        return ""
+    return " " + "; ".join(f"Process {name} failed (exit status {rc})." for name, rc in failed)

@@ -298,6 +298,8 @@ class ThermosExecutor(Executor):
         deadline = time.monotonic() + self.opts.stop_timeout_in_secs
         left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
         log.info("stopping the task: %s", reason)
+        if self.runner.exited.is_set() and not self.runner.restartable:
+            return self.runner.outcome()                  # it had ended on its own before we stopped it
         self._stop_checkers()
         assigned = AssignedTask.from_task_info(self.task_info)
         http = assigned.lifecycle_http
@@ -309,7 +311,7 @@ class ThermosExecutor(Executor):
         for _ in range(MAX_RUNNER_RESTARTS + 1):
             self.runner.kill()
             if self.runner.exited.wait(left()) and not self.runner.restartable:
-                return (state, reason) if self.runner.task_state() == "KILLED" else self.runner.outcome()
+                return state, reason
             if not self.runner.exited.is_set() or left() <= 0:
                 break
             self.runner.start()                           # it died mid-kill: a new one re-attaches and goes on

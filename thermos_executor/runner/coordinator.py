@@ -100,6 +100,7 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
         signal.signal(sig, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     process_tree.set_child_subreaper()
+    process_tree.set_name("thermos_coord")
     seq = launch.seq
     writer.write(process_record(launch.process, ProcessState.FORKED, seq + 1,
                                 coordinator_pid=os.getpid(), fork_time=fork_time))

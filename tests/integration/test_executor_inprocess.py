@@ -1,0 +1,148 @@
+"""The executor with a recording driver instead of a Mesos agent: real runners and processes, exact timing.
+
+A driver of our own lets a test act at a precise moment (a kill while the sandbox is being made), which a
+real stream cannot promise. The whole path through Mesos is in test_executor_mesos.py.
+"""
+import base64
+import json
+import os
+import threading
+
+import pytest
+
+from tests.helpers import wait_for
+from thermos_executor.config import schema
+from thermos_executor.executor.executor import ExecutorOptions, ThermosExecutor
+
+
+class RecordingDriver:
+    """Records updates and acknowledges each at once, as an agent does."""
+
+    def __init__(self, executor, on_update=None):
+        self.executor = executor
+        self.updates = []
+        self.stopped = threading.Event()
+        self.on_update = on_update
+
+    def sendStatusUpdate(self, status):  # noqa: N802 - pymesos' name
+        self.updates.append((status["task_id"]["value"], status["state"], status.get("message")))
+        if self.on_update:
+            self.on_update(status)
+        self.executor.acknowledged(status["task_id"]["value"], status["uuid"])
+
+    def stop(self):
+        self.stopped.set()
+
+    def states(self, task_id="t-1"):
+        return [state for tid, state, _ in self.updates if tid == task_id]
+
+
+def task_data(cmdline="echo hi", task_id="t-1", **job):
+    process = schema.Process(name="p", cmdline=cmdline)
+    task = schema.Task(name="hello", processes=[process], resources=schema.Resources(cpu=0.1, ram=1, disk=1))
+    service = schema.Service(cluster="c", role="www-data", environment="test", name="hello", task=task, **job)
+    data = {"task_id": task_id, "agent_host": "127.0.0.1", "instance_id": 0, "assigned_ports": {},
+            "job": {"role": "www-data", "environment": "test", "name": "hello"},
+            "config": json.loads(service.json_dumps())}
+    return {"task_id": {"value": task_id}, "agent_id": {"value": "agent-1"}, "name": "hello",
+            "data": base64.b64encode(json.dumps(data).encode()).decode()}
+
+
+@pytest.fixture
+def executor(tmp_path):
+    def make(on_update=None):
+        work = tmp_path / "executor"
+        work.mkdir(exist_ok=True)
+        ex = ThermosExecutor(ExecutorOptions(work_dir=str(work), nosetuid=True, stop_timeout_in_secs=20),
+                             str(work))
+        ex.driver = RecordingDriver(ex, on_update)
+        return ex
+    return make
+
+
+def test_a_kill_during_set_up_never_starts_the_runner(executor, tmp_path):
+    holder = {}
+
+    def kill_while_starting(status):
+        if status["state"] == "TASK_STARTING":
+            holder["ex"].killTask(holder["ex"].driver, {"value": "t-1"})
+
+    ex = holder["ex"] = executor(kill_while_starting)
+    ex.launchTask(ex.driver, task_data("touch started; sleep 1000"))
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.updates[-1] == ("t-1", "TASK_KILLED", "Task killed during initialization.")
+    assert ex.driver.states() == ["TASK_STARTING", "TASK_KILLED"]
+    assert not os.path.exists(tmp_path / "executor" / "checkpoints")
+    assert not os.path.exists(tmp_path / "executor" / "sandbox" / "started")
+
+
+def test_a_second_task_gets_lost_and_the_first_goes_on(executor):
+    ex = executor()
+    ex.launchTask(ex.driver, task_data("sleep 0.5"))
+    ex.launchTask(ex.driver, task_data("true", task_id="t-2"))
+    assert ("t-2", "TASK_LOST", "Task already running on this executor: t-1") in ex.driver.updates
+    assert ex.driver.states("t-2") == ["TASK_LOST"]
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.states() == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+
+
+def test_many_kills_one_terminal_update(executor):
+    ex = executor()
+    ex.launchTask(ex.driver, task_data("exec sleep 1000"))
+    wait_for(lambda: "TASK_RUNNING" in ex.driver.states(), what="running")
+    threads = [threading.Thread(target=ex.killTask, args=(ex.driver, {"value": "t-1"})) for _ in range(5)]
+    threads.append(threading.Thread(target=ex.shutdown, args=(ex.driver,)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.states() == ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"]
+    ex.killTask(ex.driver, {"value": "t-1"})
+    ex.killTask(ex.driver, {"value": "someone-else"})
+    assert ex.driver.states() == ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"]
+
+
+def test_a_failed_task_names_the_failed_process(executor):
+    ex = executor()
+    ex.launchTask(ex.driver, task_data("exit 3"))
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.updates[-1] == ("t-1", "TASK_FAILED", "Task failed. Process p failed (exit status 3).")
+
+
+@pytest.mark.parametrize("data, message", [
+    ("bm90IGpzb24=", "Could not deserialize task: task data is not base64-encoded JSON"),
+    ("", "Could not deserialize task: task data is empty"),
+])
+def test_malformed_task_data_fails_with_a_clear_message(executor, data, message):
+    ex = executor()
+    info = task_data()
+    info["data"] = data
+    ex.launchTask(ex.driver, info)
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.states() == ["TASK_STARTING", "TASK_FAILED"]
+    assert ex.driver.updates[-1][2].startswith(message)
+
+
+def test_unbound_template_is_an_invalid_task(executor):
+    ex = executor()
+    ex.launchTask(ex.driver, task_data("echo {{thermos.ports[http]}}"))
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.updates[-1][1:] == ("TASK_FAILED", "Invalid task: Unbound ports: http")
+
+
+def test_custom_serverset_path_needs_the_flag(executor):
+    ex = executor()
+    ex.launchTask(ex.driver, task_data(announce=schema.Announcer(zk_path="/elsewhere")))
+    assert ex.driver.stopped.wait(30)
+    assert "announce.zk_path" in ex.driver.updates[-1][2] and ex.driver.updates[-1][1] == "TASK_FAILED"
+
+
+def test_shell_health_check_failure(executor):
+    ex = executor()
+    checker = schema.HealthCheckerConfig(shell=schema.ShellHealthChecker(shell_command="echo nope; exit 1"))
+    ex.launchTask(ex.driver, task_data("exec sleep 1000", health_check_config=schema.HealthCheckConfig(
+        health_checker=checker, initial_interval_secs=0.1, interval_secs=0.1)))
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.updates[-1][1:] == ("TASK_FAILED", "Failed health check! Command 'echo nope; exit 1' "
+                                                        "returned non-zero exit status 1 with output 'nope'")

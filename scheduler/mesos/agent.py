@@ -547,5 +547,10 @@ class ExecutorHandler(web.StreamingHandler):
             if self._headers_written:
                 return
             return self.fail(e.status, e.message)
+        except (TypeError, AttributeError, KeyError, ValueError) as e:  # a field of the wrong JSON type
+            log.warning("malformed call answered 400", exc_info=True)
+            if self._headers_written:
+                return
+            return self.fail(400, f"Malformed call: {type(e).__name__}: {e}")
         self.set_status(202)
         self.finish()

@@ -17,6 +17,7 @@ Everything runs on one tornado IOLoop; nothing here is thread-safe (LocalMesos m
 """
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
 import logging
@@ -545,6 +546,8 @@ class Master:
                     require(task, "name", "task_id", "agent_id", where="accept.operations[].launch.task_infos[].")
                     id_value(task["task_id"], "task_infos[].task_id")
                     id_value(task["agent_id"], "task_infos[].agent_id")
+                    if "data" in task and not _is_base64(task["data"]):
+                        raise CallError(400, "'accept.operations[].launch.task_infos[].data' is not base64")
                 launches.extend(tasks)
             elif op["type"] == "LAUNCH_GROUP":
                 raise CallError(400, "LAUNCH_GROUP is not supported by the Mesos-API stand-in")
@@ -720,6 +723,14 @@ class Master:
         }
 
 
+def _is_base64(value) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+        return isinstance(value, str)
+    except (ValueError, TypeError):
+        return False
+
+
 class MasterStateHandler(web.Handler):
     def initialize(self, master: Master):
         self.master = master
@@ -747,5 +758,10 @@ class SchedulerHandler(web.StreamingHandler):
             if self._headers_written:
                 return
             return self.fail(e.status, e.message)
+        except (TypeError, AttributeError, KeyError, ValueError) as e:  # a field of the wrong JSON type
+            log.warning("malformed call answered 400", exc_info=True)
+            if self._headers_written:
+                return
+            return self.fail(400, f"Malformed call: {type(e).__name__}: {e}")
         self.set_status(202)
         self.finish()

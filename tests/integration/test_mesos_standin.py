@@ -373,6 +373,13 @@ def test_bad_calls_answer_400_with_one_line(mesos):
         ({"type": "BOGUS", "framework_id": {"value": framework_id}}, {"Mesos-Stream-Id": stream_id}),
         ({"type": "RECONCILE", "framework_id": {"value": framework_id}, "reconcile": {"tasks": [{}]}},
          {"Mesos-Stream-Id": stream_id}),
+        ({"type": "DECLINE", "framework_id": {"value": framework_id}, "decline": {"offer_ids": 7}},
+         {"Mesos-Stream-Id": stream_id}),
+        ({"type": "SUBSCRIBE", "subscribe": {"framework_info": ["x"]}}, {}),
+        ({"type": "ACCEPT", "framework_id": {"value": framework_id}, "accept": {
+            "offer_ids": [{"value": "o"}], "operations": [{"type": "LAUNCH", "launch": {"task_infos": [{
+                "name": "n", "task_id": {"value": "t"}, "agent_id": {"value": "a"}, "data": "*not base64*"}]}}]}},
+         {"Mesos-Stream-Id": stream_id}),
     ]
     for body, headers in scheduler_cases:
         status, text = request(mesos.master_address, "POST", "/api/v1/scheduler",

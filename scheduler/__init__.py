@@ -1,0 +1,1 @@
+"""The compact Aurora scheduler (see DESIGN.md §2)."""

@@ -332,10 +332,12 @@ class ThermosExecutor(Executor):
             status["message"] = message
         log.info("%s %s%s", status["task_id"]["value"], state, f": {message}" if message else "")
         self._acks[update_uuid] = threading.Event()
-        try:
-            self.driver.sendStatusUpdate(status)
-        except Exception as e:  # noqa: BLE001 - the agent may be gone; nothing else we can do
-            log.warning("could not send %s: %s", state, e)
+        for attempt in (1, 2):        # a restarted agent closed our kept-alive connection: the first call fails
+            try:
+                self.driver.sendStatusUpdate(status)
+                break
+            except Exception as e:  # noqa: BLE001 - the agent may be gone; nothing else we can do
+                log.warning("could not send %s (attempt %d): %s", state, attempt, e)
         return update_uuid
 
     def _finish(self, state: str, message: str) -> None:

@@ -13,7 +13,8 @@ import subprocess
 import sys
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_throughput"]
+SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_throughput", "executor_launch",
+           "executor_memory"]
 
 
 def fmt(value) -> str:

@@ -75,6 +75,7 @@ class Coordinator:
         self._pump_task: asyncio.Task | None = None
         self._idle_commit: asyncio.TimerHandle | None = None
         self._seen_promise = 0
+        self._recover_lock = asyncio.Lock()
         self.on_fenced = None  # callback(Fenced)
         self.stats = {"rounds": 0, "entries": 0, "recoveries": 0, "failed_rounds": 0}
         self.last_error = ""
@@ -260,7 +261,13 @@ class Coordinator:
 
     # -- recovery ------------------------------------------------------------------------------------------
     async def recover(self) -> None:
-        """Win a quorum of promises at a fresh ballot and make every possibly committed entry committed."""
+        """Win a quorum of promises at a fresh ballot and make every possibly committed entry committed.
+        Concurrent callers share one round."""
+        async with self._recover_lock:
+            if not self.recovered and not self.stopped:
+                await self._recover()
+
+    async def _recover(self) -> None:
         deadline = time.monotonic() + self.write_timeout
         attempt = 0
         while True:

@@ -19,7 +19,7 @@ import logging
 import threading
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Discovery:
         self.candidate = candidate
         self.client = KazooClient(hosts=zk_endpoints, timeout=session_timeout,
                                   connection_retry={"max_tries": -1, "max_delay": 1.0},
-                                  command_retry={"max_tries": 3, "max_delay": 1.0})
+                                  command_retry={"max_tries": 10, "max_delay": 0.5})
         self.members: list[str] = []
         self.writer: str | None = None
         self.on_change = None  # callback() on the loop: members or writer changed
@@ -60,6 +60,8 @@ class Discovery:
         self._lock = threading.Lock()
         self._stopped = False
         self._registered = False
+        self._withdraw = False
+        self._generation = 0
         self.connected = False
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -69,10 +71,16 @@ class Discovery:
         self.client.start(timeout=timeout)
         self.connected = True
         self.client.ensure_path(self.group + "/writer")
-        self._register()
+        self.ensure_registered()
         self._registered = True
-        self.client.ChildrenWatch(self.group, self._on_members)
-        self.client.ChildrenWatch(self.group + "/writer", self._on_candidates)
+        self._watch()
+
+    def _watch(self) -> None:
+        """(Re)install the children watches; watches of an older generation remove themselves."""
+        self._generation += 1
+        gen = self._generation
+        self.client.ChildrenWatch(self.group, lambda children: self._on_members(children, gen))
+        self.client.ChildrenWatch(self.group + "/writer", lambda children: self._on_candidates(children, gen))
 
     def stop(self) -> None:
         self._stopped = True
@@ -82,55 +90,53 @@ class Discovery:
         except KazooException:
             pass
 
-    def withdraw_and_rejoin(self) -> None:
-        """Give up the writer role: go to the back of the candidate queue."""
-        threading.Thread(target=self._rejoin, daemon=True).start()
+    def withdraw(self) -> None:
+        """Give up the writer role: the next `ensure_registered` puts us at the back of the queue."""
+        self._withdraw = True
 
-    def _rejoin(self) -> None:
-        with self._lock:
-            node, self._candidate_node = self._candidate_node, None
-            try:
-                if node:
-                    self.client.delete(node)
-            except (KazooException, KazooTimeoutError):
-                pass
-        self._register()
-
-    # -- registration --------------------------------------------------------------------------------------
-    def _register(self) -> None:
+    def ensure_registered(self) -> None:
+        """Blocking; called periodically off the loop. (Re)creates our member and candidate nodes if they are
+        missing (first start, session expired, withdrawn) and re-installs the watches after a session loss."""
+        if self._stopped or self.client.state != KazooState.CONNECTED:
+            return
         with self._lock:
             try:
+                if self._withdraw:
+                    self._withdraw = False
+                    node, self._candidate_node = self._candidate_node, None
+                    if node:
+                        self.client.delete(node)
                 if self._member_node is None or not self.client.exists(self._member_node):
                     self._member_node = self.client.create(f"{self.group}/{MEMBER}{self.address}-",
                                                            ephemeral=True, sequence=True)
-                if self.candidate and (self._candidate_node is None or not self.client.exists(self._candidate_node)):
+                    if self._registered:
+                        self._watch()
+                if self.candidate and (self._candidate_node is None
+                                       or not self.client.exists(self._candidate_node)):
                     self._candidate_node = self.client.create(
                         f"{self.group}/writer/{CANDIDATE}{self.address}-", ephemeral=True, sequence=True)
-            except NodeExistsError:
-                pass
+            except NoNodeError:
+                self.client.ensure_path(self.group + "/writer")
             except (KazooException, KazooTimeoutError) as e:
-                log.warning("could not register in ZooKeeper: %s", repr(e))
+                log.warning("could not register in ZooKeeper: %r", e)
 
     def _on_state(self, state) -> None:
+        # Runs on kazoo's connection thread: never block here.
         if self._stopped:
             return
         if state == KazooState.LOST:
             log.warning("ZooKeeper session lost")
             self.connected = False
-            with self._lock:
-                self._member_node = self._candidate_node = None
+            self._member_node = self._candidate_node = None
             self._post(members=None, writer=None)
         elif state == KazooState.SUSPENDED:
             log.warning("ZooKeeper connection suspended")
         elif state == KazooState.CONNECTED:
             self.connected = True
-            if self._member_node is None and self._registered:
-                # Session was lost: register again from another thread (never block kazoo's own threads).
-                threading.Thread(target=self._register, daemon=True).start()
 
     # -- watches -------------------------------------------------------------------------------------------
-    def _on_members(self, children) -> None:
-        if self._stopped:
+    def _on_members(self, children, gen: int):
+        if self._stopped or gen != self._generation:
             return False
         members = []
         for _, address, _ in parse_children(children, MEMBER):
@@ -138,8 +144,8 @@ class Discovery:
                 members.append(address)
         self._post(members=members)
 
-    def _on_candidates(self, children) -> None:
-        if self._stopped:
+    def _on_candidates(self, children, gen: int):
+        if self._stopped or gen != self._generation:
             return False
         ordered = parse_children(children, CANDIDATE)
         self._post(writer=ordered[0][1] if ordered else None)

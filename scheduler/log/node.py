@@ -50,6 +50,7 @@ class LogNode:
         self._empty_said = 0.0
         self._tasks: list[asyncio.Task] = []
         self._recovering = False
+        self._registering = False
         self.started = time.time()
 
     def remote(self, address: str) -> RemoteReplica:
@@ -108,22 +109,28 @@ class LogNode:
         asyncio.ensure_future(self._recover_writer(coord))
 
     async def _recover_writer(self, coord: Coordinator) -> None:
-        while self.coordinator is coord and not coord.stopped and not coord.recovered:
-            try:
-                await coord.recover()
-            except Fenced as e:
-                self._on_fenced(e)
-                return
-            except LogError as e:
-                coord.last_error = str(e)
-                log.error("log is not READY: %s", e)
-                await asyncio.sleep(self.tick)
+        if self._recovering:
+            return
+        self._recovering = True
+        try:
+            while self.coordinator is coord and not coord.stopped and not coord.recovered:
+                try:
+                    await coord.recover()
+                except Fenced as e:
+                    self._on_fenced(e)
+                    return
+                except LogError as e:
+                    coord.last_error = str(e)
+                    log.error("log is not READY: %s", e)
+                    await asyncio.sleep(self.tick)
+        finally:
+            self._recovering = False
 
     def _on_fenced(self, error: Fenced) -> None:
         log.error("%s; stepping down", error)
         self._step_down(str(error))
         if self.discovery:
-            self.discovery.withdraw_and_rejoin()
+            self.discovery.withdraw()
 
     def _step_down(self, reason: str) -> None:
         coord, self.coordinator = self.coordinator, None
@@ -146,17 +153,26 @@ class LogNode:
             await asyncio.sleep(self.tick)
 
     async def _control_once(self) -> None:
+        if self.discovery and not self._registering:
+            self._registering = True
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.discovery.ensure_registered)
+            finally:
+                self._registering = False
         if self.replica.status != VOTING:
             peers = [self.remote(a) for a in self._peer_addresses()]
             if await recover_replica(self.local, peers, self.quorum, timeout=self.write_timeout):
                 if self.discovery and self.elect:
                     self.discovery.candidate = True
-                    self.discovery.withdraw_and_rejoin()
             else:
                 self._say_empty()
             return
-        if self.coordinator is not None and self.coordinator.recovered:
-            await self.coordinator.heartbeat()
+        coord = self.coordinator
+        if coord is not None and coord.recovered:
+            await coord.heartbeat()
+        elif coord is not None and not self._recovering:
+            # A failed round left the writer unrecovered: try again so progress resumes once failures heal.
+            asyncio.ensure_future(self._recover_writer(coord))
         self._reconcile()
 
     def _say_empty(self) -> None:

@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -57,7 +58,8 @@ class LogCluster:
         self.ports = [free_port() for _ in range(size)]
         self.procs: list[subprocess.Popen | None] = [None] * size
         self.stopped: set[int] = set()
-        self._clients: dict[int, LogClient] = {}
+        self._clients: dict[tuple, LogClient] = {}
+        self._lock = threading.Lock()
 
     def path(self, i: int) -> str:
         return os.path.join(self.dir, f"replica{i}")
@@ -66,9 +68,12 @@ class LogCluster:
         return f"127.0.0.1:{self.ports[i]}"
 
     def client(self, i: int, timeout: float = 10.0) -> LogClient:
-        if i not in self._clients:
-            self._clients[i] = LogClient(self.address(i), timeout=timeout)
-        return self._clients[i]
+        """A client of node i for the calling thread (tornado's blocking client is not thread-safe)."""
+        key = (threading.get_ident(), i, timeout)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = LogClient(self.address(i), timeout=timeout)
+            return self._clients[key]
 
     def initialize(self, i: int) -> None:
         subprocess.run([BIN, "initialize", f"--path={self.path(i)}"], check=True, capture_output=True)
@@ -146,7 +151,6 @@ class LogCluster:
             p.kill()
             p.wait()
         self.stopped.discard(i)
-        self._drop_client(i)
 
     def stop(self, i: int) -> None:
         self.procs[i].send_signal(signal.SIGSTOP)
@@ -164,11 +168,6 @@ class LogCluster:
         """Disk loss: the replica's directory is gone (the process must be dead)."""
         shutil.rmtree(self.path(i), ignore_errors=True)
 
-    def _drop_client(self, i: int) -> None:
-        c = self._clients.pop(i, None)
-        if c:
-            c.close()
-
     def shutdown(self) -> None:
         for i in range(self.size):
             p = self.procs[i]
@@ -184,8 +183,9 @@ class LogCluster:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        for c in self._clients.values():
-            c.close()
+        for key, c in list(self._clients.items()):
+            if key[0] == threading.get_ident():
+                c.close()
         self._clients.clear()
 
     def log_tail(self, i: int, n: int = 2000) -> str:

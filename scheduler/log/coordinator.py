@@ -188,16 +188,15 @@ class Coordinator:
         """Write `entries` under our ballot to every replica; return once a quorum acknowledged them."""
         commit = self.committed
         last = entries[-1][0]
-        replies = await self._gather_quorum(
+        await self._gather_quorum(
             [self.local.write(self.ballot, entries, commit, self.address)]
             + [r.write(self.ballot, entries, commit, self.address, self.write_timeout) for r in self.remotes()],
             what=f"append at {entries[0][0]}..{last}")
-        del replies
         self.next_position = last + 1
         self.committed = last
         self.stats["rounds"] += 1
         self.stats["entries"] += len(entries)
-        await self.local.commit(self.ballot, last)
+        self.local.replica.commit(self.ballot, last)  # in memory: these are the entries just written here
         self._schedule_idle_commit()
 
     async def _gather_quorum(self, aws: list, what: str) -> list[dict]:

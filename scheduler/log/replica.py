@@ -76,6 +76,7 @@ class Replica:
         row = self._conn.execute("SELECT MAX(position) FROM log").fetchone()
         self.end = max(row[0] or 0, self.begin - 1, self.learned)
         self._learned_dirty = False
+        self._recent: tuple[int, int, int] | None = None  # (ballot, first, last) of the last write
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _put_meta(self, values: dict, commit: bool = True) -> None:
@@ -151,6 +152,9 @@ class Replica:
                     self._conn.executemany(
                         "INSERT OR REPLACE INTO log(position, ballot, kind, payload) VALUES (?, ?, ?, ?)", rows)
                     self.end = max(self.end, rows[-1][0], max(r[0] for r in rows))
+                    contiguous = all(rows[i][0] == rows[0][0] + i for i in range(len(rows)))
+                    plain = all(r[2] != TRUNCATE for r in rows)
+                    self._recent = (ballot, rows[0][0], rows[-1][0]) if contiguous and plain else None
                 self._advance(ballot, commit)
                 if self._learned_dirty:
                     self._put_meta({"learned": self.learned, "begin": self.begin}, commit=False)
@@ -166,6 +170,10 @@ class Replica:
         """
         with self._lock:
             if upto <= self.learned:
+                return False
+            recent = self._recent
+            if recent and recent[0] == ballot and recent[1] <= self.learned + 1 and upto <= recent[2]:
+                self._advance(ballot, upto)  # fast path, no query
                 return False
             with self._tx():
                 self._advance(ballot, upto)
@@ -183,6 +191,12 @@ class Replica:
 
     def _advance(self, ballot: int, upto: int) -> None:
         if upto <= self.learned:
+            return
+        recent = self._recent
+        if recent and recent[0] == ballot and recent[1] <= self.learned + 1 and upto <= recent[2]:
+            # Fast path: the positions being learned are the ones this writer just wrote here (no query).
+            self.learned = upto
+            self._learned_dirty = True
             return
         cur = self._conn.execute(
             "SELECT position, ballot, kind, payload FROM log WHERE position > ? AND position <= ? "
@@ -247,6 +261,7 @@ class Replica:
         """Store committed entries copied from a peer (contiguous, starting at or before learned + 1,
         or at the peer's `begin` when everything before it was truncated away)."""
         with self._lock, self._tx():
+            self._recent = None
             if begin > self.learned + 1:
                 # Everything we lack was truncated at the source: jump to its beginning.
                 self._conn.execute("DELETE FROM log WHERE position < ?", (begin,))
@@ -280,6 +295,7 @@ class Replica:
     def install_accepted(self, entries: list[Entry], promised: int) -> None:
         """Store uncommitted entries with their original ballots and raise the promise (disk-loss recovery)."""
         with self._lock, self._tx():
+            self._recent = None
             rows = [(e.position, e.ballot, e.kind, e.payload) for e in entries if e.position > self.learned]
             if rows:
                 self._conn.executemany(

@@ -1,8 +1,9 @@
 """A keep-alive HTTP/1.1 client on tornado, for replica-to-replica traffic.
 
 Tornado's ``simple_httpclient`` opens a new connection per request; a log round trip is ~0.3 ms, so a connect
-per message would dominate. `PeerConnection` keeps one TCP connection per peer (``TCP_NODELAY``) and sends
-requests on it one at a time with tornado's own ``HTTP1Connection``, reconnecting when it breaks.
+per message would dominate. `PeerConnection` keeps one TCP connection per peer (``TCP_NODELAY``) on a tornado
+``IOStream`` and sends HTTP/1.1 requests on it one at a time -- each request as a single write, the response
+read by Content-Length -- reconnecting when it breaks. A timeout closes the connection.
 """
 
 from __future__ import annotations
@@ -11,39 +12,14 @@ import asyncio
 import socket
 
 from tornado import httputil
-from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters
 from tornado.iostream import StreamClosedError
 from tornado.tcpclient import TCPClient
 
 from .protocol import CONTENT_TYPE
 
-_PARAMS = HTTP1ConnectionParameters(no_keep_alive=False, max_body_size=1 << 30)
-
 
 class TransportError(Exception):
     """The peer could not be reached or did not answer in time."""
-
-
-class _Collect(httputil.HTTPMessageDelegate):
-    def __init__(self):
-        self.code = 0
-        self.reason = ""
-        self.headers = None
-        self.chunks: list[bytes] = []
-
-    def headers_received(self, start_line, headers):
-        self.code = start_line.code
-        self.reason = start_line.reason
-        self.headers = headers
-
-    def data_received(self, chunk):
-        self.chunks.append(chunk)
-
-    def finish(self):
-        pass
-
-    def on_connection_close(self):
-        pass
 
 
 class PeerConnection:
@@ -66,35 +42,58 @@ class PeerConnection:
                       timeout: float = 5.0) -> tuple[int, bytes]:
         """(status code, body). Raises TransportError on connection failure or timeout."""
         async with self._lock:
+            loop = asyncio.get_running_loop()
+            timer = loop.call_later(timeout, self._expire)
+            self._expired = False
             try:
-                return await asyncio.wait_for(self._request(method, path, body), timeout)
-            except (TimeoutError, StreamClosedError, OSError, httputil.HTTPInputError) as e:
+                return await self._request(method, path, body or b"")
+            except (StreamClosedError, OSError, httputil.HTTPInputError, ValueError) as e:
                 self.close()
-                raise TransportError(f"{self.address}: {type(e).__name__} {e}".strip()) from None
+                what = f"no answer within {timeout:g}s" if self._expired else f"{type(e).__name__} {e}".strip()
+                raise TransportError(f"{self.address}: {what}") from None
             except asyncio.CancelledError:
                 self.close()
                 raise
+            finally:
+                timer.cancel()
 
-    async def _request(self, method, path, body):
+    def _expire(self) -> None:
+        self._expired = True
+        self.close()
+
+    async def _request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         if self._stream is None or self._stream.closed():
             self._stream = await self._tcp.connect(self.host, self.port)
             self._stream.set_nodelay(True)
         stream = self._stream
-        stream.set_nodelay(True)
-        conn = HTTP1Connection(stream, True, _PARAMS)
-        headers = httputil.HTTPHeaders({"Host": self.address, "Connection": "keep-alive"})
-        if body is not None:
-            headers["Content-Type"] = CONTENT_TYPE
-            headers["Content-Length"] = str(len(body))
-        conn.write_headers(httputil.RequestStartLine(method, path, "HTTP/1.1"), headers, body)
-        conn.finish()
-        delegate = _Collect()
-        ok = await conn.read_response(delegate)
-        if not ok or stream.closed() and not delegate.code:
-            raise StreamClosedError()
-        if (delegate.headers or {}).get("Connection", "").lower() == "close":
+        # One buffer, one send: request line, headers and body.
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.address}\r\nContent-Type: {CONTENT_TYPE}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        stream.write(head + body)
+        data = await stream.read_until(b"\r\n\r\n", max_bytes=65536)
+        first, _, rest = data.decode("latin1").partition("\r\n")
+        start = httputil.parse_response_start_line(first)
+        headers = httputil.HTTPHeaders.parse(rest)
+        if "Content-Length" in headers:
+            payload = await stream.read_bytes(int(headers["Content-Length"]))
+        elif headers.get("Transfer-Encoding", "").lower() == "chunked":
+            payload = await _read_chunked(stream)
+        else:
+            payload = b""
+        if headers.get("Connection", "").lower() == "close":
             self.close()
-        return delegate.code, b"".join(delegate.chunks)
+        return start.code, payload
+
+
+async def _read_chunked(stream) -> bytes:
+    parts = []
+    while True:
+        size = int((await stream.read_until(b"\r\n", max_bytes=64)).strip().split(b";")[0], 16)
+        if size == 0:
+            await stream.read_until(b"\r\n", max_bytes=65536)
+            return b"".join(parts)
+        parts.append(await stream.read_bytes(size))
+        await stream.read_bytes(2)
 
 
 def set_nodelay(sock: socket.socket) -> None:

@@ -47,7 +47,8 @@ def wait_for(cond, timeout: float, what: str, interval: float = 0.05):
 
 class LogCluster:
     def __init__(self, workdir, zk_endpoints: str, size: int = 3, quorum: int | None = None,
-                 session_timeout: str = "2secs", write_timeout: str = "3secs", group: str | None = None):
+                 session_timeout: str = "2secs", write_timeout: str = "3secs", group: str | None = None,
+                 extra_args: tuple = ()):
         self.dir = os.fspath(workdir)
         self.zk = zk_endpoints
         self.size = size
@@ -55,6 +56,7 @@ class LogCluster:
         self.session_timeout = session_timeout
         self.write_timeout = write_timeout
         self.group = group or f"/aurora/replicated-log-{uuid.uuid4().hex[:8]}"
+        self.extra_args = list(extra_args)
         self.ports = [free_port() for _ in range(size)]
         self.procs: list[subprocess.Popen | None] = [None] * size
         self.stopped: set[int] = set()
@@ -89,7 +91,7 @@ class LogCluster:
             [BIN, "serve", f"-native_log_file_path={self.path(i)}", f"-native_log_zk_group_path={self.group}",
              f"-zk_endpoints={self.zk}", f"-native_log_port={self.ports[i]}",
              f"-native_log_quorum_size={self.quorum}", f"-native_log_write_timeout={self.write_timeout}",
-             f"-zk_session_timeout={self.session_timeout}", "-ip=127.0.0.1"],
+             f"-zk_session_timeout={self.session_timeout}", "-ip=127.0.0.1", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     def _healthy(self, i: int) -> bool:

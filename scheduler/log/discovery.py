@@ -61,6 +61,7 @@ class Discovery:
         self._stopped = False
         self._registered = False
         self._withdraw = False
+        self.writer_node: str | None = None
         self._generation = 0
         self.connected = False
 
@@ -131,8 +132,11 @@ class Discovery:
             self._post(members=None, writer=None)
         elif state == KazooState.SUSPENDED:
             log.warning("ZooKeeper connection suspended")
+            self.connected = False
+            self._post()
         elif state == KazooState.CONNECTED:
             self.connected = True
+            self._post()
 
     # -- watches -------------------------------------------------------------------------------------------
     def _on_members(self, children, gen: int):
@@ -148,6 +152,7 @@ class Discovery:
         if self._stopped or gen != self._generation:
             return False
         ordered = parse_children(children, CANDIDATE)
+        self.writer_node = f"{self.group}/writer/{ordered[0][2]}" if ordered else None
         self._post(writer=ordered[0][1] if ordered else None)
 
     _UNSET = object()
@@ -167,7 +172,9 @@ class Discovery:
 
     @property
     def is_writer(self) -> bool:
-        return self.connected and self.writer == self.address and self._candidate_node is not None
+        """Only while connected (not suspended), not withdrawn, and our *current* candidate node is first."""
+        return (self.connected and not self._withdraw and self._candidate_node is not None
+                and self.writer_node == self._candidate_node)
 
     def peers(self) -> list[str]:
         return [m for m in self.members if m != self.address]

@@ -138,16 +138,20 @@ def _inject(cluster: LogCluster, appender: Appender, rng: random.Random, action:
     elif action == "pause":
         cluster.stop(writer)
         new = wait_for(lambda: _other_writer(cluster, writer), 60, "a new writer while the old one is paused")
-        wait_for(lambda: cluster.client(new).append([b"after-pause"]), 30, "an append through the new writer")
+        # Each attempt has its own payload: a failed append has an unknown outcome and may still commit.
+        attempts = iter(range(1_000_000))
+        wait_for(lambda: cluster.client(new).append([b"after-pause-%d-%d" % (writer, next(attempts))]), 30,
+                 "an append through the new writer")
         cluster.cont(writer)
         # Guarantee 2: the old writer's late write must fail (fenced by ballot, or it already stepped down).
         late = LogClient(cluster.address(writer), timeout=10)
         try:
-            late.append([b"late-write-of-old-writer"])
+            positions = late.append([b"late-write-%d-%d" % (writer, len(report["actions"]))])
         except LogError:
             report["late_writes_rejected"] += 1
         else:
-            raise AssertionError("a paused old writer committed a write after a new writer took over")
+            raise AssertionError(f"paused old writer {writer} committed a late write at {positions} after "
+                                 f"writer {new} took over: {cluster.statuses()}")
         finally:
             late.close()
     elif action == "pause_f":
@@ -197,8 +201,8 @@ def check(cluster: LogCluster, acked: dict[bytes, int]) -> None:
         assert by_position.get(position) == (APPEND, payload), (
             f"acknowledged {payload!r} at {position} but the log has {by_position.get(position)!r}")
     payloads = [v for _, k, v in reference if k == APPEND]
-    assert len(payloads) == len(set(payloads)), "a payload was committed twice"
-    assert b"late-write-of-old-writer" not in payloads
+    dups = sorted({(p, v) for p, k, v in reference if k == APPEND and payloads.count(v) > 1})
+    assert not dups, f"a payload was committed twice: {dups[:10]}"
     assert [p for p, _, _ in reference] == list(range(reference[0][0], ending + 1)) if reference else True
 
 

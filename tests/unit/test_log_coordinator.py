@@ -65,8 +65,10 @@ def test_append_commits_on_quorum_and_recovery_adopts_uncommitted_value(cluster)
         c = make(replicas, peers)
         c.start()
         assert await c.append([b"a", b"b"]) == [1, 2]
-        # An old writer's value at position 3 reached one replica only (not committed, not acknowledged).
-        replicas[2].write(replicas[2].promised, [(3, 0, APPEND, b"maybe")], 0)
+        # The old writer's value at position 3 reached two followers (a quorum with them, but the writer died
+        # before acknowledging): every quorum of the new writer sees it, so recovery must keep it.
+        for r in replicas[1:]:
+            r.write(r.promised, [(3, 0, APPEND, b"maybe")], 0)
         await c.stop()
         # A new writer recovers: it must keep 1..2 and adopt 'maybe' at 3 (highest ballot seen there).
         c2 = make(replicas, peers)

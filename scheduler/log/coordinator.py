@@ -188,10 +188,21 @@ class Coordinator:
         """Write `entries` under our ballot to every replica; return once a quorum acknowledged them."""
         commit = self.committed
         last = entries[-1][0]
+        local = asyncio.ensure_future(self.local.write(self.ballot, entries, commit, self.address))
         await self._gather_quorum(
-            [self.local.write(self.ballot, entries, commit, self.address)]
-            + [r.write(self.ballot, entries, commit, self.address, self.write_timeout) for r in self.remotes()],
+            [local] + [r.write(self.ballot, entries, commit, self.address, self.write_timeout)
+                       for r in self.remotes()],
             what=f"append at {entries[0][0]}..{last}")
+        # Our own copy must be there too (reads on the writer are served from it), even if two peers
+        # answered first.
+        try:
+            mine = await asyncio.wait_for(asyncio.shield(local), self.write_timeout)
+        except TimeoutError:
+            raise QuorumUnreachable(f"local replica did not write within {self.write_timeout:g}s") from None
+        except Exception as e:  # noqa: BLE001 - storage errors of our own replica fail the round, clearly
+            raise LogError(f"local replica write failed: {e}") from None
+        if not mine.get("ok"):
+            raise Fenced(self.ballot, mine.get("promised", 0))
         self.next_position = last + 1
         self.committed = last
         self.stats["rounds"] += 1

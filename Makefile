@@ -8,7 +8,7 @@ APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon pyth
 PIP_PACKAGES := pystachio==0.8.10 pymesos==0.3.15 sqlite-utils pytest ruff grpcio-tools protobuf
 STAMP       := $(VENV)/.setup-done
 
-.PHONY: setup test test-unit test-integration demo bench lint clean
+.PHONY: setup test test-unit test-integration stress demo bench lint clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ test-unit: setup
 
 test-integration: setup
 	$(BIN)/pytest -q tests/integration
+
+# Randomized fault trials of the replicated log (>= 100 trials; `make test` runs a short subset).
+stress: setup
+	LOG_STRESS_TRIALS=$${LOG_STRESS_TRIALS:-100} $(BIN)/pytest -q tests/integration/test_log_trials.py
 
 demo: setup
 	$(BIN)/python examples/demo.py

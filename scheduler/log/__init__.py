@@ -1,0 +1,1 @@
+"""Quorum-replicated log (see docs/replicated-log.md)."""

@@ -1,0 +1,87 @@
+"""Aurora-style flags: ``-flag=value``, ``--flag=value``, ``-flag value``; ``_`` and ``-`` are the same.
+
+Durations are ``<int><unit>`` with unit ns, us, ms, secs, mins, hrs, days (Aurora's); a bare number is seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+class FlagError(Exception):
+    """A bad command line; the message is one line."""
+
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60,
+          "h": 3600, "hr": 3600, "hrs": 3600, "d": 86400, "day": 86400, "days": 86400}
+
+
+def parse_duration(name: str, text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*", text)
+    if not m or (m.group(2) and m.group(2) not in _UNITS):
+        raise FlagError(f"-{name}: bad duration {text!r} (expected e.g. 3secs, 500ms)")
+    return float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1)
+
+
+@dataclass
+class Flag:
+    name: str
+    kind: str = "str"  # str | int | duration | bool
+    default: object = None
+    help: str = ""
+
+
+def parse(argv: list[str], flags: list[Flag], positional: int = 0) -> tuple[dict, list[str]]:
+    """Values for `flags` from `argv` (defaults filled in) and the positional arguments."""
+    known = {f.name: f for f in flags}
+    values = {f.name: f.default for f in flags}
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if not arg.startswith("-") or arg == "-":
+            rest.append(arg)
+            continue
+        name, eq, value = arg.lstrip("-").partition("=")
+        name = name.replace("-", "_")
+        if name not in known:
+            raise FlagError(f"unknown flag {arg.split('=')[0]!r} (known: "
+                            + ", ".join("-" + n for n in sorted(known)) + ")")
+        flag = known[name]
+        if not eq:
+            if flag.kind == "bool":
+                value = "true"
+            elif i < len(argv):
+                value = argv[i]
+                i += 1
+            else:
+                raise FlagError(f"-{name} needs a value")
+        values[name] = _convert(flag, value)
+    if len(rest) > positional:
+        raise FlagError(f"unexpected argument {rest[positional]!r}")
+    return values, rest
+
+
+def _convert(flag: Flag, value: str):
+    if flag.kind == "int":
+        try:
+            return int(value)
+        except ValueError:
+            raise FlagError(f"-{flag.name}: {value!r} is not an integer") from None
+    if flag.kind == "duration":
+        return parse_duration(flag.name, value)
+    if flag.kind == "bool":
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise FlagError(f"-{flag.name}: {value!r} is not true or false")
+    return value
+
+
+def require(values: dict, *names: str) -> None:
+    for name in names:
+        if values.get(name) in (None, ""):
+            raise FlagError(f"-{name} is required")

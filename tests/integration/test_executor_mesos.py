@@ -12,6 +12,7 @@ from kazoo.client import KazooClient
 from tests.helpers import BIN, alive, wait_for
 from tests.integration.mesos_helpers import local_mesos
 from tests.mesos_framework import task_info
+from tests.zookeeper import ZooKeeperServer
 from thermos_executor.config import schema
 from thermos_executor.runner import ckpt
 
@@ -140,12 +141,19 @@ def members(zk, path):
         return {}
 
 
-def test_announcer_member_content_removal_and_reannounce_after_session_expiry(mesos, framework, zookeeper):
+@pytest.fixture
+def quick_zookeeper(tmp_path):
+    """A private ZooKeeper whose 100 ms tick caps sessions at 2 s, so that an expiry takes seconds."""
+    with ZooKeeperServer(tmp_path / "zookeeper", tick_ms=100) as server:
+        yield server.endpoints
+
+
+def test_announcer_member_content_removal_and_reannounce_after_session_expiry(mesos, framework, quick_zookeeper):
     announce = schema.Announcer(primary_port="http", portmap={"aurora": "http"})
     task = launch(framework, job("exec sleep 1000", announce=announce), ports={"http": 31020},
-                  flags=["--announcer-ensemble", zookeeper, "--announcer-serverset-path", "/aurora"])
+                  flags=["--announcer-ensemble", quick_zookeeper, "--announcer-serverset-path", "/aurora"])
     framework.wait_for_state(task, "TASK_RUNNING", timeout=60)
-    zk = KazooClient(hosts=zookeeper)
+    zk = KazooClient(hosts=quick_zookeeper)
     zk.start()
     try:
         path = "/aurora/www-data/test/hello"
@@ -157,12 +165,13 @@ def test_announcer_member_content_removal_and_reannounce_after_session_expiry(me
                                                 "http": {"host": "127.0.0.1", "port": 31020}},
                         "status": "ALIVE", "shard": 0}
         # Freeze the executor until ZooKeeper expires its session (the member vanishes), then let it go on.
-        executor_pid = mesos.executor_pid(f"{task}-executor")
-        os.kill(executor_pid, signal.SIGSTOP)
+        # (the agent's /bin/sh and the executor share a process group; the runner has a session of its own)
+        group = os.getpgid(mesos.executor_pid(f"{task}-executor"))
+        os.killpg(group, signal.SIGSTOP)
         try:
             wait_for(lambda: name not in members(zk, path), timeout=60, what="session expiry")
         finally:
-            os.kill(executor_pid, signal.SIGCONT)
+            os.killpg(group, signal.SIGCONT)
         second = wait_for(lambda: {n for n in members(zk, path) if n != name} or None, timeout=30,
                           what="re-announced member")
         assert len(second) == 1

@@ -5,10 +5,16 @@ the rest of the file it holds (renamed to `name.1`, but the same inode) and then
 file of the set, found by inode among `name.N ... name.1, name`, from its start. Only what the rotation
 policy dropped before the follower got to it can be missed: when the held file itself was dropped, the
 follower carries on from the oldest file kept and counts a possible gap.
+
+A follower that cannot stay open between reads (an HTTP client polling the observer) keeps a cursor, the
+pair (inode, offset), and comes back with `Follower.resume`, which finds that inode among the files of the
+set, so a rotation between two polls loses nothing. With `dir_fd`, `path` is a name inside that directory
+and nothing is followed through a symbolic link (the observer confines reads to a sandbox this way).
 """
 from __future__ import annotations
 
 import os
+import stat
 
 from thermos_executor.logs.rotating import rotated_files
 
@@ -16,8 +22,9 @@ CHUNK = 1 << 20
 
 
 class Follower:
-    def __init__(self, path: str, offset: int = 0):
+    def __init__(self, path: str, offset: int = 0, dir_fd: int | None = None):
         self.path = path
+        self.dir_fd = dir_fd
         self.offset = offset
         self.fd: int | None = None
         self.inode: int | None = None
@@ -25,17 +32,46 @@ class Follower:
         self.gaps = 0            # times our file was dropped before we moved on: output may be missing there
         self._open(path, offset)
 
-    def read(self) -> bytes:
-        """Everything written since the last call (possibly spanning several files)."""
-        out = []
-        while True:
+    @classmethod
+    def resume(cls, path: str, inode: int | None, offset: int, dir_fd: int | None = None) -> Follower:
+        """A follower at a cursor taken earlier: the file of the set with `inode`, at `offset`.
+
+        If that file was dropped by rotation since, it starts at the oldest file kept and counts a gap.
+        """
+        follower = cls(path, offset, dir_fd=dir_fd)
+        if inode is None or follower.inode == inode or follower.fd is None:
+            return follower
+        files = rotated_files(path, dir_fd=dir_fd)
+        for name in files:
+            if follower._stat(name) == inode:
+                follower.close()
+                follower._open(name, offset)
+                return follower
+        follower.close()
+        follower.gaps += 1
+        if files:
+            follower._open(files[0], 0)
+        return follower
+
+    def read(self, limit: int | None = None) -> bytes:
+        """Everything written since the last call (possibly spanning several files), at most `limit` bytes."""
+        out, size = [], 0
+        while limit is None or size < limit:
             if self.fd is None and not self._open(self.path, self.offset):
                 break
-            out.append(self._read_rest())
+            chunk = self._read_rest(None if limit is None else limit - size)
+            out.append(chunk)
+            size += len(chunk)
+            if limit is not None and size >= limit:
+                break
             newer = self._newer()
             if newer is None:
                 break
-            out.append(self._read_rest())   # the held file is complete once a newer one exists
+            chunk = self._read_rest(None if limit is None else limit - size)  # complete once a newer one exists
+            out.append(chunk)
+            size += len(chunk)
+            if limit is not None and size >= limit:
+                break
             os.close(self.fd)
             self.fd = None
             self.rotations += 1
@@ -43,36 +79,54 @@ class Follower:
                 break
         return b"".join(out)
 
+    def _stat(self, path: str) -> int | None:
+        try:
+            if self.dir_fd is None:
+                return os.stat(path).st_ino
+            return os.stat(path, dir_fd=self.dir_fd, follow_symlinks=False).st_ino
+        except FileNotFoundError:
+            return None
+
     def _open(self, path: str, offset: int) -> bool:
         try:
-            self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
+            if self.dir_fd is None:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            else:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=self.dir_fd)
+        except (FileNotFoundError, NotADirectoryError):
             return False
-        self.inode = os.fstat(self.fd).st_ino
+        except OSError:
+            if self.dir_fd is None:
+                raise
+            return False          # a link, or something we may not read: not part of a log we follow
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return False
+        self.fd = fd
+        self.inode = st.st_ino
         self.offset = offset
         return True
 
-    def _read_rest(self) -> bytes:
+    def _read_rest(self, limit: int | None = None) -> bytes:
         parts = []
-        while chunk := os.pread(self.fd, CHUNK, self.offset):
+        while limit is None or limit > 0:
+            chunk = os.pread(self.fd, CHUNK if limit is None else min(CHUNK, limit), self.offset)
+            if not chunk:
+                break
             parts.append(chunk)
             self.offset += len(chunk)
+            if limit is not None:
+                limit -= len(chunk)
         return b"".join(parts)
 
     def _newer(self) -> str | None:
         """The file written after the one we hold, if the log has rotated past it."""
-        try:
-            if os.stat(self.path).st_ino == self.inode:
-                return None
-        except FileNotFoundError:
-            return None                     # mid-rotation: the new file is not there yet
-        files = rotated_files(self.path)
-        inodes = []
-        for path in files:
-            try:
-                inodes.append(os.stat(path).st_ino)
-            except FileNotFoundError:
-                inodes.append(None)
+        current = self._stat(self.path)
+        if current is None or current == self.inode:
+            return None                     # not rotated, or mid-rotation: the new file is not there yet
+        files = rotated_files(self.path, dir_fd=self.dir_fd)
+        inodes = [self._stat(path) for path in files]
         if self.inode in inodes:
             return files[inodes.index(self.inode) + 1]
         self.gaps += 1                      # ours was dropped: resume at the oldest file still kept

@@ -52,6 +52,8 @@ def _rss_bytes() -> int:
 
 
 class Health(Base):
+    needs_auth = False
+
     def get(self):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.write("OK\n")

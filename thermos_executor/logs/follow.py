@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import os
 import stat
+import zlib
 
 from thermos_executor.logs.rotating import rotated_files
 
 CHUNK = 1 << 20
+FINGERPRINT_BYTES = 64
+
+
+def fingerprint(fd: int, offset: int) -> int:
+    """CRC32 of the first min(64, offset) bytes: they never change in a log, so they tell a file from another
+    that got the same inode number after the first was deleted."""
+    return zlib.crc32(os.pread(fd, min(FINGERPRINT_BYTES, offset), 0))
 
 
 class Follower:
@@ -33,20 +41,26 @@ class Follower:
         self._open(path, offset)
 
     @classmethod
-    def resume(cls, path: str, inode: int | None, offset: int, dir_fd: int | None = None) -> Follower:
+    def resume(cls, path: str, inode: int | None, offset: int, dir_fd: int | None = None,
+               print_: int | None = None) -> Follower:
         """A follower at a cursor taken earlier: the file of the set with `inode`, at `offset`.
 
-        If that file was dropped by rotation since, it starts at the oldest file kept and counts a gap.
+        `print_` is the `fingerprint` taken with the cursor, if any: a file with the inode but other leading
+        bytes is another file. If ours was dropped by rotation since, it starts at the oldest file kept and
+        counts a gap.
         """
         follower = cls(path, offset, dir_fd=dir_fd)
-        if inode is None or follower.inode == inode or follower.fd is None:
+        if inode is None or follower.fd is None:
+            return follower
+        if follower.inode == inode and follower._same(offset, print_):
             return follower
         files = rotated_files(path, dir_fd=dir_fd)
         for name in files:
             if follower._stat(name) == inode:
                 follower.close()
-                follower._open(name, offset)
-                return follower
+                if follower._open(name, offset) and follower._same(offset, print_):
+                    return follower
+                break
         follower.close()
         follower.gaps += 1
         if files:
@@ -78,6 +92,14 @@ class Follower:
             if not self._open(newer, 0):
                 break
         return b"".join(out)
+
+    def _same(self, offset: int, print_: int | None) -> bool:
+        if os.fstat(self.fd).st_size < offset:
+            return False                    # shorter than where we were: not the file we read
+        return print_ is None or fingerprint(self.fd, offset) == print_
+
+    def fingerprint(self) -> int | None:
+        return None if self.fd is None else fingerprint(self.fd, self.offset)
 
     def _stat(self, path: str) -> int | None:
         try:

@@ -12,7 +12,7 @@ import pwd
 import stat
 import urllib.parse
 
-from thermos_executor.logs.follow import Follower
+from thermos_executor.logs.follow import Follower, fingerprint
 from thermos_observer.files import Confined, Refused, listing, mode_string
 from thermos_observer.handlers.base import Base, BadRequest, NotFound
 from thermos_observer.observer import TYPES
@@ -184,16 +184,20 @@ def _complete_utf8(data: bytes) -> int:
     return len(data)
 
 
-def parse_cursor(raw: str | None) -> tuple[int, int] | None:
+def parse_cursor(raw: str | None) -> tuple[int, int, int | None] | None:
+    """`<inode>:<offset>[:<fingerprint hex>]` as returned by /files/follow, or None."""
     if raw is None or raw == "":
         return None
-    inode, sep, offset = raw.partition(":")
+    parts = raw.split(":")
     try:
-        cursor = int(inode), int(offset)
+        if len(parts) not in (2, 3):
+            raise ValueError
+        cursor = int(parts[0]), int(parts[1]), (int(parts[2], 16) if len(parts) == 3 else None)
     except ValueError:
-        raise BadRequest(f"cursor must be <inode>:<offset> as returned by the last call, got {raw!r}") from None
-    if not sep or cursor[0] < 0 or cursor[1] < 0:
-        raise BadRequest(f"cursor must be <inode>:<offset> as returned by the last call, got {raw!r}")
+        raise BadRequest(f"cursor must be <inode>:<offset>:<fingerprint> as returned by the last call, "
+                         f"got {raw!r}") from None
+    if cursor[0] < 0 or cursor[1] < 0 or (cursor[2] is not None and cursor[2] < 0):
+        raise BadRequest(f"cursor must be <inode>:<offset>:<fingerprint> as returned by the last call, got {raw!r}")
     return cursor
 
 
@@ -225,7 +229,7 @@ class Follow(FilesBase):
                     self.refused(e)
                 follower = Follower(name, max(0, size - tail), dir_fd=directory.fd)
             else:
-                follower = Follower.resume(name, cursor[0], cursor[1], dir_fd=directory.fd)
+                follower = Follower.resume(name, cursor[0], cursor[1], dir_fd=directory.fd, print_=cursor[2])
             try:
                 if follower.fd is None and cursor is None:
                     raise NotFound("no such file")
@@ -233,12 +237,13 @@ class Follow(FilesBase):
                 keep = _complete_utf8(data)
                 held = len(data) - keep
                 inode, offset = follower.inode, follower.offset - held
+                print_ = fingerprint(follower.fd, offset) if follower.fd is not None else 0
                 more = len(data) >= length
             finally:
                 follower.close()
         self.reply({"data": data[:keep].decode("utf-8", "replace"), "length": keep,
-                    "cursor": f"{inode or 0}:{offset}", "rotated": follower.rotations, "gap": follower.gaps > 0,
-                    "more": more})
+                    "cursor": f"{inode or 0}:{offset}:{print_:x}", "rotated": follower.rotations,
+                    "gap": follower.gaps > 0, "more": more})
 
 
 class Download(FilesBase):

@@ -26,6 +26,7 @@ class NotFound(tornado.web.HTTPError):
 class Base(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("GET", "HEAD")
     json_errors = False
+    needs_auth = True      # /health answers without credentials (load balancers, systemd); it reveals nothing
 
     def initialize(self, app_state):
         self.app_state = app_state
@@ -34,8 +35,8 @@ class Base(tornado.web.RequestHandler):
     def prepare(self):
         self.app_state.counters["http_requests"] += 1
         auth = self.app_state.auth
-        if auth is not None and auth.check_header(self.request.headers.get("Authorization")) is None:
-            self.set_header("WWW-Authenticate", 'Basic realm="thermos observer"')
+        if auth is not None and self.needs_auth and \
+                auth.check_header(self.request.headers.get("Authorization")) is None:
             raise tornado.web.HTTPError(401)
 
     def set_default_headers(self):
@@ -83,6 +84,8 @@ class Base(tornado.web.RequestHandler):
             else:
                 message = http.HTTPStatus(status_code).phrase if status_code in http.HTTPStatus._value2member_map_ \
                     else "error"
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Basic realm="thermos observer", charset="UTF-8"')
         counter = "http_4xx" if status_code < 500 else "http_5xx"
         self.app_state.counters[counter] += 1
         if self.json_errors:

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import tempfile
 import time
 
 from tests.helpers import BIN, wait_for
@@ -36,10 +37,9 @@ class Observer:
 
     def __init__(self, *args: str, env=None):
         self.port = free_port()
-        self.log = open(os.devnull, "w")
+        self.log = tempfile.TemporaryFile("w+")          # a file, not a pipe: a full pipe would stall it
         self.cmd = [os.path.join(BIN, "thermos_observer"), "--ip", "127.0.0.1", "--port", str(self.port), *args]
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     env=env)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=self.log, text=True, env=env)
         try:
             wait_for(self._up, timeout=20, what="the observer to answer /health")
         except AssertionError:
@@ -52,7 +52,7 @@ class Observer:
 
     def _up(self) -> bool:
         if self.proc.poll() is not None:
-            raise AssertionError(f"observer exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            raise AssertionError(f"observer exited {self.proc.returncode}: {self.stderr()}")
         try:
             return self.get("/health").status == 200
         except OSError:
@@ -92,9 +92,13 @@ class Observer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        err = self.proc.stderr.read() if self.proc.stderr else ""
+        err = self.stderr()
         self.log.close()
         return err
+
+    def stderr(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
 
 
 def started(thermos, config: str, task_id: str, process: str, timeout: float = 30.0):

@@ -111,6 +111,18 @@ def _measure_all(jobs) -> dict:
     return {task_id: disk_usage(sandbox) for task_id, sandbox in jobs}
 
 
+def _log_request(handler) -> None:
+    """One line per request: successes at DEBUG (auto-refreshing pages would flood the journal), 4xx at INFO."""
+    status = handler.get_status()
+    level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.ERROR
+    if access_log.isEnabledFor(level):
+        access_log.log(level, "%d %s %.2fms", status, handler._request_summary(),
+                       1000.0 * handler.request.request_time())
+
+
+access_log = logging.getLogger("thermos_observer.access")
+
+
 def make_app(state: AppState) -> tornado.web.Application:
     kw = {"app_state": state}
     routes = [
@@ -148,4 +160,4 @@ def make_app(state: AppState) -> tornado.web.Application:
     return tornado.web.Application(
         routes, template_path=os.path.join(HERE, "templates"), static_path=os.path.join(HERE, "static"),
         autoescape="xhtml_escape", compiled_template_cache=True, static_hash_cache=True,
-        default_handler_class=NotFoundHandler, default_handler_args=kw, xheaders=False)
+        default_handler_class=NotFoundHandler, default_handler_args=kw, xheaders=False, log_function=_log_request)

@@ -54,22 +54,21 @@ class Follower:
             return follower
         if follower.inode == inode and follower._same(offset, print_):
             return follower
-        files = rotated_files(path, dir_fd=dir_fd)
-        for name in files:
-            if follower._stat(name) == inode:
-                follower.close()
-                if follower._open(name, offset) and follower._same(offset, print_):
-                    return follower
-                break
+        files, inodes = follower._scan() or ([], [])
+        follower.close()
+        if inode in inodes and follower._open(files[inodes.index(inode)], offset, inode) and \
+                follower._same(offset, print_):
+            return follower
         follower.close()
         follower.gaps += 1
-        if files:
-            follower._open(files[0], 0)
+        for name, expected in zip(files, inodes, strict=True):
+            if follower._open(name, 0, expected):
+                break
         return follower
 
     def read(self, limit: int | None = None) -> bytes:
         """Everything written since the last call (possibly spanning several files), at most `limit` bytes."""
-        out, size = [], 0
+        out, size, retries = [], 0, 0
         while limit is None or size < limit:
             if self.fd is None and not self._open(self.path, self.offset):
                 break
@@ -86,11 +85,14 @@ class Follower:
             size += len(chunk)
             if limit is not None and size >= limit:
                 break
-            os.close(self.fd)
-            self.fd = None
+            held = self.fd
+            if not self._open(*newer):     # renamed again meanwhile: keep ours, look again
+                retries += 1
+                if retries > 100:
+                    break
+                continue
+            os.close(held)
             self.rotations += 1
-            if not self._open(newer, 0):
-                break
         return b"".join(out)
 
     def _same(self, offset: int, print_: int | None) -> bool:
@@ -109,7 +111,8 @@ class Follower:
         except FileNotFoundError:
             return None
 
-    def _open(self, path: str, offset: int) -> bool:
+    def _open(self, path: str, offset: int, expected: int | None = None) -> bool:
+        """Hold `path` at `offset`; with `expected`, only if it is still that inode (names move in rotations)."""
         try:
             if self.dir_fd is None:
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -122,7 +125,7 @@ class Follower:
                 raise
             return False          # a link, or something we may not read: not part of a log we follow
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode) or (expected is not None and st.st_ino != expected):
             os.close(fd)
             return False
         self.fd = fd
@@ -142,17 +145,32 @@ class Follower:
                 limit -= len(chunk)
         return b"".join(parts)
 
-    def _newer(self) -> str | None:
-        """The file written after the one we hold, if the log has rotated past it."""
+    def _scan(self) -> tuple[list[str], list[int]] | None:
+        """The files of the log and their inodes, as they were at one moment: a scan that a rotation ran
+        through (the live file changed, or a file vanished between the listing and its stat) is done again.
+        None if the log keeps rotating under us (try at the next read)."""
+        for _ in range(100):
+            live = self._stat(self.path)
+            files = rotated_files(self.path, dir_fd=self.dir_fd)
+            inodes = [self._stat(path) for path in files]
+            if None not in inodes and self._stat(self.path) == live and (live is None or inodes[-1] == live):
+                return files, inodes
+        return None
+
+    def _newer(self) -> tuple[str, int, int] | None:
+        """(name, 0, inode) of the file written after the one we hold, if the log has rotated past it."""
         current = self._stat(self.path)
         if current is None or current == self.inode:
             return None                     # not rotated, or mid-rotation: the new file is not there yet
-        files = rotated_files(self.path, dir_fd=self.dir_fd)
-        inodes = [self._stat(path) for path in files]
+        scan = self._scan()
+        if scan is None:
+            return None
+        files, inodes = scan
         if self.inode in inodes:
-            return files[inodes.index(self.inode) + 1]
+            index = inodes.index(self.inode) + 1
+            return (files[index], 0, inodes[index]) if index < len(files) else None
         self.gaps += 1                      # ours was dropped: resume at the oldest file still kept
-        return files[0] if files else None
+        return files[0], 0, inodes[0]
 
     def tail(self, lines: int, window: int = 64 * 1024) -> bytes:
         """The last `lines` lines of the file held now, and move to its end (to follow from there)."""

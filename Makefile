@@ -4,7 +4,8 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian ships these for the system Python 3.11 (DESIGN.md decision 1); pip installs only what Debian lacks.
-APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv zookeeper
+APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv \
+                zookeeper chromium chromium-driver python3-selenium
 PIP_PACKAGES := pystachio==0.8.10 pymesos==0.3.15 sqlite-utils pytest ruff grpcio-tools protobuf
 STAMP       := $(VENV)/.setup-done
 
@@ -43,7 +44,7 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 lint: setup
-	$(BIN)/ruff check thermos_executor scheduler tests bench examples
+	$(BIN)/ruff check thermos_executor thermos_observer scheduler tests bench examples
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -14,7 +14,7 @@ import sys
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_throughput", "executor_launch",
-           "executor_memory"]
+           "executor_memory", "observer_latency", "observer_cpu", "observer_memory"]
 
 
 def fmt(value) -> str:
@@ -27,7 +27,7 @@ def main() -> int:
     args = parser.parse_args()
     failed = []
     for name in SCRIPTS:
-        extra = ["--seconds", str(args.idle_seconds)] if name == "idle_cpu" else []
+        extra = ["--seconds", str(args.idle_seconds)] if name in ("idle_cpu", "observer_cpu") else []
         print(f"== {name}", flush=True)
         if subprocess.run([sys.executable, os.path.join(BENCH_DIR, f"{name}.py")] + extra).returncode:
             failed.append(name)

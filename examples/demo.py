@@ -1,12 +1,14 @@
 """`make demo`: run examples/hello_world.aurora with `thermos run` on a free port, show it answering HTTP,
-show `thermos status`; kill -9 the runner and show the task still serving; start the runner again and show it
-re-attached to the same process; then stop the task cleanly with `thermos kill` and show how it ended.
+show `thermos status` and the observer (the web UI, started on a free port beside the task); kill -9 the
+runner and show the task still serving; start the runner again and show it re-attached to the same process;
+then stop the task cleanly with `thermos kill` and show how it ended.
 
 Everything lives under a fresh temporary root, so the demo leaves nothing behind; the commands it runs are
 printed so you can type them yourself.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -18,6 +20,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THERMOS = os.path.join(os.path.dirname(sys.executable), "thermos")
+OBSERVER = os.path.join(os.path.dirname(sys.executable), "thermos_observer")
 CONFIG = os.path.join(HERE, "hello_world.aurora")
 TASK_ID = "hello_world-demo"
 
@@ -59,8 +62,35 @@ def wait_reattached(root: str, runner: subprocess.Popen, timeout: float = 30.0) 
     raise SystemExit("demo: the restarted runner did not take the task back")
 
 
+def start_observer(root: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    args = ["--root", root, "--ip", "127.0.0.1", "--port", str(port)]
+    print(f"$ thermos_observer {' '.join(args)} &", flush=True)
+    observer = subprocess.Popen([OBSERVER, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return observer, f"http://127.0.0.1:{port}/"
+
+
+def show_observer(url: str) -> None:
+    """Wait (bounded) until the observer lists the task, then show one JSON answer."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "j/task_ids", timeout=1) as response:
+                data = json.loads(response.read())
+            if data["tasks"]:
+                row = data["tasks"][0]
+                print(f"$ curl {url}j/task_ids\n  task {row['task_id']}: {row['state']}, "
+                      f"ports {row['ports']}, {data['task_count']} task(s) listed")
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    print(f"(the observer at {url} did not list the task within 10 s)")
+
+
 def main() -> int:
     root = tempfile.mkdtemp(prefix="thermos-demo-")
+    observer, observer_url = start_observer(root)
     port = free_port()
     sandbox = os.path.join(root, "sandbox")
     args = ["run", "--root", root, "--task_id", TASK_ID, "--sandbox", sandbox, "-P", f"http:{port}", CONFIG]
@@ -68,7 +98,10 @@ def main() -> int:
     runner = subprocess.Popen([THERMOS, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}/"
-        print(f"\nThe task serves {url}: {wait_http(url, runner)}\n")
+        print(f"\nThe task serves {url}: {wait_http(url, runner)}")
+        print(f"The observer shows it at {observer_url}task/{TASK_ID} (open it in a browser while the demo runs)")
+        show_observer(observer_url)
+        print()
         show("status", "--root", root, "-vv")
         print()
         show("tail", "--root", root, "--stderr", TASK_ID, "hello_world")
@@ -90,6 +123,8 @@ def main() -> int:
         if runner.poll() is None:
             runner.terminate()
             runner.wait(timeout=30)
+        observer.terminate()
+        observer.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -67,12 +67,15 @@ class RotatingFile:
             self.fd = -1
 
 
-def rotated_files(path: str) -> list[str]:
-    """The files of one log, oldest first: path.N ... path.1, path (those that exist)."""
+def rotated_files(path: str, dir_fd: int | None = None) -> list[str]:
+    """The files of one log, oldest first: path.N ... path.1, path (those that exist).
+
+    With `dir_fd`, `path` is a name inside that directory (and so are the names returned).
+    """
     directory, name = os.path.split(path)
     numbered = []
     try:
-        entries = os.listdir(directory or ".")
+        entries = os.listdir(dir_fd if dir_fd is not None else (directory or "."))
     except FileNotFoundError:
         return []
     for entry in entries:
@@ -80,4 +83,6 @@ def rotated_files(path: str) -> list[str]:
         if suffix.isdigit():
             numbered.append(int(suffix))
     files = [f"{path}.{k}" for k in sorted(numbered, reverse=True)]
-    return files + ([path] if os.path.exists(path) else [])
+    if dir_fd is None:
+        return files + ([path] if os.path.exists(path) else [])
+    return files + ([path] if name in entries else [])

@@ -77,3 +77,55 @@ def find_tasks(roots, patterns=(), only: str | None = None) -> list[TaskView]:
                 views.append(TaskView(root, task_id, status, read_state(TaskPath(root, task_id))))
     views.sort(key=lambda v: (v.state.header or {}).get("launch_time") or 0, reverse=True)
     return views
+
+
+class StateReader:
+    """One task's state kept current incrementally: each `read()` decodes only the records appended since.
+
+    It gives the same state as `read_state` (the runner stream, plus coordinator records for runs the runner
+    has not seen end), but remembers how far it read each stream, so a reader that looks at a task often (the
+    observer) pays for new records only. A stream that was replaced (another inode) or shrank below what was
+    read starts the state over. The returned state is shared: callers must not change it. `close()` lets go
+    of the open files.
+    """
+
+    def __init__(self, paths: TaskPath):
+        self.paths = paths
+        self._reset()
+
+    def _reset(self) -> None:
+        self.state = RunnerState()
+        self._runner = ckpt.Tailer(self.paths.runner_checkpoint)
+        self._coordinators: dict[str, ckpt.Tailer] = {}
+        self._seen = None
+
+    def read(self) -> RunnerState:
+        try:
+            st = os.stat(self.paths.runner_checkpoint)
+        except FileNotFoundError:
+            if self._seen is not None:
+                self.close()
+                self._reset()
+            return self.state
+        if self._seen is not None and (st.st_ino != self._seen or st.st_size < self._runner.offset):
+            self.close()
+            self._reset()
+        self._seen = st.st_ino
+        for record in self._runner.read_new():
+            self.state.apply(record)
+        for name, runs in list(self.state.processes.items()):
+            if runs and not runs[-1].terminal:
+                tailer = self._coordinators.get(name)
+                if tailer is None:
+                    tailer = self._coordinators[name] = ckpt.Tailer(self.paths.coordinator_checkpoint(name))
+                for record in tailer.read_new():
+                    self.state.apply(record)
+            elif name in self._coordinators:
+                self._coordinators.pop(name).close()
+        return self.state
+
+    def close(self) -> None:
+        self._runner.close()
+        for tailer in self._coordinators.values():
+            tailer.close()
+        self._coordinators = {}

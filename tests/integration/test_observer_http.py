@@ -1,0 +1,379 @@
+"""The observer over HTTP against real runner tasks: Aurora's JSON shapes, files API, safety, errors."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import urllib.parse
+
+import pytest
+
+from tests.helpers import BIN, wait_for, write
+from tests.observer_helpers import Observer, started, stop_task
+
+SECRET = "TOP-SECRET-OUTSIDE-THE-SANDBOX"
+HOSTILE = "<img src=x onerror=alert(1)>&\"'.txt"
+
+TASK_ROW_KEYS = {"task_id", "name", "role", "launch_timestamp", "state", "state_timestamp", "ports", "cpu", "ram",
+                 "user", "system", "rss", "vms", "nice", "status", "threads", "disk"}
+TASK_KEYS = {"task_id", "name", "launch_timestamp", "state", "state_timestamp", "user", "resource_consumption",
+             "ports", "processes", "task"}
+SAMPLE_KEYS = {"cpu", "ram", "user", "system", "rss", "vms", "nice", "status", "threads"}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """One finished task and one active task (a ticker), a sibling directory and links out of the sandbox."""
+    from tests.helpers import Thermos
+    tmp = tmp_path_factory.mktemp("observer")
+    thermos = Thermos(str(tmp / "root"), str(tmp / "sandboxes"))
+    outside = tmp / "outside"
+    outside.mkdir()
+    write(outside / "secret", SECRET)
+    done = write(tmp / "done.thermos", """
+p = Process(name='make_files', cmdline='echo hello > hello.txt; mkdir -p sub; echo deep > sub/deep.txt; '
+            'echo "<script>alert(1)</script>"')
+export(Task(name='done <b>task</b>', processes=[p]))
+""")
+    result = thermos.run(done, "done_task")
+    assert result.returncode == 0, result.stderr
+    sandbox = thermos.sandbox("done_task")
+    write(os.path.join(sandbox, HOSTILE), "payload\n")        # file names are the task owner's choice
+    sibling = sandbox + "_old"                    # a sibling whose name starts with the sandbox's
+    os.makedirs(sibling)
+    write(os.path.join(sibling, "secret"), SECRET)
+    os.symlink(str(outside), os.path.join(sandbox, "out_dir"))
+    os.symlink(str(outside / "secret"), os.path.join(sandbox, "out_file"))
+    os.symlink("hello.txt", os.path.join(sandbox, "inner_link"))
+    os.mkfifo(os.path.join(sandbox, "fifo"))
+    ticker = write(tmp / "ticker.thermos", """
+p = Process(name='ticker', cmdline='i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done')
+export(Task(name='ticker', processes=[p]))
+""")
+    proc = started(thermos, ticker, "active_task", "ticker")
+    observer = Observer("--root", thermos.root, "--task_process_collection_interval_secs", "1",
+                        "--task_disk_collection_interval_secs", "1")
+    try:
+        observer.wait_task("done_task", "finished")
+        observer.wait_task("active_task", "active")
+        yield {"thermos": thermos, "observer": observer, "sandbox": sandbox, "tmp": tmp}
+    finally:
+        err = observer.stop()
+        stop_task(thermos, "active_task", proc)
+        assert "Traceback" not in err, err
+
+
+def test_task_ids_shapes_and_order(world):
+    obs = world["observer"]
+    data = obs.json("/j/task_ids")
+    assert set(data) == {"tasks", "type", "offset", "num", "task_count"}
+    assert (data["type"], data["offset"], data["num"], data["task_count"]) == ("all", 0, 20, 2)
+    assert [r["task_id"] for r in data["tasks"]] == ["active_task", "done_task"]     # newest first
+    for row in data["tasks"]:
+        assert set(row) == TASK_ROW_KEYS
+    done = data["tasks"][1]
+    assert (done["state"], done["name"], done["ram"]) == ("SUCCESS", "done <b>task</b>", 0)
+    assert isinstance(done["launch_timestamp"], int) and isinstance(done["state_timestamp"], int)
+    assert obs.json("/j/task_ids/finished")["tasks"][0]["task_id"] == "done_task"
+    assert [r["task_id"] for r in obs.json("/j/task_ids/all/1/1")["tasks"]] == ["done_task"]
+    assert [r["task_id"] for r in obs.json("/j/task_ids/all/-1/5")["tasks"]] == ["done_task"]   # Aurora: -1 % 2
+    assert obs.json("/j/task_ids/active/5")["tasks"] == []
+    assert obs.json("/j/task_id_count") == {"active": 1, "finished": 1, "all": 2}
+
+
+def test_task_and_process_shapes(world):
+    obs = world["observer"]
+    tasks = obs.json("/j/task?task_id=done_task,active_task")
+    assert set(tasks) == {"done_task", "active_task"}
+    done = tasks["done_task"]
+    assert set(done) == TASK_KEYS
+    assert done["processes"] == {"waiting": [], "running": [], "success": ["make_files"], "failed": [],
+                                 "killed": []}
+    assert done["task"]["name"] == "done <b>task</b>"
+    assert set(done["resource_consumption"]) == SAMPLE_KEYS | {"disk"}
+    assert obs.json("/j/task/done_task") == {"done_task": done}
+    assert obs.json("/j/task") == {}
+    process = obs.json("/j/process/done_task/make_files")
+    assert process["state"] == "SUCCESS" and process["process_run"] == 0 and process["return_code"] == 0
+    assert process["stop_time"] >= process["start_time"]
+    assert obs.json("/j/process/done_task/make_files/0") == process
+    assert obs.json("/j/process/done_task/make_files/-1") == process
+    assert obs.json("/j/process/done_task") == {}
+    assert obs.json("/j/processes?task_id=done_task") == {"done_task": {"make_files": process}}
+
+
+def test_active_task_resources_are_sampled(world):
+    obs = world["observer"]
+    running = obs.json("/j/process/active_task/ticker")
+    assert running["state"] == "RUNNING" and set(running["used"]) >= SAMPLE_KEYS
+    row = wait_for(lambda: next((r for r in obs.json("/j/task_ids/active")["tasks"] if r["rss"] > 0
+                                 and r["disk"] > 0), None), timeout=20, what="a sample with rss and disk")
+    assert row["ram"] == row["rss"] and row["threads"] >= 1
+    points = wait_for(lambda: len(obs.json("/j/resources/active_task")["points"]) >= 2 and
+                      obs.json("/j/resources/active_task")["points"], timeout=20, what="two history points")
+    assert all(len(p) == 4 for p in points)
+    page = obs.get("/task/active_task")
+    assert page.status == 200 and "<polyline" in page.text
+
+
+def test_files_browse_read_download(world):
+    obs = world["observer"]
+    names = {row["name"]: row for row in obs.json("/files/browse?task_id=done_task")}
+    assert {"hello.txt", "sub", ".logs", HOSTILE, "out_dir", "out_file", "fifo"} <= set(names)
+    assert names["sub"]["mode"].startswith("d") and names["out_dir"]["mode"].startswith("l")
+    assert [r["path"] for r in obs.json("/files/browse?task_id=done_task&path=sub")] == ["sub/deep.txt"]
+    assert obs.json("/files/read?task_id=done_task&path=hello.txt&offset=-1") == \
+        {"offset": 6, "length": 0, "data": "", "size": 6}
+    assert obs.json("/files/read?task_id=done_task&path=hello.txt&offset=0")["data"] == "hello\n"
+    assert obs.json("/files/read?task_id=done_task&path=hello.txt&offset=2&length=2")["data"] == "ll"
+    assert obs.json("/files/read?task_id=done_task&path=hello.txt&offset=100")["offset"] == 6   # clamped
+    assert obs.json("/files/read?task_id=done_task&path=sub/deep.txt&offset=0")["data"] == "deep\n"
+    stdout = obs.json("/files/read?task_id=done_task&log=make_files/0/stdout&offset=0")
+    assert stdout["data"] == "<script>alert(1)</script>\n"
+    download = obs.get("/files/download?task_id=done_task&path=" + urllib.parse.quote(HOSTILE))
+    assert download.status == 200 and download.body == b"payload\n"
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''%3Cimg")
+
+
+def test_read_length_is_capped_at_one_mib(world):
+    obs = world["observer"]
+    with open(os.path.join(world["sandbox"], "big.bin"), "wb") as f:
+        f.write(b"x" * (3 << 20))
+    chunk = obs.json("/files/read?task_id=done_task&path=big.bin&offset=0&length=99999999")
+    assert chunk["length"] == 1 << 20
+
+
+TRAVERSALS = [
+    "../done_task_old/secret", "..%2Fdone_task_old%2Fsecret", "%2e%2e/done_task_old/secret",
+    "%2E%2E%2Fdone_task_old%2Fsecret", "sub/../../done_task_old/secret", "./../done_task_old/secret",
+    "/etc/passwd", "%2Fetc%2Fpasswd", "//etc/passwd", "out_dir/secret", "out_file", "out_dir",
+    "inner_link", "fifo", "hello.txt%00.png", "sub/%2e%2e/%2e%2e/done_task_old/secret", "..", "...//..//secret",
+    "sub/deep.txt/..", "nope/../hello.txt", "%252e%252e/done_task_old/secret",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_traversal_corpus_is_404_everywhere(world, path):
+    obs = world["observer"]
+    quoted = path if "%" in path else urllib.parse.quote(path, safe="/")
+    urls = [f"/files/read?task_id=done_task&path={quoted}&offset=0",
+            f"/files/download?task_id=done_task&path={quoted}",
+            f"/files/follow?task_id=done_task&path={quoted}&tail=100",
+            f"/files/browse?task_id=done_task&path={quoted}",
+            f"/files/read?task_id=done_task&log={quoted}&offset=0",
+            f"/file/done_task/{quoted.lstrip('/')}", f"/browse/done_task/{quoted.lstrip('/')}"]
+    for url in urls:
+        response = obs.get(url)
+        if url.startswith("/browse/") and path in ("out_dir",):
+            assert response.status == 404, url
+        assert response.status == 404, (url, response.status, response.text[:200])
+        assert SECRET not in response.text and "root:x:0:0" not in response.text, url
+
+
+def test_unknown_ids_and_processes_are_404(world):
+    obs = world["observer"]
+    for url in ["/j/task/nope", "/j/task?task_id=done_task,nope", "/j/process/nope/x", "/j/process/done_task/nope",
+                "/j/process/done_task/make_files/7", "/j/processes?task_id=nope", "/j/resources/nope",
+                "/files/browse?task_id=nope", "/files/read?task_id=nope&path=x", "/files/browse",
+                "/task/nope", "/rawtask/nope", "/process/nope/x", "/process/done_task/nope", "/browse/nope",
+                "/file/nope/x", "/logs/nope/x/0/stdout", "/logs/done_task/make_files/9/stdout",
+                "/logs/done_task/nope/0/stdout", "/j/task_ids/bogus", "/vars/nope", "/nothing/here",
+                "/task/..%2F..%2Fetc", "/files/read?task_id=..&path=x"]:
+        response = obs.get(url)
+        assert response.status == 404, (url, response.status, response.text[:200])
+        assert len(response.text.strip().splitlines()) == 1, (url, response.text)   # one line for people
+
+
+def test_bad_parameters_are_400(world):
+    obs = world["observer"]
+    for url in ["/j/task_ids/all/x", "/j/task_ids/all/0/many", "/j/task_ids/all/0/-1",
+                "/j/process/done_task/make_files/x",
+                "/files/read?task_id=done_task&path=hello.txt&offset=abc",
+                "/files/read?task_id=done_task&path=hello.txt&offset=-5",
+                "/files/read?task_id=done_task&path=hello.txt&length=-2",
+                "/files/read?task_id=done_task&path=hello.txt&log=x",
+                "/files/follow?task_id=done_task&path=hello.txt&cursor=garbage",
+                "/files/follow?task_id=done_task&path=hello.txt&cursor=1:-1",
+                "/files/follow?task_id=done_task&path=hello.txt&tail=x", "/?active_offset=x", "/main/active?num=0"]:
+        response = obs.get(url)
+        assert response.status == 400, (url, response.status, response.text[:200])
+        assert "Traceback" not in response.text
+
+
+def test_html_escapes_everything(world):
+    obs = world["observer"]
+    for url in ("/browse/done_task", "/", "/task/done_task", "/rawtask/done_task", "/process/done_task/make_files",
+                "/main/finished"):
+        response = obs.get(url)
+        assert response.status == 200, url
+        assert "<img src=x" not in response.text and "<b>task</b>" not in response.text, url
+        assert "<script>alert" not in response.text, url
+    browse = obs.get("/browse/done_task").text
+    assert "&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;.txt" in browse
+    assert "/file/done_task/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%27.txt" in browse
+    assert obs.get("/file/done_task/" + urllib.parse.quote(HOSTILE)).status == 200
+
+
+def test_head_and_read_only_methods(world):
+    obs = world["observer"]
+    for url in ["/", "/task/done_task", "/j/task_ids", "/files/read?task_id=done_task&path=hello.txt&offset=0",
+                "/files/download?task_id=done_task&path=hello.txt", "/health"]:
+        get, head = obs.get(url), obs.request("HEAD", url)
+        assert head.status == 200 and head.body == b"", url
+        assert head.headers["Content-Length"] == get.headers["Content-Length"], url
+    head = obs.request("HEAD", "/metrics")                  # its counters change from one request to the next
+    assert head.status == 200 and head.body == b"" and int(head.headers["Content-Length"]) > 0
+    assert obs.request("HEAD", "/task/nope").status == 404
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        assert obs.request(method, "/j/task_ids").status == 405
+        assert obs.request(method, "/files/read?task_id=done_task&path=hello.txt").status == 405
+
+
+def test_follow_survives_rotation(world):
+    """A cursor taken before the log rotated still gets every byte, and the answer says it rotated."""
+    from thermos_executor.logs.rotating import RotatingFile
+    obs = world["observer"]
+    log_dir = os.path.join(world["sandbox"], ".logs", "make_files", "0")
+    log = RotatingFile(os.path.join(log_dir, "rotating"), log_size=64, backups=5)
+    try:
+        log.write(b"first line\n")
+        start = obs.json("/files/follow?task_id=done_task&log=make_files/0/rotating&tail=1000")
+        assert start["data"] == "first line\n" and start["rotated"] == 0
+        lines = b"".join(b"line %03d\n" % i for i in range(20))     # 11 + 180 bytes in files of 64: rotates twice
+        log.write(lines)
+        cursor, seen, rotated = start["cursor"], "", 0
+        while True:
+            chunk = obs.json(f"/files/follow?task_id=done_task&log=make_files/0/rotating&cursor={cursor}&length=50")
+            cursor, seen, rotated = chunk["cursor"], seen + chunk["data"], rotated + chunk["rotated"]
+            assert not chunk["gap"]
+            if not chunk["more"] and not chunk["data"]:
+                break
+        assert seen == lines.decode() and rotated == 2
+    finally:
+        log.close()
+
+
+def test_follow_reports_a_gap_when_rotation_dropped_the_file(world):
+    from thermos_executor.logs.rotating import RotatingFile
+    obs = world["observer"]
+    log = RotatingFile(os.path.join(world["sandbox"], ".logs", "make_files", "0", "short"), log_size=10, backups=1)
+    try:
+        log.write(b"abc\n")
+        cursor = obs.json("/files/follow?task_id=done_task&log=make_files/0/short")["cursor"]
+        log.write(b"0123456789" * 4)        # our file is rotated out and dropped
+        chunk = obs.json(f"/files/follow?task_id=done_task&log=make_files/0/short&cursor={cursor}")
+        assert chunk["gap"] is True
+    finally:
+        log.close()
+
+
+def test_follow_holds_back_a_split_utf8_character(world):
+    obs = world["observer"]
+    path = os.path.join(world["sandbox"], "utf8.txt")
+    with open(path, "wb") as f:
+        f.write("é".encode()[:1])
+    cursor = obs.json("/files/follow?task_id=done_task&path=utf8.txt&tail=10")
+    assert cursor["data"] == "" and cursor["cursor"].split(":")[1] == "0"
+    with open(path, "ab") as f:
+        f.write("é".encode()[1:] + b"!")
+    chunk = obs.json(f"/files/follow?task_id=done_task&path=utf8.txt&cursor={cursor['cursor']}")
+    assert chunk["data"] == "é!"
+
+
+def test_metrics_endpoints(world):
+    obs = world["observer"]
+    assert obs.get("/health").text == "OK\n"
+    lines = dict(line.split(" ", 1) for line in obs.get("/vars").text.splitlines())
+    assert lines["observer.tasks.active"] == "1" and "sys.uptime" in lines
+    assert obs.json("/vars.json")["observer.tasks.finished"] == 1
+    assert obs.get("/vars/observer.tasks.all").text == "2\n"
+    metrics = obs.get("/metrics").text
+    assert "# TYPE thermos_observer_tasks_active gauge\nthermos_observer_tasks_active 1\n" in metrics
+    assert "thermos_observer_http_requests " in metrics
+
+
+def test_no_500_on_odd_requests(world):
+    obs = world["observer"]
+    odd = ["/j/task_ids/all/99999999999999999999", "/j/task?task_id=%ff%fe", "/task/%ff", "/browse/done_task/%ff",
+           "/files/read?task_id=done_task&path=%ff", "/j/process/done_task/make_files/99999999999999999999",
+           "/files/read?task_id=done_task&path=sub", "/files/download?task_id=done_task&path=sub",
+           "/files/browse?task_id=done_task&path=hello.txt", "/logs/done_task/make_files/0/stdout%00",
+           "/static/../../../etc/passwd", "/static/nope.js", "/main/finished?offset=99999", "/j/task_ids/all/0/1000",
+           "/file/done_task/", "/files/follow?task_id=done_task&path=&tail=5", "/files/follow?task_id=done_task"]
+    for url in odd:
+        response = obs.get(url)
+        assert response.status < 500, (url, response.status, response.text[:300])
+
+
+def test_new_task_appears_and_finished_task_goes_with_its_files(world, tmp_path):
+    thermos, obs = world["thermos"], world["observer"]
+    config = write(tmp_path / "quick.thermos", "export(Task(name='quick', processes=[Process(name='q', "
+                                               "cmdline='true')]))")
+    assert thermos.run(config, "quick_task").returncode == 0
+    obs.wait_task("quick_task", "finished", timeout=5)      # polling interval 1 s
+    shutil.rmtree(os.path.join(thermos.root, "checkpoints", "quick_task"))
+    os.unlink(os.path.join(thermos.root, "tasks", "finished", "quick_task"))
+    wait_for(lambda: obs.get("/j/task/quick_task").status == 404, timeout=5, what="quick_task gone")
+    wait_for(lambda: obs.json("/j/task_id_count")["all"] == 2, timeout=5, what="the count back to 2")
+
+
+def test_mesos_root_skips_latest_and_finds_runs(tmp_path):
+    from tests.helpers import Thermos
+    run_dir = tmp_path / "mesos" / "slaves" / "S1" / "frameworks" / "F1" / "executors" / "thermos-m1" / "runs"
+    (run_dir / "R1").mkdir(parents=True)
+    os.symlink("R1", run_dir / "latest")
+    thermos = Thermos(str(run_dir / "R1" / "checkpoints"), str(tmp_path / "sandboxes"))
+    config = write(tmp_path / "m.thermos", "export(Task(name='m', processes=[Process(name='q', cmdline='true')]))")
+    assert thermos.run(config, "mesos_task").returncode == 0
+    obs = Observer("--mesos-root", str(tmp_path / "mesos"), "--disable_task_resource_collection")
+    try:
+        row = obs.wait_task("mesos_task", "finished")
+        assert row["state"] == "SUCCESS"
+        assert obs.json("/j/task_id_count") == {"active": 0, "finished": 1, "all": 1}
+    finally:
+        obs.stop()
+
+
+def _crypt(password: str, setting: str) -> str:
+    from thermos_observer.auth import crypt
+    return crypt(password, setting)
+
+
+def test_basic_auth(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    auth = write(tmp_path / "htpasswd", f"# users\nalice:{_crypt('s3cret', '$5$saltsalt$')}\n"
+                                        f"bob:{_crypt('hunter2', '$2b$04$abcdefghijklmnopqrstuu')}\n")
+    obs = Observer("--root", str(root), "--http-basic-auth-file", auth)
+    try:
+        assert obs.get("/j/task_ids").status == 401
+        assert obs.get("/j/task_ids").headers["WWW-Authenticate"].startswith("Basic")
+        import base64
+
+        def basic(user, password):
+            return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+        assert obs.get("/j/task_ids", basic("alice", "s3cret")).status == 200
+        assert obs.get("/j/task_ids", basic("bob", "hunter2")).status == 200
+        assert obs.get("/j/task_ids", basic("alice", "wrong")).status == 401
+        assert obs.get("/j/task_ids", {"Authorization": "Basic !!!"}).status == 401
+    finally:
+        obs.stop()
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    exe = os.path.join(BIN, "thermos_observer")
+    bad_auth = write(tmp_path / "bad", "alice:plaintext\n")
+    result = subprocess.run([exe, "--http_basic_auth_file", bad_auth], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "bad:1" in result.stderr
+    result = subprocess.run([exe, "--port", "http"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "expected a port number" in result.stderr
+    obs = Observer("--root", str(tmp_path))
+    try:
+        result = subprocess.run([exe, "--root", str(tmp_path), "--ip", "127.0.0.1", "--port", str(obs.port)],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [f"thermos_observer: cannot listen on 127.0.0.1:{obs.port}: "
+                                                      "Address already in use"]
+    finally:
+        obs.stop()

@@ -1,0 +1,91 @@
+"""Optional HTTP basic authentication from an htpasswd-style file (`--http_basic_auth_file`).
+
+One `user:hash` per line; `#` comments and blank lines are ignored. Hashes are crypt(3) strings: bcrypt
+(`$2b$`, `$2y$`, `$2a$`, as `htpasswd -B` writes) or SHA-256-crypt (`$5$`, as `htpasswd -2` or
+`mkpasswd -m sha-256` write). They are checked with the system's libcrypt (libxcrypt on Debian), which does
+both; a line with another kind of hash is an error at start-up, so nobody is locked out silently. A verified
+(user, password) pair is remembered (as a SHA-256 digest) so that an auto-refreshing page does not pay for
+bcrypt on every request.
+"""
+from __future__ import annotations
+
+import base64
+import ctypes
+import ctypes.util
+import hashlib
+import hmac
+
+SUPPORTED = ("$2a$", "$2b$", "$2y$", "$5$")
+
+
+class AuthFileError(Exception):
+    pass
+
+
+def _libcrypt():
+    name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+    lib = ctypes.CDLL(name)
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+    return lib
+
+
+_crypt = None
+
+
+def crypt(password: str, setting: str) -> str | None:
+    """crypt(3): the hash of `password` with the salt/method of `setting`; None if libcrypt refuses."""
+    global _crypt
+    if _crypt is None:
+        _crypt = _libcrypt()
+    out = _crypt.crypt(password.encode(), setting.encode())
+    if not out or out.startswith(b"*"):
+        return None
+    return out.decode()
+
+
+class BasicAuth:
+    def __init__(self, entries: dict[str, str]):
+        self.entries = entries
+        self._verified: set[bytes] = set()
+
+    @classmethod
+    def load(cls, path: str) -> BasicAuth:
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except OSError as e:
+            raise AuthFileError(f"cannot read {path}: {e.strerror}") from None
+        entries = {}
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            user, sep, hashed = line.partition(":")
+            if not sep or not user or not hashed.startswith(SUPPORTED):
+                raise AuthFileError(f"{path}:{number}: expected user:hash with a bcrypt ($2y$) or SHA-256 ($5$) hash")
+            entries[user] = hashed
+        if not entries:
+            raise AuthFileError(f"{path}: no users")
+        return cls(entries)
+
+    def check_header(self, header: str | None) -> str | None:
+        """The user if the Authorization header carries valid credentials, else None."""
+        if not header or not header.startswith("Basic "):
+            return None
+        try:
+            user, sep, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not sep or user not in self.entries:
+            return None
+        key = hashlib.sha256(f"{user}\0{password}\0{self.entries[user]}".encode()).digest()
+        if key in self._verified:
+            return user
+        computed = crypt(password, self.entries[user])
+        if computed is None or not hmac.compare_digest(computed, self.entries[user]):
+            return None
+        if len(self._verified) > 1000:
+            self._verified.clear()
+        self._verified.add(key)
+        return user

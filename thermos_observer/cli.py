@@ -1,0 +1,118 @@
+"""`thermos_observer`: serve the observer of this node (Aurora's flags; `_` and `-` spellings both work)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+
+from thermos_executor.runner.paths import default_root
+from thermos_observer.app import AppState, Options, make_app
+from thermos_observer.auth import AuthFileError, BasicAuth
+
+DEFAULT_MESOS_ROOT = "/var/lib/mesos"
+
+
+def _both(name: str) -> list[str]:
+    body = name[2:]
+    spellings = [name, "--" + body.replace("_", "-"), "--" + body.replace("-", "_")]
+    return list(dict.fromkeys(spellings))
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="thermos_observer", description="Read-only web UI and JSON API of the "
+                                "Thermos tasks on this node. Without --root or --mesos-root it looks at the "
+                                f"thermos default root and {DEFAULT_MESOS_ROOT}.")
+    p.add_argument(*_both("--root"), dest="roots", action="append", default=[], metavar="DIR",
+                   help="a thermos checkpoint root (repeatable)")
+    p.add_argument(*_both("--mesos-root"), dest="mesos_roots", action="append", default=[], metavar="DIR",
+                   help="a Mesos agent work dir (its --work_dir); repeatable")
+    p.add_argument("--ip", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--port", type=_port, default=1338, help="port to listen on (default 1338; 0 picks one)")
+    p.add_argument(*_both("--polling_interval_secs"), dest="polling_interval", type=_positive, default=1.0,
+                   help="seconds between scans for new and finished tasks (default 1)")
+    p.add_argument(*_both("--task_process_collection_interval_secs"), dest="process_interval", type=_positive,
+                   default=20.0, help="seconds between process resource samples (default 20)")
+    p.add_argument(*_both("--task_disk_collection_interval_secs"), dest="disk_interval", type=_positive,
+                   default=60.0, help="seconds between sandbox disk usage samples (default 60)")
+    p.add_argument(*_both("--disable_task_resource_collection"), dest="disable_collection", action="store_true",
+                   help="do not sample processes or disks (resource figures show 0)")
+    p.add_argument(*_both("--http_basic_auth_file"), dest="auth_file", metavar="FILE",
+                   help="htpasswd-style user:hash file (bcrypt or SHA-256 crypt); without it anyone who can "
+                        "reach the port reads every sandbox")
+    p.add_argument(*_both("--log_level"), dest="log_level", default="INFO",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def options_from(args) -> Options:
+    roots, mesos_roots = args.roots, args.mesos_roots
+    if not roots and not mesos_roots:
+        roots, mesos_roots = [default_root()], [DEFAULT_MESOS_ROOT]
+    auth = BasicAuth.load(args.auth_file) if args.auth_file else None
+    return Options(roots=[os.path.abspath(r) for r in roots], mesos_roots=[os.path.abspath(r) for r in mesos_roots],
+                   polling_interval=args.polling_interval, process_interval=args.process_interval,
+                   disk_interval=args.disk_interval, collect_resources=not args.disable_collection, auth=auth)
+
+
+async def serve(options: Options, ip: str, port: int) -> int:
+    state = AppState(options)
+    app = make_app(state)
+    try:
+        server = app.listen(port, address=ip)
+    except OSError as e:
+        print(f"thermos_observer: cannot listen on {ip}:{port}: {e.strerror}", file=sys.stderr)
+        return 1
+    bound = next(iter(server._sockets.values())).getsockname()[1]
+    state.start()
+    host = socket.gethostname() if ip in ("0.0.0.0", "::") else ip
+    logging.getLogger("thermos_observer").info("serving http://%s:%d/ (roots %s, mesos roots %s)", host, bound,
+                                               options.roots, options.mesos_roots)
+    print(f"thermos_observer: serving http://{host}:{bound}/", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    state.stop()
+    server.stop()
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        options = options_from(args)
+    except AuthFileError as e:
+        print(f"thermos_observer: {e}", file=sys.stderr)
+        return 2
+    return asyncio.run(serve(options, args.ip, args.port))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

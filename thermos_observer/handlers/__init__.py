@@ -1,0 +1,1 @@
+"""HTTP handlers: `api` (JSON under /j/ and /files/), `pages` (HTML), and the shared `base`."""

@@ -1,0 +1,101 @@
+"""What every observer handler shares: GET and HEAD only, optional basic auth, one-line errors, counters."""
+from __future__ import annotations
+
+import http
+import logging
+
+import tornado.web
+
+from thermos_observer.files import Refused
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(tornado.web.HTTPError):
+    def __init__(self, message: str):
+        super().__init__(400, reason=None, log_message=None)
+        self.message = message
+
+
+class NotFound(tornado.web.HTTPError):
+    def __init__(self, message: str):
+        super().__init__(404)
+        self.message = message
+
+
+class Base(tornado.web.RequestHandler):
+    SUPPORTED_METHODS = ("GET", "HEAD")
+    json_errors = False
+    needs_auth = True      # /health answers without credentials (load balancers, systemd); it reveals nothing
+
+    def initialize(self, app_state):
+        self.app_state = app_state
+        self.observer = app_state.observer
+
+    def prepare(self):
+        self.app_state.counters["http_requests"] += 1
+        auth = self.app_state.auth
+        if auth is not None and self.needs_auth and \
+                auth.check_header(self.request.headers.get("Authorization")) is None:
+            raise tornado.web.HTTPError(401)
+
+    def set_default_headers(self):
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Cache-Control", "no-store")
+
+    async def head(self, *args, **kwargs):
+        result = self.get(*args, **kwargs)
+        if result is not None:
+            await result
+
+    def int_arg(self, name: str, value, default=None, minimum=None, maximum=None) -> int | None:
+        """An integer parameter, or 400 with one line saying which."""
+        if value is None or value == "":
+            return default
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise BadRequest(f"{name} must be an integer, got {value!r}") from None
+        if minimum is not None and number < minimum:
+            raise BadRequest(f"{name} must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise BadRequest(f"{name} must be at most {maximum}, got {number}")
+        return number
+
+    def refused(self, error: Refused):
+        raise NotFound(str(error))
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, tornado.web.HTTPError):
+            return
+        log.error("error serving %s %s", self.request.method, self.request.uri, exc_info=(typ, value, tb))
+
+    def write_error(self, status_code: int, **kwargs):
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(error, "message", None)
+        if message is None:
+            if status_code == 401:
+                message = "authentication required"
+            elif status_code == 405:
+                message = "only GET and HEAD are served: the observer is read-only"
+            elif status_code >= 500:
+                message = "internal error (logged by the observer)"
+            else:
+                message = http.HTTPStatus(status_code).phrase if status_code in http.HTTPStatus._value2member_map_ \
+                    else "error"
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'Basic realm="thermos observer", charset="UTF-8"')
+        counter = "http_4xx" if status_code < 500 else "http_5xx"
+        self.app_state.counters[counter] += 1
+        if self.json_errors:
+            self.set_header("Content-Type", "application/json; charset=utf-8")
+            self.finish({"error": message, "status": status_code})
+        else:
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(f"{status_code} {message}\n")
+
+
+class NotFoundHandler(Base):
+    def get(self, *args):
+        raise NotFound(f"no such page: {self.request.path}")

@@ -69,11 +69,3 @@ def read_events(sandbox: str) -> list[str]:
             return f.read().splitlines()
     except FileNotFoundError:
         return []
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from tests.helpers import wait_for
-from tests.integration.mesos_helpers import get_json, local_mesos, pid_alive, read_events, request
+from tests.helpers import alive, wait_for
+from tests.integration.mesos_helpers import get_json, local_mesos, read_events, request
 from tests.mesos_framework import echo_command, task_info
 
 HANG = b"{}"
@@ -180,7 +180,7 @@ def test_teardown_shuts_down_executors(mesos):
     sandbox = sandbox_of(mesos, "t3-executor")
     framework_id = fw.framework_id
     fw.stop()  # pymesos sends TEARDOWN
-    wait_for(lambda: not pid_alive(pid), what="executor exit after TEARDOWN")
+    wait_for(lambda: not alive(pid), what="executor exit after TEARDOWN")
     assert "shutdown" in read_events(sandbox)
     state = mesos.state()
     assert state["frameworks"] == []
@@ -225,11 +225,11 @@ def test_registration_timeout_and_kill_during_launch(tmp_path):
         fw.kill("queued")
         killed = fw.wait_for_state("queued", "TASK_KILLED")
         assert killed["reason"] == "REASON_TASK_KILLED_DURING_LAUNCH" and killed["source"] == "SOURCE_AGENT"
-        wait_for(lambda: not pid_alive(queued_pid), what="the executor of the killed task killed")
+        wait_for(lambda: not alive(queued_pid), what="the executor of the killed task killed")
         failed = fw.wait_for_state("mute", "TASK_FAILED")
         assert failed["reason"] == "REASON_EXECUTOR_REGISTRATION_TIMEOUT"
         assert failed["message"] == "Executor did not register within 1secs"
-        wait_for(lambda: not pid_alive(mute_pid), what="silent executor killed")
+        wait_for(lambda: not alive(mute_pid), what="silent executor killed")
 
 
 def test_fault_close_scheduler_stream(mesos):
@@ -288,7 +288,7 @@ def test_fault_lose_agent(mesos):
     lost = fw.wait_for_state("l", "TASK_LOST")
     assert lost["reason"] == "REASON_AGENT_REMOVED" and lost["source"] == "SOURCE_MASTER"
     fw.wait_for(lambda: {"agent_id": old_agent} in fw.failures, what="agent FAILURE")
-    wait_for(lambda: not pid_alive(pid), what="executor killed")
+    wait_for(lambda: not alive(pid), what="executor killed")
     assert mesos.agent_id != old_agent
     fw.wait_for(lambda: any(o["agent_id"]["value"] == mesos.agent_id for o in fw.offers), what="offer, new agent")
     fw.launch([task_info("again", echo_command(), FINISH)])

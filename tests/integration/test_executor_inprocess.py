@@ -146,3 +146,40 @@ def test_shell_health_check_failure(executor):
     assert ex.driver.stopped.wait(30)
     assert ex.driver.updates[-1][1:] == ("TASK_FAILED", "Failed health check! Command 'echo nope; exit 1' "
                                                         "returned non-zero exit status 1 with output 'nope'")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_as_root_the_task_runs_as_its_role_in_a_sandbox_it_owns(tmp_path):
+    import pwd
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix="thermos-executor-")       # reachable by the role, unlike pytest's 0700 tmp
+    os.chmod(base, 0o755)
+    try:
+        ex = ThermosExecutor(ExecutorOptions(work_dir=base, stop_timeout_in_secs=20), base)
+        ex.driver = RecordingDriver(ex)
+        ex.launchTask(ex.driver, task_data("id -un > whoami"))
+        assert ex.driver.stopped.wait(30)
+        assert ex.driver.states() == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"], ex.driver.updates
+        sandbox = os.path.join(base, "sandbox")
+        role = pwd.getpwnam("www-data")
+        assert open(os.path.join(sandbox, "whoami")).read() == "www-data\n"
+        assert os.stat(sandbox).st_uid == role.pw_uid and os.stat(sandbox).st_mode & 0o777 == 0o700
+        assert os.stat(base).st_uid == role.pw_uid
+    finally:
+        shutil.rmtree(base)
+
+
+def test_the_executor_exits_when_no_task_is_launched(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    with socket.socket() as s:                                 # a port nobody listens on: no agent, no launch
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, MESOS_AGENT_ENDPOINT=f"127.0.0.1:{port}", MESOS_FRAMEWORK_ID="f", MESOS_EXECUTOR_ID="e",
+               MESOS_DIRECTORY=str(tmp_path), MESOS_SANDBOX=str(tmp_path), MESOS_LOCAL="1")
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "thermos_executor"),
+                             "--executor_timeout_secs", "0.5"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "no task launched within 0.5s: exiting" in result.stderr

@@ -76,7 +76,7 @@ def main(argv=None) -> int:
 
     def timeout():
         if not executor.launched.wait(args.executor_timeout_secs):
-            log.warning("no task launched within %.0fs: exiting", args.executor_timeout_secs)
+            log.warning("no task launched within %gs: exiting", args.executor_timeout_secs)
             driver.stop()
 
     threading.Thread(target=timeout, name="executor-timeout", daemon=True).start()

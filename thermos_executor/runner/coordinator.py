@@ -102,8 +102,10 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
     process_tree.set_child_subreaper()
     process_tree.set_name("thermos_coord")
     seq = launch.seq
+    # Not synced on its own: the RUNNING record synced next flushes it too, and until then a machine crash
+    # leaves nothing of the run to recover (the runner starts it again from its synced WAITING record).
     writer.write(process_record(launch.process, ProcessState.FORKED, seq + 1,
-                                coordinator_pid=os.getpid(), fork_time=fork_time))
+                                coordinator_pid=os.getpid(), fork_time=fork_time), sync=False)
     pump = None
     try:
         if launch.user is not None:

@@ -5,11 +5,12 @@ BIN         := $(VENV)/bin
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian ships these for the system Python 3.11 (DESIGN.md decision 1); pip installs only what Debian lacks.
 APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv \
-                zookeeper chromium chromium-driver python3-selenium
+                zookeeper chromium chromium-driver python3-selenium \
+                debhelper dh-python pybuild-plugin-pyproject python3-all lintian debootstrap
 PIP_PACKAGES := pystachio==0.8.10 pymesos==0.3.15 sqlite-utils pytest ruff grpcio-tools protobuf
 STAMP       := $(VENV)/.setup-done
 
-.PHONY: setup test test-unit test-integration stress demo bench lint clean
+.PHONY: setup test test-unit test-integration stress demo bench lint clean deb test-deb
 
 setup: $(STAMP)
 
@@ -42,6 +43,14 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# .deb packages (packaging/debian/control) into build/deb/; the checkout stays clean. See docs/packaging.md.
+deb: setup
+	PIP=$(BIN)/pip packaging/build-debs build/deb
+
+# Build, then install/run/upgrade/purge in a clean debootstrapped bookworm (tests/packaging; needs root).
+test-deb: setup
+	$(BIN)/pytest -q tests/packaging
 
 lint: setup
 	$(BIN)/ruff check thermos_executor thermos_observer scheduler tests bench examples

@@ -29,7 +29,15 @@ EXIT_CODES = {101: (LOST, "Thermos failed with internal error."),
 
 
 def runner_command() -> list[str]:
-    return [sys.executable, "-m", "thermos_executor.cli.thermos_runner"]
+    """`thermos_runner` on this interpreter, importing thermos_executor from where this process found it.
+
+    `python3 -m` would search the default path (the .deb keeps its modules in /usr/share/aurora-executor,
+    off it) and the runner's working directory, the sandbox, which must never shadow a module.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import sys; sys.path[0] = {root!r}; "
+            "from thermos_executor.cli.thermos_runner import main; sys.exit(main())")
+    return [sys.executable, "-c", code]
 
 
 class RunnerProcess:

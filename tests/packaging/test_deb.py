@@ -1,0 +1,189 @@
+"""The aurora-executor .deb in a clean Debian bookworm: install from Debian, run a task, serve the observer
+from the unit's own ExecStart line, upgrade under a running task, purge.
+
+Needs root (debootstrap, chroot, mounts) and the network on the first run of a day (debootstrap and apt fetch
+from the machine's apt sources); skipped otherwise. No systemd runs in the root: the observer is started with
+the unit's ExecStart, expanded from /etc/default/thermos as systemd would, under the unit's user and
+capability (setpriv: an unprivileged uid holding only CAP_DAC_READ_SEARCH, as DynamicUser= and
+AmbientCapabilities= give).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.packaging.debroot import Chroot, cached_root
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UPGRADE_SUFFIX = "+upgradetest1"
+# Apt's and dpkg's own state, and the operator's scratch: not files of the package.
+UNLISTED = ("/proc", "/dev", "/sys", "/tmp", "/root", "/srv", "/var/cache/apt", "/var/lib/apt", "/var/lib/dpkg",
+            "/var/log", "/var/cache/debconf", "/var/cache/ldconfig", "/etc/ld.so.cache")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("debootstrap"),
+                                reason="needs root and debootstrap (make setup installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read()
+    except OSError:
+        return 0, b""
+
+
+def _until(what: str, check, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _version() -> str:
+    import tomllib
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)["project"]["version"]
+
+
+def _build(out: str, version: str | None = None) -> subprocess.Popen:
+    env = dict(os.environ, PIP=os.path.join(REPO, ".venv/bin/pip"))
+    if version:
+        env["DEB_VERSION"] = version
+    return subprocess.Popen([os.path.join(REPO, "packaging/build-debs"), out], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="module")
+def debs(tmp_path_factory):
+    """This tree's package, and the same rebuilt with a higher version (the upgrade)."""
+    out = tmp_path_factory.mktemp("debs")
+    version = _version()
+    builds = [_build(str(out / "v1")), _build(str(out / "v2"), version + UPGRADE_SUFFIX)]
+    for b in builds:
+        output = b.communicate(timeout=600)[0]
+        assert b.returncode == 0, output
+    return out
+
+
+@pytest.fixture
+def chroot(tmp_path, debs):
+    c = Chroot(cached_root(), str(tmp_path / "chroot"), {"/srv/debs": str(debs)})
+    yield c
+    c.close()
+
+
+def _listing(c: Chroot) -> set[str]:
+    prune = " -o ".join(f"-path {p}" for p in UNLISTED)
+    return set(c.run(f"find / \\( {prune} \\) -prune -o -print").split("\n")) - {""}
+
+
+def _systemd_argv(unit: str, environment: str) -> list[str]:
+    """ExecStart as systemd expands it: `${X}` one word, a lone `$X` split on whitespace (empty: no word)."""
+    env = {}
+    for line in environment.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            env[key.strip()] = " ".join(shlex.split(value))
+    exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
+    argv = []
+    for word in shlex.split(exec_start):
+        lone = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)", word)
+        if lone:
+            argv += env.get(lone.group(1), "").split()
+        else:
+            argv.append(re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", lambda m: env.get(m.group(1), ""), word))
+    return argv
+
+
+def test_lintian_has_no_errors(debs):
+    report = (debs / "v1" / "lintian.txt").read_text()
+    assert not [line for line in report.splitlines() if line.startswith("E:")], report
+
+
+def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
+    c = chroot
+    version = _version()
+    before = _listing(c)
+
+    # Install: every dependency resolves from Debian.
+    c.run(f"apt-get install -y -q /srv/debs/v1/aurora-executor_{version}_all.deb")
+    assert c.run("dpkg-query -W -f '${Status} ${Version}' aurora-executor") == f"install ok installed {version}"
+    assert c.run("python3 -c 'import pystachio'", check=False) == "", "bundled code leaked onto python3's path"
+    c.run("systemd-analyze verify /lib/systemd/system/thermos-observer.service")
+    assert c.run("test -d /run/thermos && test -d /var/lib/thermos/sandbox && echo yes").strip() == "yes"
+
+    # A task with a port, as root, in the default roots.
+    port = _free_port()
+    c.run("cat > /root/web.thermos", input=(
+        "web = Process(name='web', cmdline='echo secret > secret.txt && chmod 600 secret.txt && "
+        "exec python3 -m http.server {{thermos.ports[http]}} --bind 127.0.0.1')\n"
+        "export(Task(name='web', processes=[web], resources=Resources(cpu=0.1, ram=64*MB, disk=64*MB)))\n"))
+    c.run(f"thermos run --daemon --task_id pkgtest -P http:{port} /root/web.thermos")
+    _until("the task's HTTP server", lambda: _get(port, "/")[0] == 200)
+    c.run("chmod 700 /var/lib/thermos/sandbox/pkgtest")
+
+    # The observer from the unit's ExecStart and /etc/default/thermos, as the unit's unprivileged user.
+    observer_port = _free_port()
+    c.run(f"sed -i 's/^OBSERVER_PORT=.*/OBSERVER_PORT={observer_port}/' /etc/default/thermos")
+    argv = _systemd_argv(c.run("cat /lib/systemd/system/thermos-observer.service"), c.run("cat /etc/default/thermos"))
+    assert argv[:2] == ["/usr/bin/thermos_observer", f"--port={observer_port}"], argv
+    caps = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs",
+            "--inh-caps=-all,+dac_read_search", "--ambient-caps=-all,+dac_read_search",
+            "--bounding-set=-all,+dac_read_search", "--"]
+    observer = c.spawn(caps + argv, str(tmp_path / "observer.log"))
+    try:
+        _until("observer /health", lambda: _get(observer_port, "/health")[0] == 200 or observer.poll() is not None)
+        assert observer.poll() is None, (tmp_path / "observer.log").read_text()
+        listed = _until("the task in the observer", lambda: b"pkgtest" in _get(observer_port, "/j/task_ids")[1])
+        assert listed
+        status, body = _get(observer_port, "/files/read?task_id=pkgtest&path=secret.txt&offset=0&length=100")
+        assert status == 200 and json.loads(body)["data"] == "secret\n", (status, body)
+
+        # Upgrade under the running task: the same processes live on, the new code reads their state.
+        task_pids = {pid: t for pid, t in c.pids().items() if pid != observer.pid}
+        c.run(f"apt-get install -y -q /srv/debs/v2/aurora-executor_{version}{UPGRADE_SUFFIX}_all.deb")
+        assert c.run("dpkg-query -W -f '${Version}' aurora-executor") == version + UPGRADE_SUFFIX
+        after = c.pids()
+        assert {pid: after.get(pid) for pid in task_pids} == task_pids, "a task process died in the upgrade"
+        assert _get(port, "/")[0] == 200
+        state = json.loads(c.run("thermos status --json pkgtest"))["tasks"][0]
+        assert state["state"] == "ACTIVE" and state["processes"]["web"]["state"] == "RUNNING", state
+    finally:
+        observer.terminate()
+        observer.wait(timeout=30)
+
+    c.run("thermos kill pkgtest")
+    _until("the task's processes to end", lambda: _get(port, "/")[0] == 0)
+
+    # Purge: nothing of ours is left but the task's own data (the operator's), as documented. The Debian
+    # packages it pulled in stay installed (apt marks them automatic) and are not ours to judge.
+    package_files = set(c.run("dpkg -L aurora-executor").split("\n")) - {"", "/."}
+    assert "/etc/systemd/system/multi-user.target.wants/thermos-observer.service" in _listing(c)
+    c.run("apt-get purge -y -q aurora-executor")
+    assert "aurora-executor" not in c.run("dpkg-query -W -f '${Package}\\n'")
+    left = _listing(c) - before
+    ours = {p for p in left if p in package_files or re.search("thermos|aurora", p)}
+    ours -= {p for p in ours if c.run(f"dpkg -S {shlex.quote(p)} >/dev/null 2>&1 && echo shared", check=False)}
+    task_data = {p for p in left if p.startswith(("/var/lib/thermos", "/run/thermos"))}
+    assert ours == task_data, sorted(ours - task_data)
+    assert "/var/lib/thermos/sandbox/pkgtest/secret.txt" in task_data
+    assert not [p for p in task_data if p.startswith("/var/lib/thermos/sandbox/") and "pkgtest" not in p]

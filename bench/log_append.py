@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from kazoo.client import KazooClient  # noqa: E402
 from tests.integration.logcluster import LogCluster  # noqa: E402
 from tornado.httpserver import HTTPServer  # noqa: E402
-from tests.zookeeper import ZooKeeperEnsemble, ZooKeeperServer, free_port  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
+from tests.zookeeper import ZooKeeperEnsemble, ZooKeeperServer  # noqa: E402
 
 from scheduler.log.node import LogNode  # noqa: E402
 from scheduler.log.replica import Replica  # noqa: E402

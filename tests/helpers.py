@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -70,6 +71,12 @@ class Thermos:
     def runner_records(self, task_id: str) -> list[dict]:
         from thermos_executor.runner import ckpt
         return ckpt.read_all(os.path.join(self.root, "checkpoints", task_id, "runner"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def write(path, text: str) -> str:

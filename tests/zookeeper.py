@@ -17,14 +17,10 @@ import socket
 import subprocess
 import time
 
+from tests.helpers import free_port
+
 CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
 JAVA_OPTS = ["-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dzookeeper.admin.enableServer=false"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def four_letter(port: int, word: str, timeout: float = 1.0) -> str:

@@ -535,22 +535,5 @@ class ExecutorHandler(web.StreamingHandler):
         self.agent = agent
 
     async def post(self):
-        try:
-            call = self.parse_call()
-            self.agent.message_log.record("executor", "call", call)
-            if call["type"] == "SUBSCRIBE":
-                stream = self.agent.executor_subscribe(self, call)
-                await stream.closed
-                return
-            self.agent.executor_call(call)
-        except CallError as e:
-            if self._headers_written:
-                return
-            return self.fail(e.status, e.message)
-        except (TypeError, AttributeError, KeyError, ValueError) as e:  # a field of the wrong JSON type
-            log.warning("malformed call answered 400", exc_info=True)
-            if self._headers_written:
-                return
-            return self.fail(400, f"Malformed call: {type(e).__name__}: {e}")
-        self.set_status(202)
-        self.finish()
+        await self.serve_call("executor", self.agent.message_log, self.agent.executor_subscribe,
+                              self.agent.executor_call)

@@ -746,22 +746,6 @@ class SchedulerHandler(web.StreamingHandler):
         self.master = master
 
     async def post(self):
-        try:
-            call = self.parse_call()
-            self.master.message_log.record("scheduler", "call", call)
-            if call["type"] == "SUBSCRIBE":
-                stream = self.master.subscribe(self, call)
-                await stream.closed
-                return
-            self.master.call(call, self.request.headers.get("Mesos-Stream-Id"))
-        except CallError as e:
-            if self._headers_written:
-                return
-            return self.fail(e.status, e.message)
-        except (TypeError, AttributeError, KeyError, ValueError) as e:  # a field of the wrong JSON type
-            log.warning("malformed call answered 400", exc_info=True)
-            if self._headers_written:
-                return
-            return self.fail(400, f"Malformed call: {type(e).__name__}: {e}")
-        self.set_status(202)
-        self.finish()
+        stream_id = self.request.headers.get("Mesos-Stream-Id")
+        await self.serve_call("scheduler", self.master.message_log, self.master.subscribe,
+                              lambda call: self.master.call(call, stream_id))

@@ -179,6 +179,28 @@ class StreamingHandler(Handler):
     def on_stream_lost(self) -> None:
         """Called when the client closes the connection."""
 
+    async def serve_call(self, api: str, message_log, subscribe, call_fn) -> None:
+        """A v1 API POST: SUBSCRIBE becomes an event stream (`subscribe(self, call)`), any other call goes to
+        `call_fn(call)` and answers 202; bad calls answer 4xx with one line, never 500."""
+        try:
+            call = self.parse_call()
+            message_log.record(api, "call", call)
+            if call["type"] == "SUBSCRIBE":
+                await subscribe(self, call).closed
+                return
+            call_fn(call)
+        except CallError as e:
+            if not self._headers_written:
+                self.fail(e.status, e.message)
+            return
+        except (TypeError, AttributeError, KeyError, ValueError) as e:  # a field of the wrong JSON type
+            log.warning("malformed call answered 400", exc_info=True)
+            if not self._headers_written:
+                self.fail(400, f"Malformed call: {type(e).__name__}: {e}")
+            return
+        self.set_status(202)
+        self.finish()
+
 
 def new_stream_id() -> str:
     return str(uuid.uuid4())

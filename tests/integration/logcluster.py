@@ -24,7 +24,7 @@ import uuid
 from scheduler.log.client import LogClient
 from scheduler.log.protocol import LogError
 
-from tests.zookeeper import free_port
+from tests.helpers import free_port
 
 BIN = os.path.join(os.path.dirname(sys.executable), "aurora-log")
 

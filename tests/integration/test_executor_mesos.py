@@ -9,7 +9,7 @@ import signal
 import pytest
 from kazoo.client import KazooClient
 
-from tests.helpers import BIN, alive, wait_for
+from tests.helpers import BIN, alive, free_port, wait_for
 from tests.integration.mesos_helpers import local_mesos
 from tests.mesos_framework import task_info
 from tests.zookeeper import ZooKeeperServer
@@ -77,10 +77,11 @@ def test_failure(mesos, framework):
 
 def test_failing_http_health_check(mesos, framework):
     hc = schema.HealthCheckConfig(initial_interval_secs=0.2, interval_secs=0.1)
-    task = launch(framework, job("exec sleep 1000", health_check_config=hc), ports={"health": 31010})
+    port = free_port()
+    task = launch(framework, job("exec sleep 1000", health_check_config=hc), ports={"health": port})
     framework.wait_for_state(task, "TASK_FAILED", timeout=60)
     state, message = messages(framework, task)[-1]
-    assert message.startswith("Failed health check! Failed to signal http://localhost:31010/health")
+    assert message.startswith(f"Failed health check! Failed to signal http://localhost:{port}/health")
     assert "TASK_RUNNING" not in [s for s, _ in messages(framework, task)]
 
 
@@ -97,13 +98,13 @@ http.server.HTTPServer(('127.0.0.1', {{thermos.ports[health]}}), H).serve_foreve
 
 
 def test_kill_runs_the_graceful_lifecycle_then_final_processes(mesos, framework):
-    hc = schema.HealthCheckConfig(initial_interval_secs=1, interval_secs=0.2)
+    hc = schema.HealthCheckConfig(initial_interval_secs=30, interval_secs=0.2)
     processes = [schema.Process(name="app", cmdline=HTTP_APP),
                  schema.Process(name="fin", cmdline="echo finalized > fin.out", final=True)]
     lifecycle = schema.LifecycleConfig(http=schema.HttpLifecycleConfig(graceful_shutdown_wait_secs=1,
                                                                        shutdown_wait_secs=1))
     task = launch(framework, job(None, processes=processes, health_check_config=hc, lifecycle=lifecycle),
-                  ports={"health": 31011})
+                  ports={"health": free_port()})
     framework.wait_for_state(task, "TASK_RUNNING", timeout=60)
     assert messages(framework, task)[-1] == ("TASK_RUNNING", "Task is healthy.")
     framework.kill(task)
@@ -150,7 +151,8 @@ def quick_zookeeper(tmp_path):
 
 def test_announcer_member_content_removal_and_reannounce_after_session_expiry(mesos, framework, quick_zookeeper):
     announce = schema.Announcer(primary_port="http", portmap={"aurora": "http"})
-    task = launch(framework, job("exec sleep 1000", announce=announce), ports={"http": 31020},
+    port = free_port()
+    task = launch(framework, job("exec sleep 1000", announce=announce), ports={"http": port},
                   flags=["--announcer-ensemble", quick_zookeeper, "--announcer-serverset-path", "/aurora"])
     framework.wait_for_state(task, "TASK_RUNNING", timeout=60)
     zk = KazooClient(hosts=quick_zookeeper)
@@ -160,9 +162,9 @@ def test_announcer_member_content_removal_and_reannounce_after_session_expiry(me
         first = wait_for(lambda: members(zk, path), what="member node")
         (name, data), = first.items()
         assert name.startswith("member_") and len(name) == len("member_0000000000")
-        assert data == {"serviceEndpoint": {"host": "127.0.0.1", "port": 31020},
-                        "additionalEndpoints": {"aurora": {"host": "127.0.0.1", "port": 31020},
-                                                "http": {"host": "127.0.0.1", "port": 31020}},
+        assert data == {"serviceEndpoint": {"host": "127.0.0.1", "port": port},
+                        "additionalEndpoints": {"aurora": {"host": "127.0.0.1", "port": port},
+                                                "http": {"host": "127.0.0.1", "port": port}},
                         "status": "ALIVE", "shard": 0}
         # Freeze the executor until ZooKeeper expires its session (the member vanishes), then let it go on.
         # (the agent's /bin/sh and the executor share a process group; the runner has a session of its own)

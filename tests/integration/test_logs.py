@@ -1,5 +1,6 @@
 """Process logs with real processes: destinations, modes, precedence, rotation, zero loss, following."""
 import os
+import subprocess
 
 import pytest
 
@@ -117,15 +118,28 @@ def test_tail_follows_across_rotations(thermos, tmp_path):
     n = 3000
     cfg = write(tmp_path / "f.thermos", f"""
 export(Task(name='fol', processes=[Process(name='p',
-    cmdline='sleep 0.5; i=0; while [ $i -lt {n} ]; do echo line-$i; i=$((i+1)); done',
+    cmdline='while [ ! -e go ]; do sleep 0.01; done; i=0; while [ $i -lt {n} ]; do echo line-$i; i=$((i+1)); done',
     logger=Logger(mode='rotate', rotate=RotatePolicy(log_size=2000, backups=100)))]))
 """)
     runner = thermos.start(cfg, "fol-1")
     wait_for(lambda: thermos.running("fol-1", "p"), what="process running")
-    follow = thermos("tail", "-f", "-n", "0", "fol-1", "p", timeout=60)
-    assert follow.returncode == 0, follow.stderr
-    assert follow.stdout.encode() == expected(n)
+    stdout = os.path.join(logs(thermos, "fol-1"), "stdout")
+    follow = subprocess.Popen(thermos.cmd("tail", "-f", "-n", "0", "fol-1", "p"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    # Only once the follower holds the log open may the process start writing (-n 0 skips what came before).
+    wait_for(lambda: _holds_open(follow.pid, stdout), what="tail -f to open the log")
+    open(os.path.join(thermos.sandbox("fol-1"), "go"), "w").close()
+    out, err = follow.communicate(timeout=60)
+    assert follow.returncode == 0, err
+    assert out.encode() == expected(n)
     assert runner.wait(timeout=30) == 0
+
+
+def _holds_open(pid, path):
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize("logger, message", [

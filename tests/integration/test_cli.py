@@ -189,3 +189,10 @@ export(Task(name='dm', processes=[Process(name='p', cmdline='sleep 0.3; echo ins
     sandbox = thermos.sandbox("dm-1")
     assert open(os.path.join(sandbox, ".logs/p/0/stdout")).read() == "instance=3\n"
     assert "task dm-1 SUCCESS" in open(os.path.join(sandbox, ".logs/.runner.log")).read()
+
+
+def test_bad_task_id_patterns_are_usage_errors(thermos):
+    for command in ("status", "kill"):
+        result = thermos(command, "[")
+        assert result.returncode == 2 and "bad task id pattern '['" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ import sys
 import time
 
 from thermos_executor import config
-from thermos_executor.errors import ConfigError, ThermosError
+from thermos_executor.errors import ThermosError
 from thermos_executor.logs.policy import DESTINATIONS, MODES, LogDefaults
 from thermos_executor.runner.paths import default_sandbox
 from thermos_executor.runner.task_runner import RunnerOptions, TaskRunner
@@ -20,6 +20,10 @@ TASK_ID = re.compile(r"^[^./][^/]*$")
 
 class UsageError(ThermosError):
     """A bad flag value: exit 2 like argparse's own errors."""
+
+
+class UnknownUser(UsageError):
+    """The run-as user does not exist (thermos_runner exits 104 for it, as Aurora's did)."""
 
 
 def add_flag(parser: argparse.ArgumentParser, name: str, *more, **kwargs):
@@ -70,7 +74,7 @@ def check_user(user: str | None) -> str:
     try:
         uid = pwd.getpwnam(user).pw_uid
     except KeyError:
-        raise UsageError(f"unknown user {user!r}") from None
+        raise UnknownUser(f"unknown user {user!r}") from None
     if uid != os.getuid() and os.geteuid() != 0:
         raise UsageError(f"running processes as {user!r} needs root (we are {current_user()!r})")
     return user
@@ -143,5 +147,3 @@ def fail(prog: str, message: str, code: int = 2) -> int:
     sys.stderr.write(f"{prog}: error: {message}\n")
     return code
 
-
-__all__ = ["ConfigError", "ThermosError", "UsageError", "add_flag", "build_runner", "existing_runner"]

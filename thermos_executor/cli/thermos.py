@@ -109,7 +109,7 @@ def cmd_inspect(args) -> int:
 # ---- status, read --------------------------------------------------------------------------------------
 def cmd_status(args) -> int:
     """List tasks under the roots, newest first: state, and with -v processes, ports and sandbox."""
-    views = inspector.find_tasks(_roots(args), args.regex, only=args.only)
+    views = inspector.find_tasks(_roots(args), _patterns(args), only=args.only)
     if args.print_json:
         print(json.dumps({"tasks": [v.to_json() for v in views]}, indent=2, sort_keys=True))
         return 0
@@ -176,7 +176,7 @@ def cmd_read(args) -> int:
 # ---- kill ------------------------------------------------------------------------------------------
 def cmd_kill(args) -> int:
     """Kill active tasks gracefully: SIGTERM, final processes, KILLED. A live runner is asked to do it."""
-    views = inspector.find_tasks(_roots(args), args.regex, only="active")
+    views = inspector.find_tasks(_roots(args), _patterns(args), only="active")
     if not views:
         print("No active tasks matched.")
         return 1
@@ -185,7 +185,8 @@ def cmd_kill(args) -> int:
         print(f"Killing {view.task_id}...", end="", flush=True)
         state = _kill(view, args.grace)
         print(f"done ({state}).")
-        code |= state != TaskState.KILLED and state not in TaskState.TERMINAL
+        if state not in TaskState.TERMINAL:
+            code = 1
     return code
 
 
@@ -354,6 +355,16 @@ def _delete(view) -> None:
 # ---- plumbing --------------------------------------------------------------------------------------
 def _root(args) -> str:
     return args.root[-1] if args.root else default_root()
+
+
+def _patterns(args) -> list[str]:
+    """The task id patterns of a command, checked here so that a bad one is a usage error, not a traceback."""
+    for pattern in args.regex:
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise UsageError(f"bad task id pattern {pattern!r}: {e}") from None
+    return args.regex
 
 
 def _roots(args) -> list[str]:

@@ -46,9 +46,10 @@ def main(argv=None) -> int:
                                      ports=ports, user=args.setuid, hostname=args.hostname,
                                      preserve_env=args.preserve_env, kill_grace=args.kill_grace_secs,
                                      logs=common.log_defaults(args))
+    except common.UnknownUser as e:
+        return common.fail(PROG, str(e), UNKNOWN_USER)
     except common.UsageError as e:
-        code = UNKNOWN_USER if "user" in str(e) else 2
-        return common.fail(PROG, str(e), code)
+        return common.fail(PROG, str(e), 2)
     except ConfigError as e:
         return common.fail(PROG, str(e), INVALID_TASK)
     except ThermosError as e:

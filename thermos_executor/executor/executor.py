@@ -75,9 +75,10 @@ class ThermosExecutor(Executor):
         self._wake = threading.Condition(self._lock)
         self._kill_reason: str | None = None
         self._announcer_failure: str | None = None
-        self._runner_started = False
         self._terminal_sent = False
         self._acks: dict[str, threading.Event] = {}
+        self.assigned: AssignedTask | None = None
+        self.ports: dict[str, int] = {}
         self.runner: RunnerProcess | None = None
         self.health: health.HealthChecker | None = None
         self.announcer: Announcer | None = None
@@ -147,16 +148,18 @@ class ThermosExecutor(Executor):
 
     def _launch_and_supervise(self) -> tuple[str, str]:
         try:
-            assigned = AssignedTask.from_task_info(self.task_info)
-            self._check_supported(assigned)
+            assigned = self.assigned = AssignedTask.from_task_info(self.task_info)
         except TaskDataError as e:
             return FAILED, f"Could not deserialize task: {e}"
+        unsupported = self._unsupported(assigned)
+        if unsupported:
+            return FAILED, unsupported
         user = self._task_user(assigned)
         try:
             sandbox = create_sandbox(self.mesos_directory, self._sandbox_owner(user))
         except SandboxError as e:
             return FAILED, f"Failed to initialize sandbox: {e}"
-        ports = assigned.ports()
+        ports = self.ports = assigned.ports()
         try:
             task = assigned.thermos_task(ports, user)
             check = self._health_check(assigned, sandbox, ports, user)
@@ -165,7 +168,6 @@ class ThermosExecutor(Executor):
         with self._lock:
             if self._kill_reason is not None:          # killed while we were setting up: never start the runner
                 return KILLED, "Task killed during initialization."
-            self._runner_started = True
         self.runner = self._start_runner(assigned, task, sandbox, ports, user)
         if not self.runner.wait_started(START_TIMEOUT):
             self.runner.lose()
@@ -173,13 +175,15 @@ class ThermosExecutor(Executor):
         self._start_checkers(assigned, sandbox, ports, check)
         return self._supervise()
 
-    def _check_supported(self, assigned: AssignedTask) -> None:
+    def _unsupported(self, assigned: AssignedTask) -> str | None:
+        """Why this executor will not run the task, or None."""
         if assigned.uses_container_image:
-            raise TaskDataError("container images are not supported by this executor")
+            return "Container images are not supported by this executor."
         announce = assigned.announce
         if announce and announce.get("zk_path") and not self.opts.announcer_allow_custom_serverset_path:
-            raise TaskDataError("the job sets announce.zk_path, but this executor runs without "
-                                "--announcer-allow-custom-serverset-path")
+            return ("The job sets announce.zk_path, but this executor runs without "
+                    "--announcer-allow-custom-serverset-path.")
+        return None
 
     def _task_user(self, assigned: AssignedTask) -> str:
         if self.opts.execute_as_user:
@@ -301,9 +305,7 @@ class ThermosExecutor(Executor):
         if self.runner.exited.is_set() and not self.runner.restartable:
             return self.runner.outcome()                  # it had ended on its own before we stopped it
         self._stop_checkers()
-        assigned = AssignedTask.from_task_info(self.task_info)
-        http = assigned.lifecycle_http
-        ports = assigned.ports()
+        http, ports = self.assigned.lifecycle_http, self.ports
         if http and http.get("port", "health") in ports:
             steps = [(http["graceful_shutdown_endpoint"], http["graceful_shutdown_wait_secs"]),
                      (http["shutdown_endpoint"], http["shutdown_wait_secs"])]

@@ -258,7 +258,7 @@ class TaskRunner:
         if state == TaskState.ACTIVE:
             if self.plans.regular.complete or not self.plans.healthy:
                 self._write_status(TaskState.CLEANING)
-                self._signal_live(self.plans.regular, signal.SIGTERM)
+                self._signal_live(signal.SIGTERM, self.plans.regular)
                 return True
             self._launch(self.plans.regular, now)
         elif state == TaskState.CLEANING:
@@ -298,14 +298,12 @@ class TaskRunner:
         log.info("task %s: %s requested", self.opts.task_id, "kill" if terminal == TaskState.KILLED else "lose")
         self._write_status(next_state, target=terminal, deadline=deadline)
         if state == TaskState.ACTIVE:
-            self._signal_live(self.plans.regular, signal.SIGTERM)
+            self._signal_live(signal.SIGTERM, self.plans.regular)
 
     def _kill_everything(self, now: float) -> None:
         """SIGKILL every live run; the task ends once their exits are recorded (or the wait runs out)."""
         self._killing_since = now
-        for plan in (self.plans.regular, self.plans.finalizing):
-            self._signal_live(plan, signal.SIGKILL)
-        self._signal_orphans(signal.SIGKILL)
+        self._signal_live(signal.SIGKILL, self.plans.regular, self.plans.finalizing)
 
     def _finish_killing(self, now: float) -> bool:
         live = self._live(self.plans.regular) + self._live(self.plans.finalizing)
@@ -459,7 +457,7 @@ class TaskRunner:
                 continue
             self._check_attached(name)
         if self.task_state == TaskState.CLEANING:  # the runner that entered CLEANING may have died before SIGTERM
-            self._signal_live(self.plans.regular, signal.SIGTERM)
+            self._signal_live(signal.SIGTERM, self.plans.regular)
 
     def _check_attached(self, name: str) -> None:
         """A followed run whose coordinator we did not fork: is anyone still looking after it?"""
@@ -490,16 +488,13 @@ class TaskRunner:
         return [n for n in plan.order if n in self.watches or
                 (self.state.last_run(n) is not None and self.state.last_run(n).state in ProcessState.LIVE)]
 
-    def _signal_live(self, plan: Plan, sig: int) -> None:
-        for name in self._live(plan):
-            run = self.state.last_run(name)
-            if run is not None:
-                process_tree.signal_all(process_tree.user_processes(run), sig)
-        self._signal_orphans(sig)
-
-    def _signal_orphans(self, sig: int) -> None:
-        """Processes re-parented to us (we are a subreaper) whose coordinator is gone."""
-        # A coordinator whose run has ended may still be draining its logs: it is not an orphan.
+    def _signal_live(self, sig: int, *plans: Plan) -> None:
+        """Signal the processes of every live run of `plans`, and the orphans re-parented to us (we are a
+        subreaper) whose coordinator is gone. A coordinator itself is never signalled here: it must live to
+        record how its run ended, and one whose run has ended may still be draining its logs."""
+        for plan in plans:
+            for name in self._live(plan):
+                process_tree.signal_all(process_tree.user_processes(self.state.last_run(name)), sig)
         coordinators = self._coordinators.keys() | {w.pid for w in self.watches.values()}
         orphans = [p for p in psutil.Process().children() if p.pid not in coordinators]
         process_tree.signal_all(orphans, sig)

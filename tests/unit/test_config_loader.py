@@ -359,10 +359,10 @@ def test_inspect_leaves_unbound_refs(write):
         a = Process(name='a', cmdline='{{thermos.ports[http]}} {{mesos.instance}}', max_failures='{{tries}}')
         export(Task(name='t', processes=[a]))
     """)
-    data = config.inspect_dict(one_task(path))
+    data = config.task_to_json(one_task(path))
     assert data['processes'][0]['cmdline'] == '{{thermos.ports[http]}} {{mesos.instance}}'
     assert data['processes'][0]['max_failures'] == '{{tries}}'
-    assert config.inspect_dict(one_task(path, bindings={'tries': '3'}))['processes'][0]['max_failures'] == 3
+    assert config.task_to_json(one_task(path, bindings={'tries': '3'}))['processes'][0]['max_failures'] == 3
 
 
 def test_bindings_win_over_job_fields(write):

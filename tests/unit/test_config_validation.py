@@ -167,3 +167,11 @@ def test_bad_port_number():
 def test_config_problems_come_before_missing_ports():
     fails(t(p('a', cmdline='{{thermos.ports[http]}}'), p('a')), "task 't': duplicate process name 'a'",
           ports={'x': 1})
+
+
+def test_cycle_search_is_iterative_and_finds_cycles():
+    from thermos_executor.config.validation import _find_cycle
+    chain = [(f"p{i}", f"p{i + 1}") for i in range(5000)]       # deeper than Python's recursion limit
+    assert _find_cycle(chain) is None
+    assert _find_cycle(chain + [("p5000", "p2500")])[0] == "p2500"
+    assert _find_cycle([("x", "y"), ("y", "z"), ("z", "y")]) == ["y", "z", "y"]

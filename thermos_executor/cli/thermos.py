@@ -85,9 +85,8 @@ def cmd_inspect(args) -> int:
     """Show a task as thermos would run it (template references not yet bound left as {{...}})."""
     loaded = config.load_config(args.config, bindings=common.parse_bindings(args.bind), json=args.json)
     task = config.choose_task(loaded, task=args.task, job=args.job)
-    config.validate(task)
-    data = config.inspect_dict(task)
-    ports = config.required_ports(task)
+    ports = config.validate(task)
+    data = config.task_to_json(task)
     if args.print_json:
         print(json.dumps({"task": data, "required_ports": ports}, indent=2, sort_keys=True))
         return 0
@@ -476,6 +475,9 @@ def main(argv=None) -> int:
         return common.fail(PROG, str(e), 2)
     except ckpt.LockHeld as e:
         return common.fail(PROG, f"checkpoint {e} is locked by another process", 2)
+    except BrokenPipeError:            # `thermos status | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:
         return common.fail(PROG, f"{e.strerror or e}: {e.filename}" if e.filename else str(e), 1)
     except KeyboardInterrupt:

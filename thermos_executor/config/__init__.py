@@ -12,6 +12,7 @@ import json
 
 from ..errors import ConfigError
 from . import templating
+from .templating import interpolate_text
 from .loader import LoadedConfig, choose_task
 from .loader import load as load_config
 from .schema import Task
@@ -19,14 +20,8 @@ from .spec import LoggerSpec, ProcessSpec, TaskSpec
 from .validation import check_task, check_types
 
 __all__ = ['ConfigError', 'LoadedConfig', 'load_config', 'choose_task', 'required_ports', 'interpolate',
-           'validate', 'to_spec', 'task_to_json', 'task_from_json', 'inspect_dict', 'interpolate_text',
+           'validate', 'to_spec', 'task_to_json', 'task_from_json', 'interpolate_text',
            'TaskSpec', 'ProcessSpec', 'LoggerSpec']
-
-
-def interpolate_text(text, *, task_id, ports, user, instance=0, hostname=None):
-    """A free-standing template string (a shell health check) with the `thermos` and `mesos` contexts bound."""
-    return templating.interpolate_text(text, task_id=task_id, ports=ports, user=user, instance=instance,
-                                       hostname=hostname)
 
 
 def required_ports(task):
@@ -41,8 +36,10 @@ def interpolate(task, *, task_id, ports, user, bindings=None, hostname=None):
 
 
 def validate(task, ports=None):
-    """Raise ConfigError if `task` is invalid. With `ports` None, missing ports are not checked."""
+    """Raise ConfigError if `task` is invalid (with `ports` None, missing ports are not checked); return the
+    sorted names of the ports it needs."""
     check_task(task, ports)
+    return templating.required_ports(task)
 
 
 def task_to_json(task):
@@ -56,12 +53,6 @@ def task_from_json(data):
         return Task.json_loads(json.dumps(data))
     except (ValueError, TypeError, AttributeError) as e:
         raise ConfigError(f'invalid task JSON: {e}') from None
-
-
-def inspect_dict(task):
-    """The task as a plain dict, interpolated as far as its bindings go; unbound refs stay as {{...}}."""
-    check_types(task)
-    return task_to_json(task)
 
 
 def to_spec(task):

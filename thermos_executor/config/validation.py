@@ -115,30 +115,33 @@ def _check_constraints(label, processes, constraints):
 
 
 def _find_cycle(edges):
-    """Names [a, b, ..., a] that form a cycle in the `before -> after` graph, or None."""
+    """Names [a, b, ..., a] that form a cycle in the `before -> after` graph, or None.
+
+    Depth-first, with an explicit stack (a chain of thousands of ordered processes must not hit Python's
+    recursion limit) and the current path kept as a set too (membership in O(1)).
+    """
     graph = {}
     for before, after in edges:
         graph.setdefault(before, []).append(after)
-    done, path = set(), []
-
-    def visit(node):
-        path.append(node)
-        for successor in graph.get(node, ()):
-            if successor in path:
+    done = set()
+    for start in list(graph):
+        if start in done:
+            continue
+        path, on_path, stack = [start], {start}, [iter(graph.get(start, ()))]
+        while stack:
+            successor = next(stack[-1], None)
+            if successor is None:
+                node = path.pop()
+                on_path.discard(node)
+                done.add(node)
+                stack.pop()
+                continue
+            if successor in on_path:
                 return path[path.index(successor):] + [successor]
             if successor not in done:
-                found = visit(successor)
-                if found:
-                    return found
-        path.pop()
-        done.add(node)
-        return None
-
-    for node in list(graph):
-        if node not in done:
-            found = visit(node)
-            if found:
-                return found
+                path.append(successor)
+                on_path.add(successor)
+                stack.append(iter(graph.get(successor, ())))
     return None
 
 

@@ -6,6 +6,7 @@ value / floor (floor / value for rates), so 1.0x means "as good as the floor" an
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ REPO = os.path.dirname(BENCH_DIR)
 RESULTS = os.path.join(BENCH_DIR, "results")
 PYTHON = sys.executable
 THERMOS = os.path.join(os.path.dirname(PYTHON), "thermos")
+MB = 1 << 20          # the benchmarks' MB: 2**20 bytes (a MiB)
 sys.path.insert(0, REPO)
 
 from thermos_executor.runner import ckpt, inspector  # noqa: E402
@@ -53,11 +55,37 @@ def write_results(metric: str, figures: list[dict], **detail) -> None:
         json.dump(data, f, indent=2, sort_keys=True)
 
 
-def task_file(directory: str, processes: int, cmdline: str, max_concurrency: int = 0) -> str:
-    """A .thermos file with `processes` independent processes p000.. running `cmdline`."""
-    path = os.path.join(directory, "bench.thermos")
+def cpu_seconds(*procs: psutil.Process) -> float:
+    """User + system CPU seconds of the processes (their children excluded)."""
+    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
+
+
+def timed(fn, *args, **kwargs) -> float:
+    """Seconds `fn(*args, **kwargs)` took."""
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def wait_until(condition, what: str, timeout: float, interval: float = 0.01):
+    """Call `condition` every `interval` s until it returns something truthy, and return that; TimeoutError(what)
+    after `timeout` s. For set-up and tear-down only: a poll is never part of a measured figure."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(interval)
+    return result
+
+
+def task_file(directory: str, processes: int, cmdline: str, max_concurrency: int = 0, logger: str | None = None,
+              name: str = "bench.thermos") -> str:
+    """A .thermos file `name` with `processes` independent processes p000.. running `cmdline`, each with
+    `logger` (the text of a Logger(...) expression) if given."""
+    path = os.path.join(directory, name)
+    logger_arg = f", logger={logger}" if logger else ""
     with open(path, "w") as f:
-        f.write(f"procs = [Process(name='p%03d' % i, cmdline={cmdline!r}) for i in range({processes})]\n"
+        f.write(f"procs = [Process(name='p%03d' % i, cmdline={cmdline!r}{logger_arg}) for i in range({processes})]\n"
                 f"export(Task(name='bench', processes=procs, max_concurrency={max_concurrency},"
                 f" finalization_wait=5))\n")
     return path
@@ -91,16 +119,13 @@ class RunningTask:
 
     def wait_all_running(self, count: int, timeout: float = 120.0) -> None:
         """Poll (benchmark set-up only, before anything is measured) until `count` processes are RUNNING."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            state = self.state()
-            running = [r for r in state.processes.values() if r and r[-1].state == "RUNNING"]
-            if len(running) >= count:
-                return
-            if self.proc.poll() is not None:
+        def all_running() -> bool:
+            running = [r for r in self.state().processes.values() if r and r[-1].state == "RUNNING"]
+            if len(running) < count and self.proc.poll() is not None:
                 raise self.failure(f"thermos run exited early ({self.proc.returncode})")
-            time.sleep(0.2)
-        raise TimeoutError(f"fewer than {count} processes RUNNING after {timeout}s")
+            return len(running) >= count
+
+        wait_until(all_running, f"fewer than {count} processes RUNNING after {timeout}s", timeout, 0.2)
 
     def coordinator_pids(self) -> list[int]:
         return [runs[-1].coordinator_pid for runs in self.state().processes.values()
@@ -139,3 +164,17 @@ class RunningTask:
 
     def __exit__(self, *exc):
         self.close()
+
+
+@contextlib.contextmanager
+def idle_task(processes: int):
+    """A `thermos run` of `processes` x `sleep 1000`, all RUNNING and settled: yields (task, runner, coordinators),
+    the last two as psutil.Process."""
+    with tempfile.TemporaryDirectory(prefix="thermos-bench-") as tmp:
+        with RunningTask(task_file(tmp, processes, "sleep 1000")) as task:
+            task.wait_all_running(processes)
+            time.sleep(1.0)   # let the runner copy the last records and go back to sleep
+            runner = psutil.Process(task.proc.pid)
+            coordinators = [psutil.Process(pid) for pid in task.coordinator_pids()]
+            assert len(coordinators) == processes, len(coordinators)
+            yield task, runner, coordinators

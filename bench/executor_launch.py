@@ -14,12 +14,10 @@ import sys
 import tempfile
 import time
 
-import benchlib
-
-sys.path.insert(0, benchlib.REPO)
-from scheduler.mesos.local import LocalMesos  # noqa: E402
-from tests.mesos_framework import TestFramework, echo_command, task_info  # noqa: E402
-from thermos_executor.config import schema  # noqa: E402
+import benchlib  # also puts the repository on sys.path, for the imports below
+from scheduler.mesos.local import LocalMesos
+from tests.mesos_framework import TestFramework, echo_command, task_info
+from thermos_executor.config import schema
 
 ROUNDS = 11
 GOAL_MS = 300.0

@@ -10,13 +10,11 @@ import os
 import sys
 import tempfile
 
-import benchlib
+import benchlib  # also puts the repository on sys.path, for the imports below
 import psutil
 from executor_launch import EXECUTOR, TimedFramework, thermos_data
-
-sys.path.insert(0, benchlib.REPO)
-from scheduler.mesos.local import LocalMesos  # noqa: E402
-from tests.mesos_framework import echo_command, task_info  # noqa: E402
+from scheduler.mesos.local import LocalMesos
+from tests.mesos_framework import echo_command, task_info
 
 GOAL_MB = 64.0
 AURORA_RESERVATION_MB = 128.0
@@ -34,7 +32,7 @@ def tree_pss(pid: int, exclude_name: str | None = None) -> float:
             total += proc.memory_full_info().pss
         except psutil.Error:
             pass
-    return total / 1e6
+    return total / benchlib.MB
 
 
 def measure(mesos, framework, task_id, command, data, exclude=None) -> float:

@@ -66,9 +66,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="thermos-bench-") as tmp:
-        true_cfg = benchlib.task_file(os.path.join(tmp), N, "true", CONCURRENCY)
-        os.makedirs(os.path.join(tmp, "sleep"))
-        sleep_cfg = benchlib.task_file(os.path.join(tmp, "sleep"), N, f"sleep {SLEEP}", CONCURRENCY)
+        true_cfg = benchlib.task_file(tmp, N, "true", CONCURRENCY, name="true.thermos")
+        sleep_cfg = benchlib.task_file(tmp, N, f"sleep {SLEEP}", CONCURRENCY, name="sleep.thermos")
         true_runs, sleep_runs, true_floor, sleep_machine = [], [], [], []
         for _ in range(args.runs):   # interleaved, so noise hits runner and floor alike
             true_runs.append(thermos_span(true_cfg))

@@ -8,19 +8,12 @@ polling or timers (the JSON also counts voluntary wake-ups in the window). No ra
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-
-import psutil
 
 import benchlib
 
 PROCESSES = 50
 GOAL_PERCENT = 0.5
-
-
-def cpu_seconds(procs) -> float:
-    return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
 
 
 def wakeups(procs) -> int:
@@ -31,22 +24,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="thermos-bench-") as tmp:
-        config = benchlib.task_file(tmp, PROCESSES, "sleep 1000")
-        with benchlib.RunningTask(config) as task:
-            task.wait_all_running(PROCESSES)
-            time.sleep(1.0)   # let the runner copy the last records and go back to sleep
-            runner = psutil.Process(task.proc.pid)
-            coordinators = [psutil.Process(pid) for pid in task.coordinator_pids()]
-            assert len(coordinators) == PROCESSES, len(coordinators)
-            start_runner, start_coord = cpu_seconds([runner]), cpu_seconds(coordinators)
-            start_wakeups = wakeups([runner] + coordinators)
-            start = time.monotonic()
-            time.sleep(args.seconds)
-            elapsed = time.monotonic() - start
-            used_runner = cpu_seconds([runner]) - start_runner
-            used_coord = cpu_seconds(coordinators) - start_coord
-            woke = wakeups([runner] + coordinators) - start_wakeups
+    with benchlib.idle_task(PROCESSES) as (_, runner, coordinators):
+        start_runner, start_coord = benchlib.cpu_seconds(runner), benchlib.cpu_seconds(*coordinators)
+        start_wakeups = wakeups([runner] + coordinators)
+        start = time.monotonic()
+        time.sleep(args.seconds)
+        elapsed = time.monotonic() - start
+        used_runner = benchlib.cpu_seconds(runner) - start_runner
+        used_coord = benchlib.cpu_seconds(*coordinators) - start_coord
+        woke = wakeups([runner] + coordinators) - start_wakeups
     percent = (used_runner + used_coord) / elapsed * 100
     fig = benchlib.figure("idle_cpu", percent, "%core", "floor", 0.0, goal=f"<= {GOAL_PERCENT} %",
                           met=percent <= GOAL_PERCENT, fmt="{:.3f}")

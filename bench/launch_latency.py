@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import tempfile
-import time
 
 import benchlib
 
@@ -34,10 +33,9 @@ def launch_once(config: str) -> dict:
             "header_to_running": running["start_time"] - header["launch_time"]}
 
 
-def timed(argv) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=True)
-    return time.perf_counter() - start
+def run(argv) -> float:
+    """Seconds to run `argv` to its end."""
+    return benchlib.timed(subprocess.run, argv, check=True)
 
 
 def main() -> None:
@@ -49,9 +47,9 @@ def main() -> None:
         launches, imports, spawns, bare = [], [], [], []
         for _ in range(args.runs):   # interleaved, so noise hits runner and floor alike
             launches.append(launch_once(config))
-            imports.append(timed([benchlib.PYTHON, "-c", "import thermos_executor.cli.thermos, os; os._exit(0)"]))
-            spawns.append(timed(["/bin/true"]))
-            bare.append(timed([benchlib.PYTHON, "-c", "import os; os._exit(0)"]))
+            imports.append(run([benchlib.PYTHON, "-c", "import thermos_executor.cli.thermos, os; os._exit(0)"]))
+            spawns.append(run(["/bin/true"]))
+            bare.append(run([benchlib.PYTHON, "-c", "import os; os._exit(0)"]))
     latency = [x["latency"] * 1000 for x in launches]
     p50 = benchlib.median(latency)
     floor = (benchlib.median(imports) + benchlib.median(spawns)) * 1000

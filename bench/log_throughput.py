@@ -39,11 +39,11 @@ import time
 import psutil
 
 import benchlib
+from benchlib import MB as MIB
 from thermos_executor.logs.rotating import rotated_files
 from thermos_executor.runner.paths import process_log_dir
 
 TOTAL = 1 << 30
-MIB = 1 << 20
 LOG_SIZE_MB = 10
 LOG_SIZE = LOG_SIZE_MB * MIB
 BACKUPS = 5
@@ -96,11 +96,6 @@ def rate(seconds: float) -> float:
     return TOTAL / MIB / seconds
 
 
-def cpu_seconds(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return times.user + times.system
-
-
 def disk_writes(path: str) -> int | None:
     """MiB written so far to the block device holding `path` (None if it has none), to see what reaches disk."""
     device = os.stat(path).st_dev
@@ -116,37 +111,22 @@ def written_since(path: str, before: int | None) -> int | None:
     return None if before is None or after is None else after - before
 
 
-def wait_for(condition, what: str, timeout: float = 300.0, interval: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(interval)
-
-
 # ---- thermos ------------------------------------------------------------------------------------------------
-
-def task_config(directory: str, cmdline: str, backups: int) -> str:
-    path = os.path.join(directory, "log.thermos")
-    with open(path, "w") as f:
-        f.write(f"logger = Logger(mode='rotate', rotate=RotatePolicy(log_size={LOG_SIZE_MB}*MB, backups={backups}))\n"
-                f"export(Task(name='logs', processes=[Process(name='w', cmdline={cmdline!r}, logger=logger)],"
-                f" finalization_wait=5))\n")
-    return path
-
 
 def sample_coordinator(task: benchlib.RunningTask) -> tuple[int, float]:
     """The coordinator's pid and user+system CPU seconds, sampled until it exits (or turns zombie)."""
     runner = psutil.Process(task.proc.pid)
-    deadline = time.monotonic() + 60
-    while not (children := runner.children()):
-        if task.proc.poll() is not None or time.monotonic() > deadline:
+
+    def children() -> list[psutil.Process]:
+        found = runner.children()
+        if not found and task.proc.poll() is not None:
             raise task.failure("no coordinator")
-        time.sleep(0.002)
-    coordinator, cpu = children[0], 0.0
+        return found
+
+    coordinator, cpu = benchlib.wait_until(children, "no coordinator", 60, 0.002)[0], 0.0
     try:
         while True:
-            cpu = cpu_seconds(coordinator)
+            cpu = benchlib.cpu_seconds(coordinator)
             if coordinator.status() == psutil.STATUS_ZOMBIE:
                 break
             time.sleep(SAMPLE)
@@ -159,14 +139,15 @@ def thermos_pass(tmp: str, writer: str, backups: int = BACKUPS, inspect=None) ->
     """One `thermos run` of `writer` into a rotating log: MiB/s, coordinator CPU, and `inspect(log)` if given."""
     directory = tempfile.mkdtemp(dir=tmp)
     stamp = os.path.join(directory, "stamp")
-    config = task_config(directory, stamped(writer, stamp), backups)
+    logger = f"Logger(mode='rotate', rotate=RotatePolicy(log_size={LOG_SIZE_MB}*MB, backups={backups}))"
+    config = benchlib.task_file(directory, 1, stamped(writer, stamp), logger=logger)
     disk = disk_writes(tmp)
     with benchlib.RunningTask(config) as task:
         coordinator, cpu = sample_coordinator(task)
         task.wait()
-        runs = task.state().processes["w"]
+        runs = task.state().processes["p000"]
         assert runs[-1].coordinator_pid == coordinator, (runs[-1].coordinator_pid, coordinator)
-        log = os.path.join(process_log_dir(os.path.join(task.tmp.name, "sandbox", ".logs"), "w", 0), "stdout")
+        log = os.path.join(process_log_dir(os.path.join(task.tmp.name, "sandbox", ".logs"), "p000", 0), "stdout")
         files = rotated_files(log)
         sizes = [os.path.getsize(f) for f in files]
         seconds = os.stat(log).st_mtime - read_stamp(stamp)[0]
@@ -228,10 +209,11 @@ def supervisord_pass(tmp: str, writer: str) -> dict:
     daemon = subprocess.Popen([supervisor_bin("supervisord"), "-n", "-c", conf],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: os.path.exists(os.path.join(directory, "supervisor.sock")), "supervisord socket", 60)
+        socket = os.path.join(directory, "supervisor.sock")
+        benchlib.wait_until(lambda: os.path.exists(socket), "supervisord socket", 60)
         proc = psutil.Process(daemon.pid)
         pipes, disk = pipe_count(proc), disk_writes(tmp)
-        before, wrote_before = cpu_seconds(proc), proc.io_counters().write_chars
+        before, wrote_before = benchlib.cpu_seconds(proc), proc.io_counters().write_chars
         subprocess.run([supervisor_bin("supervisorctl"), "-c", conf, "start", "w"], check=True,
                        stdout=subprocess.DEVNULL)
 
@@ -240,8 +222,8 @@ def supervisord_pass(tmp: str, writer: str) -> dict:
                 exited = "exited: w" in f.read()
             return exited and pipe_count(proc) == pipes   # exited, and its pipes read to EOF and closed
 
-        wait_for(ended, "supervisord's program did not end")
-        cpu = cpu_seconds(proc) - before
+        benchlib.wait_until(ended, "supervisord's program did not end", 300)
+        cpu = benchlib.cpu_seconds(proc) - before
         written = proc.io_counters().write_chars - wrote_before
         log = os.path.join(directory, "logs", "stdout")
         seconds = os.stat(log).st_mtime - read_stamp(stamp)[0]

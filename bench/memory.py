@@ -9,16 +9,13 @@ the RSS sum, which counts every shared page once per process — what a naive `p
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
-import psutil
-
 import benchlib
+from benchlib import MB
 
 PROCESSES = 50
 GOAL_MB = 100.0
-MB = 1024 * 1024
 
 
 def sample(runner, coordinators) -> dict:
@@ -36,18 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="thermos-bench-") as tmp:
-        config = benchlib.task_file(tmp, PROCESSES, "sleep 1000")
-        with benchlib.RunningTask(config) as task:
-            task.wait_all_running(PROCESSES)
-            time.sleep(1.0)   # let the runner copy the last records
-            runner = psutil.Process(task.proc.pid)
-            coordinators = [psutil.Process(pid) for pid in task.coordinator_pids()]
-            assert len(coordinators) == PROCESSES, len(coordinators)
-            samples = []
-            for _ in range(args.samples):
-                samples.append(sample(runner, coordinators))
-                time.sleep(0.5)
+    with benchlib.idle_task(PROCESSES) as (_, runner, coordinators):
+        samples = []
+        for _ in range(args.samples):
+            samples.append(sample(runner, coordinators))
+            time.sleep(0.5)
     m = {key: benchlib.median([s[key] for s in samples]) for key in samples[0]}
     figures = [
         benchlib.figure("memory_total_pss", m["total_pss"], "MB", "rss_sum", m["total_rss"],

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import tempfile
-import time
 
 import benchlib
 from benchlib import TaskPath, ckpt, inspector
@@ -59,12 +58,6 @@ def build(root: str, task_id: str) -> tuple[list[bytes], list[bytes]]:
     return runner_payloads, [p for ps in payloads.values() for p in ps]
 
 
-def timed_ms(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -76,12 +69,14 @@ def main() -> None:
         assert len(state.processes) == PROCESSES and all(len(r) == RUNS for r in state.processes.values())
         assert all(r[-1].state == "RUNNING" for r in state.processes.values())
         all_payloads = runner_payloads + coord_payloads
-        t = {"replay": [], "read_state": [], "floor_runner": [], "floor_all": []}
+        work = {"replay": lambda: RunnerState.replay(ckpt.read_all(paths.runner_checkpoint)),
+                "floor_runner": lambda: [json.loads(p) for p in runner_payloads],
+                "read_state": lambda: inspector.read_state(paths),
+                "floor_all": lambda: [json.loads(p) for p in all_payloads]}
+        t = {key: [] for key in work}
         for _ in range(args.repeats):   # interleaved, so noise hits code and floor alike
-            t["replay"].append(timed_ms(lambda: RunnerState.replay(ckpt.read_all(paths.runner_checkpoint))))
-            t["floor_runner"].append(timed_ms(lambda: [json.loads(p) for p in runner_payloads]))
-            t["read_state"].append(timed_ms(lambda: inspector.read_state(paths)))
-            t["floor_all"].append(timed_ms(lambda: [json.loads(p) for p in all_payloads]))
+            for key, fn in work.items():
+                t[key].append(benchlib.timed(fn) * 1000)
     m = {key: benchlib.median(values) for key, values in t.items()}
     figures = [
         benchlib.figure("replay_runner_stream", m["replay"], "ms", "json.loads", m["floor_runner"],

@@ -24,6 +24,17 @@ log = logging.getLogger(__name__)
 CHUNK = 50_000
 
 
+def highest_ballot(replies: list[list[Entry]]) -> dict[int, Entry]:
+    """Per position, the entry accepted under the highest ballot among `replies` (lists of entries)."""
+    best: dict[int, Entry] = {}
+    for entries in replies:
+        for e in entries:
+            cur = best.get(e.position)
+            if cur is None or e.ballot > cur.ballot:
+                best[e.position] = e
+    return best
+
+
 async def copy_learned(local, source, upto: int, deadline: float) -> int:
     """Copy committed entries from `source` until `local` has learned `upto` (or the source has no more).
 
@@ -87,7 +98,6 @@ async def recover_replica(local, remotes: list, quorum: int, timeout: float) -> 
               if isinstance(i, dict) and i.get("status") == VOTING and i.get("id") != local.replica.replica_id]
     if len(voting) < quorum:
         return False
-    voting = voting[:max(quorum, len(voting))]
     if local.replica.status == EMPTY:
         await local.set_status(RECOVERING)
     log.info("replica %s is RECOVERING from %d VOTING peers", local.replica.replica_id, len(voting))
@@ -105,11 +115,7 @@ async def recover_replica(local, remotes: list, quorum: int, timeout: float) -> 
         good = [c for c in collected if not isinstance(c, Exception)]
         if len(good) < quorum:
             raise LogError("recovery: fewer than a quorum of peers returned their uncommitted entries")
-        best: dict[int, Entry] = {}
-        for entries in good:
-            for e in entries:
-                if e.position not in best or e.ballot > best[e.position].ballot:
-                    best[e.position] = e
+        best = highest_ballot(good)
         await local.install_accepted(sorted(best.values(), key=lambda e: e.position), promised)
     else:
         await local.install_accepted([], promised)

@@ -37,11 +37,14 @@ def _path(values: dict) -> str:
 
 
 def cmd_initialize(argv: list[str]) -> int:
-    values, _ = F.parse(argv, PATH_FLAGS)
+    values = F.parse(argv, PATH_FLAGS)
     path = _path(values)
     if os.path.exists(path) and not os.path.isdir(path):
         raise LogError(f"{path} exists and is not a directory")
-    replica = Replica(path)
+    try:
+        replica = Replica(path)
+    except (OSError, sqlite3.Error) as e:
+        raise LogError(f"cannot open a replica at {path}: {getattr(e, 'strerror', None) or e}") from None
     try:
         replica.initialize()
     finally:
@@ -78,7 +81,7 @@ def _offline_status(path: str) -> dict:
 
 
 def cmd_status(argv: list[str]) -> int:
-    values, _ = F.parse(argv, PATH_FLAGS + [F.Flag("address"), F.Flag("zk_endpoints"),
+    values = F.parse(argv, PATH_FLAGS + [F.Flag("address"), F.Flag("zk_endpoints"),
                                             F.Flag("native_log_zk_group_path")])
     if values["address"]:
         from .client import LogClient
@@ -98,7 +101,7 @@ def cmd_status(argv: list[str]) -> int:
 
 
 def cmd_read(argv: list[str]) -> int:
-    values, _ = F.parse(argv, PATH_FLAGS + [F.Flag("address"), F.Flag("from", "int", 1),
+    values = F.parse(argv, PATH_FLAGS + [F.Flag("address"), F.Flag("from", "int", 1),
                                             F.Flag("to", "int", 2 ** 62)])
     if values["address"]:
         from .client import LogClient
@@ -139,7 +142,7 @@ SERVE_FLAGS = [
 
 
 def cmd_serve(argv: list[str]) -> int:
-    values, _ = F.parse(argv, SERVE_FLAGS)
+    values = F.parse(argv, SERVE_FLAGS)
     F.require(values, "native_log_file_path", "native_log_zk_group_path", "zk_endpoints")
     if values["native_log_quorum_size"] < 1:
         raise F.FlagError("-native_log_quorum_size must be at least 1")

@@ -15,7 +15,8 @@
 
 Usage::
 
-    coord = Coordinator(local, peers=lambda: ["10.0.0.2:8083", ...], quorum=2, address="10.0.0.1:8083")
+    coord = Coordinator(local, peers=lambda: ["10.0.0.2:8083", ...], quorum=2, address="10.0.0.1:8083",
+                        remote=node.remote)  # address -> RemoteReplica, cached by the caller
     await coord.recover()                      # optional; the first append does it otherwise
     positions = await coord.append([b"a", b"b"])
 """
@@ -26,7 +27,7 @@ import asyncio
 import logging
 import time
 
-from .catchup import copy_learned
+from .catchup import copy_learned, highest_ballot
 from .peers import LocalReplica, RemoteReplica, ReplicaUnavailable
 from .protocol import APPEND, NOOP, TRUNCATE, VOTING, Entry, Fenced, LogError, NotWriter, QuorumUnreachable
 from .replica import truncate_payload
@@ -40,13 +41,7 @@ MAX_BATCH_BYTES = 8 << 20
 def recovery_values(replies: list[list[Entry]], lo: int, hi: int) -> list[tuple[int, int, bytes]]:
     """For every position in [lo, hi]: the value accepted under the highest ballot among the quorum's
     replies, or a NOOP where no replica of the quorum holds one. Returns (position, kind, payload)."""
-    best: dict[int, Entry] = {}
-    for entries in replies:
-        for e in entries:
-            if lo <= e.position <= hi:
-                cur = best.get(e.position)
-                if cur is None or e.ballot > cur.ballot:
-                    best[e.position] = e
+    best = highest_ballot(replies)
     out = []
     for position in range(lo, hi + 1):
         e = best.get(position)
@@ -57,14 +52,14 @@ def recovery_values(replies: list[list[Entry]], lo: int, hi: int) -> list[tuple[
 class Coordinator:
     """The single writer of the log (see module docstring)."""
 
-    def __init__(self, local: LocalReplica, peers, quorum: int, address: str, write_timeout: float = 3.0,
-                 remotes: dict | None = None):
+    def __init__(self, local: LocalReplica, peers, quorum: int, address: str, write_timeout: float = 3.0, *,
+                 remote):
         self.local = local
-        self._peers = peers
+        self._peers = peers  # () -> addresses of the members
+        self._remote = remote  # address -> RemoteReplica (the node's cache of peer connections)
         self.quorum = quorum
         self.address = address
         self.write_timeout = write_timeout
-        self._remotes: dict[str, RemoteReplica] = remotes if remotes is not None else {}
         self.ballot = 0
         self.recovered = False
         self.stopped = False
@@ -98,7 +93,9 @@ class Coordinator:
             self._pump_task = None
 
     async def append(self, payloads: list[bytes]) -> list[int]:
-        """Append entries; their positions once a quorum has them durably."""
+        """Append entries; their positions once a quorum has them durably (nothing to append: no round)."""
+        if not payloads:
+            return []
         return await self._submit([(APPEND, bytes(p)) for p in payloads])
 
     async def truncate(self, before: int) -> int:
@@ -119,11 +116,7 @@ class Coordinator:
 
     # -- peers ---------------------------------------------------------------------------------------------
     def remotes(self) -> list[RemoteReplica]:
-        wanted = [a for a in self._peers() if a != self.address]
-        for address in wanted:
-            if address not in self._remotes:
-                self._remotes[address] = RemoteReplica(address)
-        return [self._remotes[a] for a in wanted]
+        return [self._remote(a) for a in self._peers() if a != self.address]
 
     # -- pump ----------------------------------------------------------------------------------------------
     async def _submit(self, items: list[tuple[int, bytes]]) -> list[int]:
@@ -149,7 +142,8 @@ class Coordinator:
             if not self.recovered:
                 try:
                     await self.recover()
-                except LogError as e:
+                except Exception as exc:  # noqa: BLE001 - the pump must survive: fail the queue, retry later
+                    e = _as_log_error(exc, "recovery")
                     self.last_error = str(e)
                     log.error("%s", e)
                     self._fail_queue(e)
@@ -167,7 +161,8 @@ class Coordinator:
                 spans.append((fut, list(range(first, first + len(items)))))
             try:
                 await self._round(entries)
-            except LogError as e:
+            except Exception as exc:  # noqa: BLE001 - the pump must survive: fail this batch, recover next time
+                e = _as_log_error(exc, f"append of {len(entries)} entries")
                 self.stats["failed_rounds"] += 1
                 self.last_error = str(e)
                 self.recovered = False
@@ -322,7 +317,7 @@ class Coordinator:
                 await self._round(chunk)
         self.committed = max(end, self.local.replica.learned)
         self.next_position = self.committed + 1
-        await self.local.commit(ballot, self.committed, persist=True)
+        await self.local.commit(ballot, self.committed)  # persisted by the flush of _broadcast_commit below
         self.recovered = True
         self.last_error = ""
         self.stats["recoveries"] += 1
@@ -343,6 +338,14 @@ async def _quiet(aw):
         await aw
     except Exception as e:  # noqa: BLE001 - best effort notification; the next one will do
         log.debug("commit notification failed: %s", e)
+
+
+def _as_log_error(error: Exception, what: str) -> LogError:
+    """`error` itself if it is a LogError; otherwise a LogError saying what failed (and it is logged)."""
+    if isinstance(error, LogError):
+        return error
+    log.error("%s failed unexpectedly", what, exc_info=error)
+    return LogError(f"{what} failed unexpectedly: {type(error).__name__}: {error}")
 
 
 def _consume(task: asyncio.Task) -> None:

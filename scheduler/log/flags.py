@@ -29,21 +29,18 @@ class Flag:
     name: str
     kind: str = "str"  # str | int | duration | bool
     default: object = None
-    help: str = ""
 
 
-def parse(argv: list[str], flags: list[Flag], positional: int = 0) -> tuple[dict, list[str]]:
-    """Values for `flags` from `argv` (defaults filled in) and the positional arguments."""
+def parse(argv: list[str], flags: list[Flag]) -> dict:
+    """Values for `flags` from `argv`, defaults filled in. Positional arguments are an error."""
     known = {f.name: f for f in flags}
     values = {f.name: f.default for f in flags}
-    rest: list[str] = []
     i = 0
     while i < len(argv):
         arg = argv[i]
         i += 1
         if not arg.startswith("-") or arg == "-":
-            rest.append(arg)
-            continue
+            raise FlagError(f"unexpected argument {arg!r}")
         name, eq, value = arg.lstrip("-").partition("=")
         name = name.replace("-", "_")
         if name not in known:
@@ -59,17 +56,18 @@ def parse(argv: list[str], flags: list[Flag], positional: int = 0) -> tuple[dict
             else:
                 raise FlagError(f"-{name} needs a value")
         values[name] = _convert(flag, value)
-    if len(rest) > positional:
-        raise FlagError(f"unexpected argument {rest[positional]!r}")
-    return values, rest
+    return values
 
 
 def _convert(flag: Flag, value: str):
     if flag.kind == "int":
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise FlagError(f"-{flag.name}: {value!r} is not an integer") from None
+        if not -2 ** 63 <= number < 2 ** 63:
+            raise FlagError(f"-{flag.name}: {value} is out of range (a signed 64-bit integer)")
+        return number
     if flag.kind == "duration":
         return parse_duration(flag.name, value)
     if flag.kind == "bool":

@@ -101,7 +101,7 @@ class LogNode:
 
     def _become_writer(self) -> None:
         coord = Coordinator(self.local, self._peer_addresses, self.quorum, self.address, self.write_timeout,
-                            remotes=self.remotes)
+                            remote=self.remote)
         coord.on_fenced = self._on_fenced
         self.coordinator = coord
         coord.start()

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 EMPTY = "EMPTY"
 RECOVERING = "RECOVERING"
 VOTING = "VOTING"
-STATUSES = (EMPTY, RECOVERING, VOTING)
 
 # Entry kinds.
 APPEND = 0
@@ -31,6 +30,8 @@ ENTRY_HEAD = struct.Struct(">QQBI")  # position, ballot, kind, payload length
 _HEADER_LEN = struct.Struct(">I")
 
 CONTENT_TYPE = "application/x-aurora-log"
+
+MAX_INT = 2 ** 63  # positions and ballots are SQLite INTEGERs (signed 64-bit): every one is below this
 
 
 class LogError(Exception):
@@ -54,19 +55,12 @@ class QuorumUnreachable(LogError):
     """Fewer than a quorum of VOTING replicas answered within the deadline."""
 
 
-class StorageNotReady(LogError):
-    """The local replica is not VOTING (e.g. EMPTY and never initialized)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Entry:
     position: int
     ballot: int
     kind: int
     payload: bytes
-
-    def same_value(self, other: Entry) -> bool:
-        return self.kind == other.kind and self.payload == other.payload
 
 
 def pack_entries(entries) -> bytes:
@@ -90,6 +84,8 @@ def unpack_entries(blob: bytes) -> list[tuple[int, int, int, bytes]]:
         if offset + head > size:
             raise ValueError("truncated entry header")
         position, ballot, kind, length = unpack_from(blob, offset)
+        if position >= MAX_INT or ballot >= MAX_INT:
+            raise ValueError("entry position or ballot out of range")
         offset += head
         if offset + length > size:
             raise ValueError("truncated entry payload")

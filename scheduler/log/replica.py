@@ -28,7 +28,7 @@ import uuid
 
 import sqlite_utils
 
-from .protocol import APPEND, EMPTY, TRUNCATE, VOTING, Entry, LogError
+from .protocol import EMPTY, TRUNCATE, VOTING, Entry, LogError
 
 DB_NAME = "replica.sqlite"
 
@@ -49,12 +49,9 @@ def truncate_payload(before: int) -> bytes:
 class Replica:
     """Durable acceptor state at `path`. Created EMPTY if nothing is there."""
 
-    def __init__(self, path: str, create: bool = True):
+    def __init__(self, path: str):
         self.path = path
-        if not os.path.isdir(path):
-            if not create:
-                raise LogError(f"no replica at {path}: directory does not exist")
-            os.makedirs(path, exist_ok=True)
+        os.makedirs(path, exist_ok=True)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(db_file(path), isolation_level=None, check_same_thread=False)
         # Durable before acknowledging: WAL + synchronous=FULL fsyncs the WAL at every commit.
@@ -144,10 +141,10 @@ class Replica:
                                            else (e.position, e.kind, e.payload))
                 if position > self.learned:
                     rows.append((position, ballot, kind, payload))
+            raise_promise = ballot > self.promised
             with self._tx():
-                if ballot > self.promised:
+                if raise_promise:
                     self._put_meta({"promised": ballot}, commit=False)
-                    self.promised = ballot
                 if rows:
                     self._conn.executemany(
                         "INSERT OR REPLACE INTO log(position, ballot, kind, payload) VALUES (?, ?, ?, ?)", rows)
@@ -159,27 +156,19 @@ class Replica:
                 if self._learned_dirty:
                     self._put_meta({"learned": self.learned, "begin": self.begin}, commit=False)
                     self._learned_dirty = False
+            if raise_promise:
+                self.promised = ballot  # only once on disk: a failed transaction leaves the promise as it was
             reply.update(ok=True, promised=self.promised, learned=self.learned, end=self.end)
             return reply
 
-    def commit(self, ballot: int, upto: int, persist: bool = False) -> bool:
+    def commit(self, ballot: int, upto: int) -> bool:
         """Learn positions up to `upto` written under `ballot`. True if catch-up is needed to get there.
 
         The learned mark is advisory (losing it only costs a re-learn), so it is persisted with the next
-        write unless `persist` asks for it now.
+        write or `flush`.
         """
         with self._lock:
-            if upto <= self.learned:
-                return False
-            recent = self._recent
-            if recent and recent[0] == ballot and recent[1] <= self.learned + 1 and upto <= recent[2]:
-                self._advance(ballot, upto)  # fast path, no query
-                return False
-            with self._tx():
-                self._advance(ballot, upto)
-                if persist and self._learned_dirty:
-                    self._put_meta({"learned": self.learned, "begin": self.begin}, commit=False)
-                    self._learned_dirty = False
+            self._advance(ballot, upto)
             return self.learned < upto
 
     def flush(self) -> None:
@@ -198,23 +187,24 @@ class Replica:
             self.learned = upto
             self._learned_dirty = True
             return
-        cur = self._conn.execute(
-            "SELECT position, ballot, kind, payload FROM log WHERE position > ? AND position <= ? "
-            "ORDER BY position", (self.learned, upto))
-        learned = self.learned
-        truncate_to = 0
-        for position, b, kind, payload in cur:
-            if position != learned + 1 or b != ballot:
-                break
-            learned = position
-            if kind == TRUNCATE:
-                truncate_to = max(truncate_to, truncate_target(payload))
-        cur.close()
-        if learned != self.learned:
-            self.learned = learned
-            self._learned_dirty = True
-        if truncate_to:
-            self._truncate(min(truncate_to, self.learned + 1))
+        with self._tx():  # joins the transaction of `write`
+            cur = self._conn.execute(
+                "SELECT position, ballot, kind, payload FROM log WHERE position > ? AND position <= ? "
+                "ORDER BY position", (self.learned, upto))
+            learned = self.learned
+            truncate_to = 0
+            for position, b, kind, payload in cur:
+                if position != learned + 1 or b != ballot:
+                    break
+                learned = position
+                if kind == TRUNCATE:
+                    truncate_to = max(truncate_to, truncate_target(payload))
+            cur.close()
+            if learned != self.learned:
+                self.learned = learned
+                self._learned_dirty = True
+            if truncate_to:
+                self._truncate(min(truncate_to, self.learned + 1))
 
     def _truncate(self, before: int) -> None:
         if before > self.begin:
@@ -252,9 +242,6 @@ class Replica:
                 "SELECT position, ballot, kind, payload FROM log WHERE position >= ? AND position <= ? "
                 "ORDER BY position", (lo, hi)).fetchall() if hi >= lo else []
         return [Entry(*r) for r in rows]
-
-    def read_appends(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
-        return [(e.position, e.payload) for e in self.read(lo, hi) if e.kind == APPEND]
 
     # -- catch-up sinks ------------------------------------------------------------------------------------
     def install_learned(self, begin: int, rows: list[tuple]) -> None:

@@ -25,7 +25,7 @@ import logging
 from tornado import web
 
 from .peers import parse_json
-from .protocol import CONTENT_TYPE, EMPTY, LogError, NotWriter, QuorumUnreachable, decode, encode
+from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, QuorumUnreachable, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ class _Base(web.RequestHandler):
 
     def int_field(self, header: dict, name: str, default=None) -> int:
         value = header.get(name, default)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise web.HTTPError(400, reason=f"field {name!r} must be an integer")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_INT:
+            raise web.HTTPError(400, reason=f"field {name!r} must be an integer in [0, 2**63)")
         return value
 
     def write_error(self, status_code, **kwargs):
@@ -114,6 +114,8 @@ class Info(_Base):
 class Append(_Base):
     async def post(self):
         _, entries = self.message()
+        if not entries:
+            return self.send_json({"error": "nothing to append: the message has no entries"}, 400)
         try:
             positions = await self.node.writer().append([e[3] for e in entries])
         except NotWriter as e:
@@ -148,7 +150,9 @@ class Read(_Base):
             lo = int(self.get_argument("from", "1"))
             hi = int(self.get_argument("to", str(2 ** 62)))
         except ValueError:
-            return self.send_json({"error": "'from' and 'to' must be integers"}, 400)
+            lo = hi = -1
+        if not (0 <= lo < MAX_INT and 0 <= hi < MAX_INT):
+            return self.send_json({"error": "'from' and 'to' must be integers in [0, 2**63)"}, 400)
         coord = self.node.coordinator
         entries = await (coord.read(lo, hi) if coord and coord.recovered else self.node.local.read(lo, hi))
         self.send_message({"n": len(entries), "learned": self.node.replica.learned}, entries)

@@ -9,7 +9,6 @@ read by Content-Length -- reconnecting when it breaks. A timeout closes the conn
 from __future__ import annotations
 
 import asyncio
-import socket
 
 from tornado import httputil
 from tornado.iostream import StreamClosedError
@@ -95,6 +94,3 @@ async def _read_chunked(stream) -> bytes:
         parts.append(await stream.read_bytes(size))
         await stream.read_bytes(2)
 
-
-def set_nodelay(sock: socket.socket) -> None:
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

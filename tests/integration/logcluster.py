@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -195,18 +194,3 @@ class LogCluster:
                 return f.read()[-n:].decode(errors="replace")
         except OSError:
             return ""
-
-    # -- inspection ------------------------------------------------------------------------------------------
-    def replica_rows(self, i: int) -> tuple[dict, dict[int, tuple[int, bytes]]]:
-        """(meta, {position: (kind, payload)}) of committed entries, read straight from replica i's SQLite."""
-        db = os.path.join(self.path(i), "replica.sqlite")
-        if not os.path.exists(db):
-            return {}, {}
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-        try:
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            learned = int(meta.get("learned", 0))
-            rows = conn.execute("SELECT position, kind, payload FROM log WHERE position <= ?", (learned,))
-            return meta, {p: (k, bytes(v)) for p, k, v in rows}
-        finally:
-            conn.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import threading
-import time
+from collections import Counter
 
 from tests.integration.logcluster import LogCluster, wait_for
 
@@ -43,7 +43,7 @@ class Appender(threading.Thread):
         self.failed = 0
         self.n = 0
         self._halt = threading.Event()
-        self._lock = threading.Lock()
+        self._acked = threading.Condition()  # guards `acked`; notified on every acknowledgement
         self.errors: list[str] = []
 
     def run(self) -> None:
@@ -62,8 +62,9 @@ class Appender(threading.Thread):
                 client = clients[writer] = LogClient(self.cluster.address(writer), timeout=8)
             try:
                 (position,) = client.append([payload])
-                with self._lock:
+                with self._acked:
                     self.acked[payload] = position
+                    self._acked.notify_all()
             except LogError as e:
                 self.failed += 1
                 if len(self.errors) < 20:
@@ -73,17 +74,13 @@ class Appender(threading.Thread):
             c.close()
 
     def count(self) -> int:
-        with self._lock:
+        with self._acked:
             return len(self.acked)
 
     def wait_progress(self, n: int, timeout: float) -> bool:
-        target = self.count() + n
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.count() >= target:
-                return True
-            time.sleep(0.02)  # polling interval of a condition wait
-        return False
+        with self._acked:
+            target = len(self.acked) + n
+            return self._acked.wait_for(lambda: len(self.acked) >= target, timeout)
 
     def stop(self) -> None:
         self._halt.set()
@@ -200,8 +197,8 @@ def check(cluster: LogCluster, acked: dict[bytes, int]) -> None:
     for payload, position in acked.items():
         assert by_position.get(position) == (APPEND, payload), (
             f"acknowledged {payload!r} at {position} but the log has {by_position.get(position)!r}")
-    payloads = [v for _, k, v in reference if k == APPEND]
-    dups = sorted({(p, v) for p, k, v in reference if k == APPEND and payloads.count(v) > 1})
+    times = Counter(v for _, k, v in reference if k == APPEND)
+    dups = sorted({(p, v) for p, k, v in reference if k == APPEND and times[v] > 1})
     assert not dups, f"a payload was committed twice: {dups[:10]}"
     assert [p for p, _, _ in reference] == list(range(reference[0][0], ending + 1)) if reference else True
 

@@ -1,12 +1,15 @@
 """Specific behaviours of the log with real replica processes and a real ZooKeeper."""
 
+import json
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from tests.integration.logcluster import BIN, LogCluster, wait_for
 
-from scheduler.log.protocol import LogError
+from scheduler.log.protocol import APPEND, LogError, encode
 
 
 @pytest.fixture
@@ -98,6 +101,28 @@ def test_disk_loss_replica_catches_up_before_voting_and_truncate(cluster_factory
         assert c.client(i).read(1, 399) == []
 
 
+def test_bad_requests_get_400_and_the_writer_keeps_working(cluster_factory):
+    c = cluster_factory(size=1)
+    c.start()
+
+    def post(path, body=None):  # no body: GET
+        try:
+            with urllib.request.urlopen(f"http://{c.address(0)}{path}", data=body, timeout=10) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+    code, body = post("/log/append", encode({}))
+    assert code == 400 and "no entries" in json.loads(body)["error"]
+    code, body = post("/replica/promise", encode({"ballot": 2 ** 63}))
+    assert code == 400 and "2**63" in json.loads(body)["error"]
+    code, _ = post("/replica/write", encode({"ballot": 1}, [(2 ** 63, 1, APPEND, b"x")]))
+    assert code == 400
+    code, _ = post("/log/read?from=99999999999999999999")
+    assert code == 400
+    assert c.client(0).status()["replica"]["promised"] < 2 ** 63
+    assert c.client(0).append([b"after"]) == [1]
+
+
 def test_cli_errors_are_one_line(tmp_path, zookeeper):
     def run(*args):
         p = subprocess.run([BIN, *args], check=False, capture_output=True, text=True, timeout=60)
@@ -119,3 +144,8 @@ def test_cli_errors_are_one_line(tmp_path, zookeeper):
     assert code != 0 and "ZooKeeper" in err.splitlines()[-1] and "Traceback" not in err
     code, _, err = run("read", "--address=127.0.0.1:1")
     assert code != 0 and "cannot reach" in err and "Traceback" not in err
+    code, _, err = run("read", f"--path={tmp_path}/r", "--from=99999999999999999999")
+    assert code != 0 and "out of range" in err and err.count("\n") == 1
+    (tmp_path / "file").write_text("")
+    code, _, err = run("initialize", f"--path={tmp_path}/file/x")
+    assert code != 0 and "Not a directory" in err and err.count("\n") == 1

@@ -7,7 +7,7 @@ import pytest
 from scheduler.log import flags as F
 from scheduler.log.coordinator import Coordinator, recovery_values
 from scheduler.log.peers import LocalReplica, ReplicaUnavailable
-from scheduler.log.protocol import APPEND, NOOP, Entry, Fenced, QuorumUnreachable
+from scheduler.log.protocol import APPEND, NOOP, Entry, Fenced, LogError, QuorumUnreachable
 from scheduler.log.replica import Replica
 
 
@@ -55,7 +55,7 @@ def cluster(tmp_path):
 def make(replicas, peers, address="p0"):
     local = LocalReplica(replicas[0])
     return Coordinator(local, peers=lambda: list(peers), quorum=2, address=address, write_timeout=2.0,
-                       remotes=dict(peers))
+                       remote=peers.__getitem__)
 
 
 def test_append_commits_on_quorum_and_recovery_adopts_uncommitted_value(cluster):
@@ -134,10 +134,44 @@ def test_concurrent_appends_share_rounds(cluster):
     asyncio.run(scenario())
 
 
+def test_empty_append_needs_no_round_and_later_appends_work(cluster):
+    replicas, peers = cluster
+
+    async def scenario():
+        c = make(replicas, peers)
+        c.start()
+        assert await asyncio.wait_for(c.append([]), 5) == []
+        assert c.stats["rounds"] == 0
+        assert await asyncio.wait_for(c.append([b"a"]), 5) == [1]
+        await c.stop()
+    asyncio.run(scenario())
+
+
+def test_pump_survives_an_unexpected_error_in_a_round(cluster):
+    replicas, peers = cluster
+
+    async def scenario():
+        c = make(replicas, peers)
+        c.start()
+        await c.recover()
+        real_round = c._round
+
+        async def broken_round(entries):
+            c._round = real_round
+            raise RuntimeError("boom")
+        c._round = broken_round
+        with pytest.raises(LogError, match="failed unexpectedly: RuntimeError: boom"):
+            await asyncio.wait_for(c.append([b"a"]), 5)
+        # The failed round's outcome is unknown; a new recovery round runs and appends work again.
+        assert await asyncio.wait_for(c.append([b"b"]), 5) in ([1], [2])
+        await c.stop()
+    asyncio.run(scenario())
+
+
 def test_flags_accept_aurora_spellings():
     flags = [F.Flag("native_log_quorum_size", "int", 1), F.Flag("native_log_write_timeout", "duration", 3.0),
              F.Flag("zk_endpoints")]
-    values, _ = F.parse(["-native_log_quorum_size=2", "--native-log-write-timeout", "500ms",
+    values = F.parse(["-native_log_quorum_size=2", "--native-log-write-timeout", "500ms",
                          "-zk_endpoints", "a:1"], flags)
     assert values == {"native_log_quorum_size": 2, "native_log_write_timeout": 0.5, "zk_endpoints": "a:1"}
     with pytest.raises(F.FlagError, match="unknown flag"):
@@ -146,3 +180,7 @@ def test_flags_accept_aurora_spellings():
         F.parse(["-native_log_write_timeout=3 fortnights"], flags)
     with pytest.raises(F.FlagError, match="not an integer"):
         F.parse(["-native_log_quorum_size=two"], flags)
+    with pytest.raises(F.FlagError, match="out of range"):
+        F.parse(["-native_log_quorum_size=99999999999999999999"], flags)
+    with pytest.raises(F.FlagError, match="unexpected argument"):
+        F.parse(["extra"], flags)

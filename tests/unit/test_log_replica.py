@@ -55,14 +55,30 @@ def test_promise_and_entries_are_durable_across_reopen(tmp_path):
     r.initialize()
     r.promise(9)
     r.write(9, [e(1, b"a"), e(2, b"b")], 0)
-    r.commit(9, 2, persist=True)
-    r.close()
-    r2 = Replica(path)
+    r.commit(9, 2)
+    r.flush()  # the learned mark is advisory: it is persisted by the next write or by flush
+    r2 = Replica(path)  # a second opening while the first is still open: it sees only what is on disk
     assert (r2.status, r2.promised, r2.learned, r2.end) == (VOTING, 9, 2, 2)
     assert [x.payload for x in r2.read(1, 10)] == [b"a", b"b"]
     mode = sqlite3.connect(db_file(path)).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     r2.close()
+    r.close()
+
+
+def test_failed_write_leaves_the_promise_as_it_was(tmp_path):
+    path = str(tmp_path / "r")
+    r = Replica(path)
+    r.initialize()
+    r.promise(3)
+    with pytest.raises(OverflowError):
+        r.write(4, [e(2 ** 63)], 0)  # beyond SQLite's INTEGER: the transaction rolls back
+    assert r.promised == 3
+    assert r.write(3, [e(1)], 0)["ok"]
+    r2 = Replica(path)
+    assert r2.promised == 3
+    r2.close()
+    r.close()
 
 
 def test_commit_learns_only_entries_of_the_committing_ballot(replica):
@@ -134,3 +150,7 @@ def test_message_codec_roundtrip():
         decode(encode({}, entries)[:-5])
     with pytest.raises(ValueError):
         decode(b"\x00")
+    with pytest.raises(ValueError, match="out of range"):
+        decode(encode({}, [Entry(2 ** 63, 1, APPEND, b"")]))
+    with pytest.raises(ValueError, match="out of range"):
+        decode(encode({}, [Entry(1, 2 ** 64 - 1, APPEND, b"")]))

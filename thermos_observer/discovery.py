@@ -91,8 +91,7 @@ class _RootScan:
                     mtime = os.stat(os.path.join(directory, task_id)).st_mtime
                 except OSError:
                     continue
-                if task_id in found:      # both active and finished for a moment (mid-rename): finished wins
-                    pass
+                # both active and finished for a moment (mid-rename): finished, scanned last, wins
                 found[task_id] = Entry(self.root, task_id, status, mtime)
                 changed = True
         if found.keys() != self.tasks.keys():

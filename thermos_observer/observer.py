@@ -14,7 +14,7 @@ import json
 import os
 
 from thermos_executor.runner import inspector
-from thermos_executor.runner.paths import TaskPath, process_log_dir
+from thermos_executor.runner.paths import TaskPath
 from thermos_executor.runner.state import ProcessState, RunnerState, TaskState
 from thermos_observer.discovery import Discovery, Entry
 from thermos_observer.sampler import Sampler, empty_sample
@@ -161,8 +161,9 @@ class TaskObserver:
         row.update(task["resource_consumption"])
         return row
 
-    def task(self, task_id: str) -> dict | None:
-        found = self.lookup(task_id)
+    def task(self, task_id: str, found=None) -> dict | None:
+        """`found`: the task's `lookup()`, if the caller did it already."""
+        found = found or self.lookup(task_id)
         if found is None:
             return None
         entry, state, task_json = found
@@ -194,9 +195,10 @@ class TaskObserver:
 
     def process(self, task_id: str, name: str, run: int | None = None) -> dict | None:
         found = self.lookup(task_id)
-        if found is None:
-            return None
-        entry, state, _ = found
+        return None if found is None else self._process(found[0], found[1], name, run)
+
+    def _process(self, entry: Entry, state: RunnerState, name: str, run: int | None = None) -> dict | None:
+        task_id = entry.task_id
         runs = state.processes.get(name)
         if not runs:
             return None
@@ -220,27 +222,17 @@ class TaskObserver:
             if found is None:
                 out[task_id] = None
                 continue
-            out[task_id] = {name: self.process(task_id, name) for name in found[1].processes}
+            entry, state, _ = found
+            out[task_id] = {name: self._process(entry, state, name) for name in state.processes}
         return out
 
-    def process_runs(self, task_id: str, name: str) -> list[dict] | None:
-        """Every run of a process, oldest first (the process page)."""
-        found = self.lookup(task_id)
+    def process_runs(self, task_id: str, name: str, found=None) -> list[dict] | None:
+        """Every run of a process, oldest first (the process page). `found`: the task's `lookup()`, if done."""
+        found = found or self.lookup(task_id)
         if found is None or name not in found[1].processes:
             return None
-        return [self.process(task_id, name, run) for run in range(len(found[1].processes[name]))]
-
-    def log_dir(self, task_id: str, process: str, run: int) -> str | None:
-        found = self.lookup(task_id)
-        if found is None:
-            return None
-        header = found[1].header
-        log_dir = header.get("log_dir") or os.path.join(header.get("sandbox") or "", ".logs")
-        return process_log_dir(log_dir, process, run)
-
-    def sandbox(self, task_id: str) -> str | None:
-        found = self.lookup(task_id)
-        return None if found is None else found[1].header.get("sandbox")
+        entry, state, _ = found
+        return [self._process(entry, state, name, run) for run in range(len(state.processes[name]))]
 
     def task_id_count(self) -> dict:
         return self.discovery.counts()

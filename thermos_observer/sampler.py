@@ -110,9 +110,6 @@ class Sampler:
         self.last_disk_seconds = 0.0
         self._maxlen = min(10_000, max(2, int(HISTORY_SECONDS / max(0.1, min(process_interval, disk_interval)))))
 
-    def forget(self, task_id: str) -> None:
-        self.tasks.pop(task_id, None)
-
     def retain(self, active_ids) -> None:
         for task_id in [t for t in self.tasks if t not in active_ids]:
             del self.tasks[task_id]
@@ -155,23 +152,18 @@ class Sampler:
 
     @staticmethod
     def _sample_run(run, children, tracker: _RunTracker, now: float) -> dict:
-        coordinator = process_tree.coordinator(run)
         procs = []
-        if coordinator is not None:
-            stack = list(children.get(coordinator.pid, ()))
+        top = process_tree.coordinator(run)            # the coordinator's descendants, not the coordinator itself
+        if top is None:
+            top = process_tree.find(run.pid, run.start_time)    # no coordinator: the process and its descendants
+            if top is not None:
+                procs.append(top)
+        if top is not None:
+            stack = list(children.get(top.pid, ()))
             while stack:
                 proc = stack.pop()
                 procs.append(proc)
                 stack.extend(children.get(proc.pid, ()))
-        else:
-            user = process_tree.find(run.pid, run.start_time)
-            if user is not None:
-                procs.append(user)
-                stack = list(children.get(user.pid, ()))
-                while stack:
-                    proc = stack.pop()
-                    procs.append(proc)
-                    stack.extend(children.get(proc.pid, ()))
         sample = empty_sample()
         cpu_now = {}
         for proc in procs:

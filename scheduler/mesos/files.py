@@ -2,8 +2,13 @@
 
 A requested path is resolved to its real path (following `runs/latest` and any other link) and allowed only if
 that real path lies inside the real work directory, compared component by component (never as string prefixes, so
-`/work2` is not inside `/work`). The final open uses O_NOFOLLOW. Anything outside, missing or unreadable is
-reported as not found, so the endpoints never tell what exists outside the work directory.
+`/work2` is not inside `/work`). The final open uses O_NOFOLLOW, and the real path the kernel reports for the
+opened descriptor is checked the same way (a link swapped in between the check and the open is refused).
+Anything outside, missing or unreadable is reported as not found, so the endpoints never tell what exists
+outside the work directory.
+
+`is_within` repeats `thermos_observer.files.is_within` on purpose: this stand-in imports nothing outside
+`scheduler.mesos`, and the observer should not depend on the scheduler either.
 """
 from __future__ import annotations
 
@@ -29,39 +34,61 @@ def confine(root: str, path: str) -> str:
         raise FileNotFound(path)
     real_root = os.path.realpath(root)
     real = os.path.realpath(path if os.path.isabs(path) else os.path.join(real_root, path))
-    root_parts = _components(real_root)
-    parts = _components(real)
-    if parts[:len(root_parts)] != root_parts:
-        raise FileNotFound(path)
-    if not os.path.lexists(real):
+    if not is_within(real_root, real) or not os.path.lexists(real):
         raise FileNotFound(path)
     return real
 
 
-def _components(path: str) -> list[str]:
-    return [p for p in os.path.normpath(path).split(os.sep) if p]
+def is_within(base: str, target: str) -> bool:
+    """Whether `target` is `base` or below it, comparing path components (both must be real, absolute paths)."""
+    base_parts = [p for p in base.split(os.sep) if p]
+    target_parts = [p for p in target.split(os.sep) if p]
+    return target_parts[:len(base_parts)] == base_parts
+
+
+def _open(root: str, path: str, flags: int) -> int:
+    """A descriptor of `path` (confined), opened with O_NOFOLLOW and checked again after the open."""
+    real = confine(root, path)
+    try:
+        fd = os.open(real, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        raise FileNotFound(path) from None
+    try:
+        opened = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        opened = ""
+    if not is_within(os.path.realpath(root), opened):
+        os.close(fd)
+        raise FileNotFound(path)
+    return fd
 
 
 def browse(root: str, path: str) -> list[dict]:
     """Mesos' /files/browse answer: one entry per directory member (a file gives itself)."""
-    real = confine(root, path)
+    fd = _open(root, path, os.O_PATH)
     try:
-        st = os.lstat(real)
-    except OSError:
-        raise FileNotFound(path) from None
-    shown = os.path.normpath(path)
-    if not stat.S_ISDIR(st.st_mode):
-        return [_entry(shown, st)]
+        st = os.fstat(fd)
+        shown = os.path.normpath(path)
+        if not stat.S_ISDIR(st.st_mode):
+            return [_entry(shown, st)]
+        try:
+            directory = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+        except OSError:
+            raise FileNotFound(path) from None
+    finally:
+        os.close(fd)
     entries = []
     try:
-        names = sorted(os.listdir(real))
+        for name in sorted(os.listdir(directory)):
+            try:
+                entries.append(_entry(os.path.join(shown, name), os.stat(name, dir_fd=directory,
+                                                                          follow_symlinks=False)))
+            except OSError:
+                continue  # vanished while listing
     except OSError:
         raise FileNotFound(path) from None
-    for name in names:
-        try:
-            entries.append(_entry(os.path.join(shown, name), os.lstat(os.path.join(real, name))))
-        except OSError:
-            continue  # vanished while listing
+    finally:
+        os.close(directory)
     return entries
 
 
@@ -75,13 +102,7 @@ def read(root: str, path: str, offset: int = 0, length: int | None = None) -> di
         raise FileBadRequest(f"offset {offset} is negative (only -1, meaning 'the size', is allowed)")
     if length is not None and length < 0:
         raise FileBadRequest(f"length {length} is negative")
-    real = confine(root, path)
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except IsADirectoryError:
-        raise FileBadRequest(f"cannot read {path}: it is a directory") from None
-    except OSError:
-        raise FileNotFound(path) from None
+    fd = _open(root, path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
@@ -91,6 +112,7 @@ def read(root: str, path: str, offset: int = 0, length: int | None = None) -> di
         if offset == -1:
             return {"data": "", "offset": st.st_size}
         want = MAX_READ if length is None else min(length, MAX_READ)
+        offset = min(offset, st.st_size)
         data = os.pread(fd, want, offset) if want else b""
         return {"data": data.decode("utf-8", errors="replace"), "offset": offset}
     finally:

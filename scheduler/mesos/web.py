@@ -206,44 +206,45 @@ def new_stream_id() -> str:
     return str(uuid.uuid4())
 
 
-class FilesBrowseHandler(Handler):
-    """GET /files/browse?path=<absolute path under the work directory>."""
+class FilesHandler(Handler):
+    """The agent's work directory files: a `path` is required (400), one outside or missing is 404."""
 
     def initialize(self, root_fn):
         self.root_fn = root_fn
 
-    def get(self):
+    def serve(self, answer_fn) -> None:
         path = self.get_query_argument("path", None)
         if not path:
             return self.fail(400, "Expecting 'path' to be present")
         try:
-            self.answer(files.browse(self.root_fn(), path))
+            self.answer(answer_fn(self.root_fn(), path))
         except files.FileNotFound:
             self.fail(404, f"No such file or directory: {path}")
+        except files.FileBadRequest as e:
+            self.fail(400, str(e))
 
 
-class FilesReadHandler(Handler):
-    """GET /files/read?path=&offset=&length= (offset -1 answers the size; length capped at 1 MiB)."""
-
-    def initialize(self, root_fn):
-        self.root_fn = root_fn
+class FilesBrowseHandler(FilesHandler):
+    """GET /files/browse?path=<absolute path under the work directory>."""
 
     def get(self):
-        path = self.get_query_argument("path", None)
-        if not path:
-            return self.fail(400, "Expecting 'path' to be present")
+        self.serve(files.browse)
+
+
+class FilesReadHandler(FilesHandler):
+    """GET /files/read?path=&offset=&length= (offset -1 answers the size; length capped at 1 MiB)."""
+
+    def get(self):
+        self.serve(self.read)
+
+    def read(self, root: str, path: str) -> dict:
         try:
             offset = int(self.get_query_argument("offset", "0"))
             length_arg = self.get_query_argument("length", None)
             length = None if length_arg in (None, "") else int(length_arg)
         except ValueError:
-            return self.fail(400, "'offset' and 'length' must be integers")
-        try:
-            self.answer(files.read(self.root_fn(), path, offset, length))
-        except files.FileNotFound:
-            self.fail(404, f"No such file or directory: {path}")
-        except files.FileBadRequest as e:
-            self.fail(400, str(e))
+            raise files.FileBadRequest("'offset' and 'length' must be integers") from None
+        return files.read(root, path, offset, length)
 
 
 class VersionHandler(Handler):

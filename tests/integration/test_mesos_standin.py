@@ -348,6 +348,8 @@ def test_files_browse_and_read(mesos, tmp_path):
         assert request(address, "GET", f"/files/read?path={sandbox}")[0] == 400
         assert request(address, "GET", f"/files/read?path={sandbox}/big&offset=-2")[0] == 400
         assert request(address, "GET", f"/files/read?path={sandbox}/big&offset=x")[0] == 400
+        huge = get_json(address, f"/files/read?path={sandbox}/big&offset=100000000000000000000")
+        assert huge == {"data": "", "offset": 2 * 1024 * 1024 + 5}          # clamped to the size, not a 500
 
 
 def test_bad_calls_answer_400_with_one_line(mesos):

@@ -221,6 +221,7 @@ def test_cli_accepts_both_spellings():
 
 
 @pytest.mark.parametrize("argv", [["--port", "x"], ["--port", "70000"], ["--polling_interval_secs", "0"],
+                                  ["--polling_interval_secs", "nan"], ["--polling_interval_secs", "inf"],
                                   ["--task_process_collection_interval_secs", "soon"]])
 def test_cli_rejects_bad_flags(argv, capsys):
     with pytest.raises(SystemExit) as exc:

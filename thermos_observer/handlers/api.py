@@ -12,6 +12,8 @@ import pwd
 import stat
 import urllib.parse
 
+from tornado.iostream import StreamClosedError
+
 from thermos_executor.logs.follow import Follower, fingerprint
 from thermos_observer.files import Confined, Refused, listing, mode_string
 from thermos_observer.handlers.base import Base, BadRequest, NotFound
@@ -99,9 +101,10 @@ class Resources(JsonBase):
 
 # ---- files ----------------------------------------------------------------------------------------------
 
-def confined_for(handler: Base, task_id: str, log: bool) -> Confined:
-    """The sandbox (or the log dir) of a known task, or 404."""
-    found = handler.observer.lookup(task_id) if task_id else None
+def confined_for(handler: Base, task_id: str, log: bool, found=None) -> Confined:
+    """The sandbox (or the log dir) of a known task, or 404. `found`: the task's `lookup()`, if done already."""
+    if found is None and task_id:
+        found = handler.observer.lookup(task_id)
     if found is None:
         raise NotFound(f"unknown task id: {task_id}" if task_id else "task_id is required")
     header = found[1].header
@@ -222,20 +225,19 @@ class Follow(FilesBase):
             self.refused(e)
         with directory:
             if cursor is None:
-                try:
-                    with confined.open(rel, want="file") as entry:
-                        size = entry.size
-                except Refused as e:
-                    self.refused(e)
-                follower = Follower(name, max(0, size - tail), dir_fd=directory.fd)
+                follower = Follower(name, 0, dir_fd=directory.fd)
+                if follower.fd is not None:
+                    follower.offset = max(0, os.fstat(follower.fd).st_size - tail)
             else:
                 follower = Follower.resume(name, cursor[0], cursor[1], dir_fd=directory.fd, print_=cursor[2])
             try:
                 if follower.fd is None and cursor is None:
                     raise NotFound("no such file")
                 data = follower.read(limit=length)
-                keep = _complete_utf8(data)
-                held = len(data) - keep
+                # Hold back a split last character, but never bytes of an earlier (rotated) file: the cursor
+                # can only point into the file the follower holds now.
+                held = min(len(data) - _complete_utf8(data), follower.offset)
+                keep = len(data) - held
                 inode, offset = follower.inode, follower.offset - held
                 print_ = fingerprint(follower.fd, offset) if follower.fd is not None else 0
                 more = len(data) >= length
@@ -269,6 +271,9 @@ class Download(FilesBase):
                 if not chunk:
                     break
                 self.write(chunk)
-                await self.flush()
+                try:
+                    await self.flush()
+                except StreamClosedError:
+                    return                                # the client went away: nothing to report
                 offset += len(chunk)
                 remaining -= len(chunk)

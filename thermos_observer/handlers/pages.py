@@ -7,7 +7,7 @@ import urllib.parse
 
 from tornado.escape import url_escape
 
-from thermos_observer.files import Refused, components
+from thermos_observer.files import Refused
 from thermos_observer.handlers.api import browse_rows, confined_for
 from thermos_observer.handlers.base import Base, NotFound
 
@@ -90,13 +90,12 @@ def _chart(title: str, points, value_index: int, label) -> dict:
 
 class Task(Page):
     def get(self, task_id):
-        entry, state, task_json = self.found(task_id)
-        task = self.observer.task(task_id)
-        if task is None:
-            raise NotFound(f"unknown task id: {task_id}")
+        found = self.found(task_id)
+        state = found[1]
+        task = self.observer.task(task_id, found)
         processes = []
         for name in sorted(state.processes, key=lambda n: (state.processes[n][0].start_time or float("inf"), n)):
-            processes.append({"name": name, "runs": self.observer.process_runs(task_id, name) or []})
+            processes.append({"name": name, "runs": self.observer.process_runs(task_id, name, found) or []})
         sampler = self.observer.sampler
         history = sampler.history(task_id)
         charts = []
@@ -116,8 +115,9 @@ class RawTask(Page):
 
 class Process(Page):
     def get(self, task_id, name):
-        _, _, task_json = self.found(task_id)
-        runs = self.observer.process_runs(task_id, name)
+        found = self.found(task_id)
+        task_json = found[2]
+        runs = self.observer.process_runs(task_id, name, found)
         if not runs:
             raise NotFound(f"task {task_id} has no process {name}")
         cmdline = ""
@@ -129,8 +129,7 @@ class Process(Page):
 
 class Browse(Page):
     def get(self, task_id, rel=None):
-        self.found(task_id)
-        confined = confined_for(self, task_id, log=False)
+        confined = confined_for(self, task_id, log=False, found=self.found(task_id))
         try:
             with confined.open(rel or "", want="dir") as entry:
                 rows = browse_rows(entry)
@@ -144,7 +143,7 @@ class FileViewer(Page):
     """The viewer of a sandbox file (`/file/<task>/<path>`) or of a log (`/logs/<task>/<process>/<run>/<which>`)."""
 
     def get(self, task_id, *rest):
-        self.found(task_id)
+        found = self.found(task_id)
         if len(rest) == 1:
             kind, rel = "path", rest[0]
             label = rel
@@ -152,11 +151,7 @@ class FileViewer(Page):
             process, run, which = rest
             kind, rel = "log", f"{process}/{run}/{which}"
             label = f"{process} run {run} {which}"
-        try:
-            components(rel)
-        except Refused as e:
-            self.refused(e)
-        confined = confined_for(self, task_id, log=kind == "log")
+        confined = confined_for(self, task_id, log=kind == "log", found=found)
         try:
             confined.open(rel, want="file").close()
         except Refused as e:

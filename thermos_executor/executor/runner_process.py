@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 
 from thermos_executor.runner import inspector
+from thermos_executor.runner.inotify import IN_CREATE, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import TaskPath
 from thermos_executor.runner.state import ProcessState, TaskState
 
@@ -63,14 +65,34 @@ class RunnerProcess:
         self.on_exit()
 
     def wait_started(self, timeout: float) -> bool:
-        """Until the task shows in the checkpoint root (or the runner exited); False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(os.path.exists(self.paths.task_file(s)) for s in ("active", "finished")):
-                return True
-            if self.exited.wait(0.01):
-                return True
-        return False
+        """Until the task shows in the checkpoint root (or the runner exited); False on timeout.
+
+        Woken by inotify when the runner renames the task file into place, or by the runner's pidfd.
+        """
+        task_files = [self.paths.task_file(s) for s in ("active", "finished")]
+        watch = Inotify()
+        try:
+            pidfd = os.pidfd_open(self.proc.pid)
+        except ProcessLookupError:
+            watch.close()
+            return True
+        try:
+            for path in task_files:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                watch.watch(os.path.dirname(path), IN_CREATE | IN_MOVED_TO)
+            deadline = time.monotonic() + timeout
+            while not any(os.path.exists(p) for p in task_files):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                ready = select.select([watch.fd, pidfd], [], [], left)[0]
+                if pidfd in ready:
+                    return True
+                watch.read_names()
+            return True
+        finally:
+            os.close(pidfd)
+            watch.close()
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and not self.exited.is_set():

@@ -79,13 +79,15 @@ def wait_until(condition, what: str, timeout: float, interval: float = 0.01):
 
 
 def task_file(directory: str, processes: int, cmdline: str, max_concurrency: int = 0, logger: str | None = None,
-              name: str = "bench.thermos") -> str:
+              name: str = "bench.thermos", options: str = "") -> str:
     """A .thermos file `name` with `processes` independent processes p000.. running `cmdline`, each with
-    `logger` (the text of a Logger(...) expression) if given."""
+    `logger` (the text of a Logger(...) expression) if given and `options` (more Process fields, as text)."""
     path = os.path.join(directory, name)
     logger_arg = f", logger={logger}" if logger else ""
+    options_arg = f", {options}" if options else ""
     with open(path, "w") as f:
-        f.write(f"procs = [Process(name='p%03d' % i, cmdline={cmdline!r}{logger_arg}) for i in range({processes})]\n"
+        f.write(f"procs = [Process(name='p%03d' % i, cmdline={cmdline!r}{logger_arg}{options_arg})"
+                f" for i in range({processes})]\n"
                 f"export(Task(name='bench', processes=procs, max_concurrency={max_concurrency},"
                 f" finalization_wait=5))\n")
     return path
@@ -117,10 +119,12 @@ class RunningTask:
     def state(self):
         return inspector.read_state(self.paths)
 
-    def wait_all_running(self, count: int, timeout: float = 120.0) -> None:
-        """Poll (benchmark set-up only, before anything is measured) until `count` processes are RUNNING."""
+    def wait_all_running(self, count: int, timeout: float = 120.0, run: int = 0) -> None:
+        """Poll (benchmark set-up only, before anything is measured) until `count` processes are RUNNING
+        in their run number `run` or a later one."""
         def all_running() -> bool:
-            running = [r for r in self.state().processes.values() if r and r[-1].state == "RUNNING"]
+            running = [r for r in self.state().processes.values()
+                       if r and r[-1].state == "RUNNING" and r[-1].run >= run]
             if len(running) < count and self.proc.poll() is not None:
                 raise self.failure(f"thermos run exited early ({self.proc.returncode})")
             return len(running) >= count
@@ -167,14 +171,24 @@ class RunningTask:
 
 
 @contextlib.contextmanager
-def idle_task(processes: int):
-    """A `thermos run` of `processes` x `sleep 1000`, all RUNNING and settled: yields (task, runner, coordinators),
-    the last two as psutil.Process."""
+def idle_task(processes: int, restarted: bool = False):
+    """A `thermos run` of `processes` x `sleep 1000`, all RUNNING and settled: yields (task, runner side,
+    coordinators), the last two lists of psutil.Process; the runner side is the runner and its fork server.
+
+    `restarted`: each process first fails after a random 0-3 s and is started again at once, so that the
+    coordinators of the sleeping runs were forked one at a time, not in one launch round."""
+    cmdline, options = "sleep 1000", ""
+    if restarted:
+        cmdline = ("[ -e .ran_{{name}} ] && exec sleep 1000; touch .ran_{{name}};"
+                   " sleep $((RANDOM % 3)).$((RANDOM % 1000)); exit 1")
+        options = "max_failures=2, min_duration=0"
     with tempfile.TemporaryDirectory(prefix="thermos-bench-") as tmp:
-        with RunningTask(task_file(tmp, processes, "sleep 1000")) as task:
-            task.wait_all_running(processes)
+        with RunningTask(task_file(tmp, processes, cmdline, options=options)) as task:
+            task.wait_all_running(processes, run=1 if restarted else 0)
             time.sleep(1.0)   # let the runner copy the last records and go back to sleep
             runner = psutil.Process(task.proc.pid)
             coordinators = [psutil.Process(pid) for pid in task.coordinator_pids()]
             assert len(coordinators) == processes, len(coordinators)
-            yield task, runner, coordinators
+            forkers = [p for p in runner.children() if p.name() == "thermos_forker"]
+            assert len(forkers) == 1, forkers
+            yield task, [runner] + forkers, coordinators

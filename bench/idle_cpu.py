@@ -24,15 +24,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    with benchlib.idle_task(PROCESSES) as (_, runner, coordinators):
-        start_runner, start_coord = benchlib.cpu_seconds(runner), benchlib.cpu_seconds(*coordinators)
-        start_wakeups = wakeups([runner] + coordinators)
+    with benchlib.idle_task(PROCESSES) as (_, runners, coordinators):
+        start_runner, start_coord = benchlib.cpu_seconds(*runners), benchlib.cpu_seconds(*coordinators)
+        start_wakeups = wakeups(runners + coordinators)
         start = time.monotonic()
         time.sleep(args.seconds)
         elapsed = time.monotonic() - start
-        used_runner = benchlib.cpu_seconds(runner) - start_runner
+        used_runner = benchlib.cpu_seconds(*runners) - start_runner
         used_coord = benchlib.cpu_seconds(*coordinators) - start_coord
-        woke = wakeups([runner] + coordinators) - start_wakeups
+        woke = wakeups(runners + coordinators) - start_wakeups
     percent = (used_runner + used_coord) / elapsed * 100
     fig = benchlib.figure("idle_cpu", percent, "%core", "floor", 0.0, goal=f"<= {GOAL_PERCENT} %",
                           met=percent <= GOAL_PERCENT, fmt="{:.3f}")

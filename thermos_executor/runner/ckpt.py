@@ -21,8 +21,19 @@ class LockHeld(Exception):
     """Another live process holds the stream's lock."""
 
 
+def _unencodable(value):
+    raise TypeError(f"checkpoint records hold JSON values only, not {type(value).__name__}")
+
+
+# The C encoder json.dumps(record, separators=(",", ":"), sort_keys=True) would build, made once: json.dumps
+# builds a JSONEncoder and a new C encoder per call, Python code that each forked coordinator would run (and
+# copy the pages of) for every record it writes.
+_encode_json = json.encoder.c_make_encoder(None, _unencodable, json.encoder.encode_basestring_ascii, None,
+                                           ":", ",", True, False, True)
+
+
 def encode(record: dict) -> bytes:
-    payload = json.dumps(record, separators=(",", ":"), sort_keys=True).encode()
+    payload = "".join(_encode_json(record, 0)).encode()
     return FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -109,6 +120,14 @@ class Writer:
         except BaseException:
             os.close(self.fd)
             raise
+
+    @classmethod
+    def inherit(cls, path: str, fd: int) -> Writer:
+        """A writer on `fd`, a descriptor of the stream at `path` that another process opened (and locked):
+        what a coordinator writes through (see forkserver.py)."""
+        writer = cls.__new__(cls)
+        writer.path, writer.fd, writer.records = path, fd, []
+        return writer
 
     def _truncate_torn_tail(self) -> list[dict]:
         size = os.fstat(self.fd).st_size

@@ -1,8 +1,8 @@
 """The coordinator: the small process that owns one run of one process, whatever happens to the runner.
 
-The runner forks it (cheap: no new interpreter) holding the process's checkpoint stream locked; the child
-keeps that descriptor, so the lock is held exactly as long as the run has not been recorded as ended. The
-coordinator
+The runner's fork server (forkserver.py) forks it (cheap: no new interpreter) with the process's checkpoint
+stream, which the runner opened and locked; the child keeps that descriptor, so the lock is held exactly as
+long as the run has not been recorded as ended. The coordinator
 
   1. starts its own session (so it outlives the runner) and becomes a child subreaper (so every process the
      command starts stays its descendant, even one that calls setsid);
@@ -19,6 +19,7 @@ to record how they ended.
 """
 from __future__ import annotations
 
+import _signal
 import gc
 import os
 import pwd
@@ -96,9 +97,11 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
             os.dup2(devnull, fd)
         os.close(devnull)
     signal.set_wakeup_fd(-1)                         # the runner's wake-up pipe is not ours
-    for sig in IGNORED_SIGNALS:                       # SIG_IGN, not a handler: nothing runs, nothing is copied
-        signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # SIG_IGN, not a handler: nothing runs, nothing is copied. `_signal` itself, not signal.signal's wrapper,
+    # whose enum conversions are Python code that every coordinator would run and copy pages for.
+    for sig in IGNORED_SIGNALS:
+        _signal.signal(sig, _signal.SIG_IGN)
+    _signal.signal(signal.SIGCHLD, _signal.SIG_DFL)
     process_tree.set_child_subreaper()
     process_tree.set_name("thermos_coord")
     seq = launch.seq
@@ -110,7 +113,7 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
     try:
         if launch.user is not None:
             _become(launch.user)
-        os.makedirs(launch.log_dir, exist_ok=True)   # as the user, so the user owns it (the runner made .logs)
+        _make_log_dir(launch.log_dir)                # as the user, so the user owns it
         os.chdir(launch.sandbox)
         pump = Pump(launch.policy, launch.log_dir) if launch.policy.piped else None
         start_time = time.time()
@@ -130,6 +133,21 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
 def _close_fds_except(keep: int) -> None:
     os.closerange(3, keep)
     os.closerange(keep + 1, 1 << 20)
+
+
+def _make_log_dir(path: str) -> None:
+    """os.makedirs(path, exist_ok=True) for <.logs>/<process>/<run> (the runner made .logs), without its
+    Python-level path walk."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        try:
+            os.mkdir(path.rpartition("/")[0])
+        except FileExistsError:
+            pass
+        os.mkdir(path)
 
 
 def _become(user: str) -> None:
@@ -172,7 +190,7 @@ def _supervise(launch: Launch, pid: int, pump: Pump | None, writer: ckpt.Writer)
         for fd, _ in poller.poll(timeout * 1000):
             if fd != main_fd and not pump.transfer(fd):
                 poller.unregister(fd)
-        code = _reap(pid)
+        code, orphans = _reap(pid)
         if deadline is None:
             if code is None:
                 continue
@@ -189,22 +207,27 @@ def _supervise(launch: Launch, pid: int, pump: Pump | None, writer: ckpt.Writer)
             if killed:
                 break
             _kill_leftovers()             # what still holds the pipes dies with the run; drain what it wrote
-            killed, deadline = True, time.monotonic() + DRAIN_WAIT
-    _kill_leftovers()
+            killed, orphans, deadline = True, False, time.monotonic() + DRAIN_WAIT
+    if orphans:
+        _kill_leftovers()
     if pump is not None:
         pump.close()
 
 
-def _reap(main: int) -> int | None:
-    """Reap every exited child (orphans re-parented to us included); the main process's exit code if it ended."""
+def _reap(main: int) -> tuple[int | None, bool]:
+    """Reap every exited child (orphans re-parented to us included).
+
+    Returns the main process's exit code if it ended, and whether any child is still alive. We are a subreaper,
+    so no live child means no live descendant at all: the common end of a run needs no scan of /proc.
+    """
     code = None
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return code
+            return code, False
         if pid == 0:
-            return code
+            return code, True
         if pid == main:
             code = os.waitstatus_to_exitcode(status)
 

@@ -14,6 +14,7 @@ import psutil
 
 # create_time comes from the kernel in clock ticks; our recorded times are taken just around the fork/spawn.
 START_TOLERANCE = 1.0
+PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -34,6 +35,12 @@ def set_child_subreaper() -> None:
     """Best effort: orphaned descendants are re-parented to us instead of init, so we can find and reap them."""
     if _prctl is not None:
         _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def set_parent_death_signal(sig: int) -> None:
+    """Best effort: the kernel sends us `sig` when our parent dies (check getppid() after, for a race)."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
 def find(pid: int | None, started: float | None) -> psutil.Process | None:

@@ -16,6 +16,7 @@ forked only while holding its stream's lock, which a live coordinator holds for 
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ import psutil
 from thermos_executor.config.spec import TaskSpec
 from thermos_executor.errors import ThermosError
 from thermos_executor.logs import policy as logs_policy
-from thermos_executor.runner import ckpt, coordinator, process_tree
+from thermos_executor.runner import ckpt, coordinator, forkserver, process_tree
 from thermos_executor.runner.inotify import Inotify
 from thermos_executor.runner.paths import TaskPath, process_log_dir
 from thermos_executor.runner.planner import Plan, TaskPlans
@@ -87,8 +88,8 @@ class TaskRunner:
                 self._plan_event(record)
         self.writer: ckpt.Writer | None = None
         self.watches: dict[str, _Watch] = {}
-        # Coordinators we look after and that may still be alive: pid -> fork time (None: our child, not reaped).
-        self._coordinators: dict[int, float | None] = {}
+        # Coordinators we look after and that may still be alive (draining logs, perhaps): pid -> fork time.
+        self._coordinators: dict[int, float] = {}
         self._stop_request: str | None = None       # KILLED or LOST, set by a signal
         self._killing_since: float | None = None    # when everything live was SIGKILLed on the way to terminal
         self._retry_at: float | None = None
@@ -104,6 +105,7 @@ class TaskRunner:
             self._finish_task_file()
             return self.task_state
         self._take_control()
+        self._forker = forkserver.ForkServer()   # before the loop, and before the loop's descriptors exist
         self._selector = selectors.DefaultSelector()
         self._inotify = Inotify()
         self._inotify.watch(self.paths.checkpoint_dir)
@@ -127,6 +129,7 @@ class TaskRunner:
             os.close(wake_r)
             os.close(self._wake_w)
             self._inotify.close()
+            self._forker.close()
             self.writer.close()
         return self.task_state
 
@@ -156,19 +159,20 @@ class TaskRunner:
             self._record({"header": self._header(sandbox_created)})
 
     def _header(self, sandbox_created: bool) -> dict:
-        user = self._run_as()
+        user = self._run_as
         return {"task_id": self.opts.task_id, "launch_time": time.time(), "sandbox": self.opts.sandbox,
                 "sandbox_created": sandbox_created, "log_dir": self.log_dir,
                 "hostname": self.opts.hostname or os.uname().nodename,
                 "user": user, "uid": pwd.getpwnam(user).pw_uid, "ports": dict(self.opts.ports)}
 
+    @functools.cached_property
     def _run_as(self) -> str:
         return self.opts.user or pwd.getpwuid(os.getuid()).pw_name
 
+    @functools.cached_property
     def _switch_user(self) -> str | None:
-        """The user to switch to in coordinators, or None when the processes run as we do."""
-        user = self._run_as()
-        return None if pwd.getpwnam(user).pw_uid == os.getuid() else user
+        """The user to switch to in coordinators, or None when the processes run as we do (looked up once)."""
+        return None if pwd.getpwnam(self._run_as).pw_uid == os.getuid() else self._run_as
 
     def _write_task_file(self) -> None:
         active = self.paths.task_file("active")
@@ -192,7 +196,7 @@ class TaskRunner:
 
     def _prepare_sandbox(self) -> None:
         os.makedirs(self.log_dir, exist_ok=True)
-        user = self._switch_user()
+        user = self._switch_user
         if user is not None:
             pw = pwd.getpwnam(user)
             for path in (self.opts.sandbox, self.log_dir):
@@ -325,8 +329,8 @@ class TaskRunner:
         """Let coordinators finish draining logs, so that they are complete when the runner exits (bounded)."""
         for pid, fork_time in sorted(self._coordinators.items()):
             try:
-                if fork_time is not None and process_tree.find(pid, fork_time) is None:
-                    continue                  # re-attached coordinator already gone (its pid may be reused)
+                if process_tree.find(pid, fork_time) is None:
+                    continue                  # already gone (its pid may be reused)
                 pidfd = os.pidfd_open(pid)
             except ProcessLookupError:
                 continue
@@ -341,6 +345,8 @@ class TaskRunner:
         """Start every process the plan allows now: lock its stream, record WAITING, then fork.
 
         The WAITING records of one round share one fdatasync, taken before any of the coordinators is forked.
+        The coordinators of a round are forked back to back, the bookkeeping done before and after: pages we
+        write between two forks end up copied once per coordinator, pages we leave alone stay shared.
         """
         ready = []
         for name in self.plans.launchable(plan, now):
@@ -361,26 +367,52 @@ class TaskRunner:
         self.writer.sync()
         for name, writer in ready:
             try:
-                self._fork(name, self.state.last_run(name), writer)
+                self._start(name, writer)
             finally:
-                writer.close()
+                writer.close()             # the coordinator holds the stream (and its lock) from here
 
-    def _fork(self, name: str, run, writer: ckpt.Writer) -> None:
-        process = self.spec.process(name)
-        launch = coordinator.Launch(process=name, run=run.run, seq=run.seq, cmdline=process.cmdline,
-                                    sandbox=self.opts.sandbox, log_dir=process_log_dir(self.log_dir, name, run.run),
-                                    env=self._environment(), user=self._switch_user(),
-                                    policy=logs_policy.resolve(process.logger, self.opts.log_defaults))
+    def _launch_of(self, name: str) -> coordinator.Launch:
+        process, run = self.spec.process(name), self.state.last_run(name)
+        return coordinator.Launch(process=name, run=run.run, seq=run.seq, cmdline=process.cmdline,
+                                  sandbox=self.opts.sandbox, log_dir=process_log_dir(self.log_dir, name, run.run),
+                                  env=self._environment(), user=self._switch_user,
+                                  policy=logs_policy.resolve(process.logger, self.opts.log_defaults))
+
+    def _start(self, name: str, writer: ckpt.Writer) -> None:
+        """Have the fork server fork the coordinator of `name`'s run, and follow the run from here."""
+        launch = self._launch_of(name)
         watch = _Watch(ckpt.Tailer(self.paths.coordinator_checkpoint(name)))
         watch.tailer.offset = os.fstat(writer.fd).st_size
-        watch.pid = coordinator.start(launch, writer)
-        self._coordinators[watch.pid] = None
-        self._watch_pid(watch)
+        requested = time.time()
+        try:
+            watch.pid, pidfd = self._forker.start(writer.path, launch, writer.fd)
+        except forkserver.ForkServerGone as e:
+            # Whether it forked is written in the stream: a FORKED record, or a lock nobody holds once we
+            # let go of it (then the WAITING run is launched again). _check_attached finds out.
+            log.warning("%s; starting a new one (process %s run %d: its stream will tell whether it started)",
+                        e, name, launch.run)
+            self._forker = forkserver.ForkServer()
+            self.watches[name] = watch
+            self._retry_at = time.time() + LOCK_RETRY
+            return
+        except BaseException:
+            watch.tailer.close()
+            raise
+        self._remember_coordinator(watch.pid, requested)
+        self._watch_pid(watch, pidfd)
         self.watches[name] = watch
-        log.info("process %s run %d forked coordinator pid %d", name, run.run, watch.pid)
+        log.info("process %s run %d forked coordinator pid %d", name, launch.run, watch.pid)
+
+    def _remember_coordinator(self, pid: int, fork_time: float) -> None:
+        """Note a coordinator to wait for at the end; forget the ones that have exited now and then (they are
+        the fork server's children, so no reaping of ours tells us), so that the table stays small however
+        many runs a long task makes."""
+        if len(self._coordinators) > 2 * len(self.watches) + 64:
+            self._coordinators = {p: t for p, t in self._coordinators.items() if process_tree.find(p, t)}
+        self._coordinators[pid] = fork_time
 
     def _environment(self) -> dict:
-        user = self._run_as()
+        user = self._run_as
         env = dict(os.environ) if self.opts.preserve_env else {}
         env.update(HOME=self.opts.sandbox, USER=user, LOGNAME=user, PATH=os.environ.get("PATH", os.defpath))
         profile = os.path.join(self.opts.sandbox, ".thermos_profile")
@@ -389,9 +421,9 @@ class TaskRunner:
         return env
 
     # ---- following runs ---------------------------------------------------------------------------
-    def _watch_pid(self, watch: _Watch) -> None:
+    def _watch_pid(self, watch: _Watch, pidfd: int | None = None) -> None:
         try:
-            watch.pidfd = os.pidfd_open(watch.pid)
+            watch.pidfd = os.pidfd_open(watch.pid) if pidfd is None else pidfd
         except ProcessLookupError:
             watch.pidfd = None
             return
@@ -413,7 +445,7 @@ class TaskRunner:
             status = record["process_status"]
             if status["state"] == ProcessState.FORKED and watch.pid is None:
                 watch.pid = status["coordinator_pid"]
-                self._coordinators.setdefault(watch.pid, status["fork_time"])
+                self._remember_coordinator(watch.pid, status["fork_time"])
                 self._watch_pid(watch)
             if self._record(record, sync=False):
                 log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
@@ -465,7 +497,7 @@ class TaskRunner:
         proc = process_tree.coordinator(run) if run.state != ProcessState.WAITING else None
         if proc is not None:
             watch.pid = proc.pid
-            self._coordinators[proc.pid] = run.fork_time
+            self._remember_coordinator(proc.pid, run.fork_time)
             self._watch_pid(watch)
             log.info("process %s run %d re-attached to coordinator pid %d", name, run.run, proc.pid)
             return
@@ -495,7 +527,7 @@ class TaskRunner:
         for plan in plans:
             for name in self._live(plan):
                 process_tree.signal_all(process_tree.user_processes(self.state.last_run(name)), sig)
-        coordinators = self._coordinators.keys() | {w.pid for w in self.watches.values()}
+        coordinators = self._coordinators.keys() | {w.pid for w in self.watches.values()} | {self._forker.pid}
         orphans = [p for p in psutil.Process().children() if p.pid not in coordinators]
         process_tree.signal_all(orphans, sig)
 

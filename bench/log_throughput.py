@@ -194,7 +194,13 @@ def supervisor_bin(name: str) -> str:
 
 
 def pipe_count(proc: psutil.Process) -> int:
-    return sum(1 for fd in glob.glob(f"/proc/{proc.pid}/fd/*") if os.readlink(fd).startswith("pipe:"))
+    count = 0
+    for fd in glob.glob(f"/proc/{proc.pid}/fd/*"):
+        try:
+            count += os.readlink(fd).startswith("pipe:")
+        except FileNotFoundError:      # closed since the listing
+            pass
+    return count
 
 
 def supervisord_pass(tmp: str, writer: str) -> dict:

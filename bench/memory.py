@@ -9,8 +9,7 @@ process — what a naive `ps` sum would say.
 
 Second figure: the same task where every process first failed at a random time and was restarted, so that
 the coordinators were forked one at a time while the runner worked in between (when the runner forked them
-itself, each then kept its own copy of the pages the runner wrote afterwards: 128 MB here, against 87 MB
-for coordinators forked together).
+itself, each then kept its own copy of the pages the runner wrote afterwards: 128 MB here).
 """
 from __future__ import annotations
 

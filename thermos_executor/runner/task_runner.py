@@ -342,11 +342,9 @@ class TaskRunner:
 
     # ---- launching --------------------------------------------------------------------------------
     def _launch(self, plan: Plan, now: float) -> None:
-        """Start every process the plan allows now: lock its stream, record WAITING, then fork.
+        """Start every process the plan allows now: lock its stream, record WAITING, then have it forked.
 
         The WAITING records of one round share one fdatasync, taken before any of the coordinators is forked.
-        The coordinators of a round are forked back to back, the bookkeeping done before and after: pages we
-        write between two forks end up copied once per coordinator, pages we leave alone stay shared.
         """
         ready = []
         for name in self.plans.launchable(plan, now):

@@ -215,21 +215,10 @@ def _supervise(launch: Launch, pid: int, pump: Pump | None, writer: ckpt.Writer)
 
 
 def _reap(main: int) -> tuple[int | None, bool]:
-    """Reap every exited child (orphans re-parented to us included).
-
-    Returns the main process's exit code if it ended, and whether any child is still alive. We are a subreaper,
-    so no live child means no live descendant at all: the common end of a run needs no scan of /proc.
-    """
-    code = None
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return code, False
-        if pid == 0:
-            return code, True
-        if pid == main:
-            code = os.waitstatus_to_exitcode(status)
+    """Reap every exited child (orphans re-parented to us included): the main process's exit code if it ended,
+    and whether any child is still alive (if none, the end of a run needs no scan of /proc for leftovers)."""
+    exited, alive = process_tree.reap_exited()
+    return (os.waitstatus_to_exitcode(exited[main]) if main in exited else None), alive
 
 
 def _kill_leftovers() -> None:

@@ -109,7 +109,7 @@ def _serve(sock: socket.socket, runner: int) -> None:
         for fd, _ in poller.poll():
             if fd == wake_r:
                 _drain(wake_r)
-                _reap()
+                process_tree.reap_exited()
             elif not _fork_one(sock):
                 return
 
@@ -152,12 +152,3 @@ def _drain(fd: int) -> None:
     except BlockingIOError:
         pass
 
-
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return

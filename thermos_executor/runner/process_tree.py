@@ -43,6 +43,21 @@ def set_parent_death_signal(sig: int) -> None:
         _prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
+def reap_exited() -> tuple[dict[int, int], bool]:
+    """Reap every child that has exited, without waiting: ({pid: wait status}, whether a child is still alive).
+
+    For a child subreaper no live child means no live descendant at all: orphans are re-parented to it."""
+    exited = {}
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return exited, False
+        if pid == 0:
+            return exited, True
+        exited[pid] = status
+
+
 def find(pid: int | None, started: float | None) -> psutil.Process | None:
     """The live process with this pid if it started when recorded (not a zombie, not a reused pid)."""
     if not pid or started is None:

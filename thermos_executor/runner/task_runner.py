@@ -570,13 +570,7 @@ class TaskRunner:
                 self._coordinator_exited(key.data[1])
 
     def _reap(self) -> None:
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid in process_tree.reap_exited()[0]:
             self._coordinators.pop(pid, None)
 
     def _install_signals(self) -> dict:

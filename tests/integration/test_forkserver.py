@@ -59,11 +59,11 @@ export(SequentialTask(name='seq', processes=[first] + rest))
         assert [r["state"] for r in process["runs"]] == ["SUCCESS"], (name, process)
 
 
-def launch(tmp_path, cmdline: str) -> coordinator.Launch:
+def launch(tmp_path, cmdline: str, **env) -> coordinator.Launch:
     log_dir = tmp_path / "sandbox" / ".logs" / "p" / "0"
     os.makedirs(log_dir.parent.parent)
     return coordinator.Launch(process="p", run=0, seq=1, cmdline=cmdline, sandbox=str(tmp_path / "sandbox"),
-                              log_dir=str(log_dir), env={"PATH": os.defpath}, user=None,
+                              log_dir=str(log_dir), env={"PATH": os.defpath, **env}, user=None,
                               policy=LogPolicy(destination="file"))
 
 
@@ -72,8 +72,9 @@ def test_a_coordinator_forked_by_the_server_holds_the_stream_lock_and_records_it
     try:
         path = str(tmp_path / "coordinator.p")
         writer = ckpt.Writer(path, lock=True)
-        pid, pidfd = server.start(path, launch(tmp_path, "sleep 0.3; echo done"), writer.fd)
+        pid, fork_time, pidfd = server.start(path, launch(tmp_path, "sleep 0.3; echo done"), writer.fd)
         writer.close()
+        assert abs(psutil.Process(pid).create_time() - fork_time) < 1
         with pytest.raises(ckpt.LockHeld):       # the coordinator has the lock now, through the server
             ckpt.Writer(path, lock=True)
         assert select.select([pidfd], [], [], 30)[0] == [pidfd]
@@ -100,3 +101,27 @@ def test_a_stuck_fork_server_is_given_up_on(tmp_path, monkeypatch):
     writer.close()
     assert not alive(server.pid)
     assert ckpt.read_all(path) == []             # it never forked: nothing ran
+
+
+def test_the_users_process_inherits_no_descriptor_of_ours(thermos, tmp_path):
+    """Not the checkpoint stream above all: it would hold the run's lock, and could forge records."""
+    cfg = write(tmp_path / "t.thermos", "export(Task(name='t', processes=[Process(name='fds', "
+                                        "cmdline='ls /proc/$$/fd > fds')]))\n")
+    assert thermos.run(cfg, "fs-3").returncode == 0
+    assert open(os.path.join(thermos.sandbox("fs-3"), "fds")).read().split() == ["0", "1", "2"]
+
+
+def test_an_environment_larger_than_a_socket_message_goes_through(tmp_path):
+    server = forkserver.ForkServer()
+    try:
+        path = str(tmp_path / "coordinator.p")
+        writer = ckpt.Writer(path, lock=True)
+        # 400 KB in all: more than a SOCK_SEQPACKET message may hold (~208 KiB); each under exec's 128 KiB limit.
+        env = {f"BIG{i}": "x" * 100_000 for i in range(4)}
+        _, _, pidfd = server.start(path, launch(tmp_path, 'echo $((${#BIG0} + ${#BIG3}))', **env), writer.fd)
+        writer.close()
+        assert select.select([pidfd], [], [], 30)[0] == [pidfd]
+        os.close(pidfd)
+        assert open(tmp_path / "sandbox" / ".logs" / "p" / "0" / "stdout").read() == "200000\n"
+    finally:
+        server.close()

@@ -136,18 +136,14 @@ def _close_fds_except(keep: int) -> None:
 
 
 def _make_log_dir(path: str) -> None:
-    """os.makedirs(path, exist_ok=True) for <.logs>/<process>/<run> (the runner made .logs), without its
-    Python-level path walk."""
+    """os.makedirs(path, exist_ok=True), with its Python-level path walk only when the parent is missing
+    (the runner made .logs/; <process>/ exists after the first run)."""
     try:
         os.mkdir(path)
     except FileExistsError:
-        return
+        pass
     except FileNotFoundError:
-        try:
-            os.mkdir(path.rpartition("/")[0])
-        except FileExistsError:
-            pass
-        os.mkdir(path)
+        os.makedirs(path, exist_ok=True)
 
 
 def _become(user: str) -> None:

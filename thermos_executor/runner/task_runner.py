@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import pwd
 import select
@@ -44,6 +45,8 @@ log = logging.getLogger("thermos.runner")
 KILL_RECORD_WAIT = 5.0
 # A stream whose lock is held by a coordinator that has not yet recorded anything is retried this often.
 LOCK_RETRY = 0.05
+# Launches that failed in a row (fork failing, fork server dying) are retried after LOCK_RETRY * 2^n, at most this.
+MAX_LAUNCH_BACKOFF = 10.0
 DEFAULT_KILL_GRACE = 60.0
 
 
@@ -93,6 +96,7 @@ class TaskRunner:
         self._stop_request: str | None = None       # KILLED or LOST, set by a signal
         self._killing_since: float | None = None    # when everything live was SIGKILLed on the way to terminal
         self._retry_at: float | None = None
+        self._launch_failures = 0                   # in a row, for the back-off
 
     # ---- public -----------------------------------------------------------------------------------
     @property
@@ -105,7 +109,7 @@ class TaskRunner:
             self._finish_task_file()
             return self.task_state
         self._take_control()
-        self._forker = forkserver.ForkServer()   # before the loop, and before the loop's descriptors exist
+        self._forker = forkserver.ForkServer()   # before the loop: a copy of the runner as loaded
         self._selector = selectors.DefaultSelector()
         self._inotify = Inotify()
         self._inotify.watch(self.paths.checkpoint_dir)
@@ -381,25 +385,30 @@ class TaskRunner:
         launch = self._launch_of(name)
         watch = _Watch(ckpt.Tailer(self.paths.coordinator_checkpoint(name)))
         watch.tailer.offset = os.fstat(writer.fd).st_size
-        requested = time.time()
-        try:
-            watch.pid, pidfd = self._forker.start(writer.path, launch, writer.fd)
-        except forkserver.ForkServerGone as e:
-            # Whether it forked is written in the stream: a FORKED record, or a lock nobody holds once we
-            # let go of it (then the WAITING run is launched again). _check_attached finds out.
-            log.warning("%s; starting a new one (process %s run %d: its stream will tell whether it started)",
-                        e, name, launch.run)
-            self._forker = forkserver.ForkServer()
-            self.watches[name] = watch
-            self._retry_at = time.time() + LOCK_RETRY
-            return
-        except BaseException:
-            watch.tailer.close()
-            raise
-        self._remember_coordinator(watch.pid, requested)
-        self._watch_pid(watch, pidfd)
         self.watches[name] = watch
+        try:
+            watch.pid, fork_time, pidfd = self._forker.start(writer.path, launch, writer.fd)
+        except (OSError, forkserver.ForkServerGone) as e:
+            # Nothing was started (OSError), or we cannot know (the server died or hung). The stream tells
+            # once we let go of its lock: a FORKED record, or a lock nobody holds, and then the WAITING run
+            # is started again (_check_attached). Failures in a row back off, up to MAX_LAUNCH_BACKOFF.
+            self._launch_failures += 1
+            delay = min(LOCK_RETRY * 2 ** self._launch_failures, MAX_LAUNCH_BACKOFF)
+            log.warning("process %s run %d: %s; trying again in %.2f s", name, launch.run, e, delay)
+            if isinstance(e, forkserver.ForkServerGone):
+                self._replace_forker()
+            self._retry_at = min(self._retry_at or math.inf, time.time() + delay)
+            return
+        self._launch_failures = 0
+        self._remember_coordinator(watch.pid, fork_time)
+        self._watch_pid(watch, pidfd)
         log.info("process %s run %d forked coordinator pid %d", name, launch.run, watch.pid)
+
+    def _replace_forker(self) -> None:
+        try:
+            self._forker = forkserver.ForkServer()
+        except OSError as e:          # the next launch finds the old one closed and tries again
+            log.warning("could not start a new fork server: %s", e)
 
     def _remember_coordinator(self, pid: int, fork_time: float) -> None:
         """Note a coordinator to wait for at the end; forget the ones that have exited now and then (they are
@@ -457,10 +466,6 @@ class TaskRunner:
         name = next((n for n, w in self.watches.items() if w is watch), None)
         if name is None:
             return
-        try:
-            os.waitpid(watch.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         self._collect(name)
         if name in self.watches:          # it died without recording the end of its run
             self._declare_lost(name)

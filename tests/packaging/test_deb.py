@@ -64,7 +64,8 @@ def _version() -> str:
 
 
 def _build(out: str, version: str | None = None) -> subprocess.Popen:
-    env = dict(os.environ, PIP=os.path.join(REPO, ".venv/bin/pip"))
+    # A pip cache per build: two pip runs sharing one race on its origin.json files (seen as a JSONDecodeError).
+    env = dict(os.environ, PIP=os.path.join(REPO, ".venv/bin/pip"), PIP_CACHE_DIR=out + ".pip-cache")
     if version:
         env["DEB_VERSION"] = version
     return subprocess.Popen([os.path.join(REPO, "packaging/build-debs"), out], env=env,

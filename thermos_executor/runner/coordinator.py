@@ -90,17 +90,14 @@ def _report_crash(launch: Launch, writer: ckpt.Writer, error: BaseException) -> 
 def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
     fork_time = time.time()
     os.setsid()
-    _close_fds_except(writer.fd)
+    close_fds_except(writer.fd)
     if launch.policy.destination not in ("console", "both"):  # do not hold the runner's terminal or pipes open
         devnull = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
         os.close(devnull)
-    signal.set_wakeup_fd(-1)                         # the runner's wake-up pipe is not ours
-    # SIG_IGN, not a handler: nothing runs, nothing is copied. `_signal` itself, not signal.signal's wrapper,
-    # whose enum conversions are Python code that every coordinator would run and copy pages for.
-    for sig in IGNORED_SIGNALS:
-        _signal.signal(sig, _signal.SIG_IGN)
+    signal.set_wakeup_fd(-1)                         # the fork server's wake-up pipe is not ours
+    ignore_task_signals()
     _signal.signal(signal.SIGCHLD, _signal.SIG_DFL)
     process_tree.set_child_subreaper()
     process_tree.set_name("thermos_coord")
@@ -130,9 +127,18 @@ def _coordinate(launch: Launch, writer: ckpt.Writer) -> None:
     _supervise(launch, pid, pump, writer)
 
 
-def _close_fds_except(keep: int) -> None:
+def close_fds_except(keep: int) -> None:
+    """Close every descriptor but stdio and `keep`: what the runner had open is not ours to hold."""
     os.closerange(3, keep)
     os.closerange(keep + 1, 1 << 20)
+
+
+def ignore_task_signals() -> None:
+    """SIG_IGN the signals meant for the task's processes. SIG_IGN, not a handler: nothing runs, nothing is
+    copied; and `_signal` itself, not signal.signal's wrapper, whose enum conversions are Python code that
+    every coordinator would run and copy pages for."""
+    for sig in IGNORED_SIGNALS:
+        _signal.signal(sig, _signal.SIG_IGN)
 
 
 def _make_log_dir(path: str) -> None:

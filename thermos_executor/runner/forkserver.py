@@ -105,11 +105,8 @@ def _serve(sock: socket.socket, runner: int) -> None:
     process_tree.set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != runner:      # the runner died before we asked to die with it
         return
-    for sig in coordinator.IGNORED_SIGNALS:
-        _signal.signal(sig, _signal.SIG_IGN)
-    keep = sock.fileno()
-    os.closerange(3, keep)          # the runner's files are not ours to hold open (stdio stays, for console)
-    os.closerange(keep + 1, 1 << 20)
+    coordinator.ignore_task_signals()
+    coordinator.close_fds_except(sock.fileno())   # stdio stays: console-logged commands write to it
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     _signal.signal(signal.SIGCHLD, _ignore)

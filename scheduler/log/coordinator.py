@@ -11,7 +11,10 @@
 * a replica that promised a higher ballot makes every later write of this writer fail (`Fenced`): a paused
   old writer can never commit after a new one recovered, whatever ZooKeeper says;
 * a round that cannot reach a quorum within ``write_timeout`` fails with `QuorumUnreachable`, and the next
-  append starts a new recovery round (the outcome of a failed append is unknown, as with Mesos' log).
+  append starts a new recovery round (the outcome of a failed append is unknown, as with Mesos' log);
+* every append is answered -- committed, or failed -- within ``write_timeout`` of its submission, whatever
+  happens to the writer (step-down, fencing, a cancelled pump, a stuck round): its future is owned by
+  `Pending`, which has a deadline per append and fails them all when the writer closes.
 
 Usage::
 
@@ -26,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 
 from .catchup import copy_learned, highest_ballot
+from .pending import Pending
 from .peers import LocalReplica, RemoteReplica, ReplicaUnavailable
 from .protocol import APPEND, NOOP, TRUNCATE, VOTING, Entry, Fenced, LogError, NotWriter, QuorumUnreachable
 from .replica import truncate_payload
@@ -65,7 +70,8 @@ class Coordinator:
         self.stopped = False
         self.committed = 0
         self.next_position = 1
-        self._queue: list[tuple[list, asyncio.Future]] = []
+        self._queue: deque[tuple[list, asyncio.Future]] = deque()  # what to write; the futures are owned by _pending
+        self._pending = Pending(write_timeout)
         self._wakeup = asyncio.Event()
         self._pump_task: asyncio.Task | None = None
         self._idle_commit: asyncio.TimerHandle | None = None
@@ -80,15 +86,23 @@ class Coordinator:
         if self._pump_task is None:
             self._pump_task = asyncio.ensure_future(self._pump())
 
-    async def stop(self, reason: str = "writer stopped") -> None:
+    def close(self, reason: str = "writer stopped") -> None:
+        """Stop writing now: every append not answered yet, and every later one, fails with NotWriter at once
+        (synchronously, so a step-down answers everyone before anything else runs). `stop` also awaits the
+        pump."""
         self.stopped = True
         self.recovered = False
         if self._idle_commit:
             self._idle_commit.cancel()
-        self._fail_queue(NotWriter(reason))
+        self._queue.clear()
+        self._pending.close(NotWriter(reason))
         self._wakeup.set()
         if self._pump_task:
             self._pump_task.cancel()
+
+    async def stop(self, reason: str = "writer stopped") -> None:
+        self.close(reason)
+        if self._pump_task:
             await asyncio.gather(self._pump_task, return_exceptions=True)
             self._pump_task = None
 
@@ -120,20 +134,28 @@ class Coordinator:
 
     # -- pump ----------------------------------------------------------------------------------------------
     async def _submit(self, items: list[tuple[int, bytes]]) -> list[int]:
-        if self.stopped:
-            raise NotWriter("not the writer")
-        fut = asyncio.get_running_loop().create_future()
-        self._queue.append((items, fut))
-        self._wakeup.set()
+        fut = self._pending.add()  # already failed, with the reason, if this writer was closed
+        if not fut.done():
+            self._queue.append((items, fut))
+            self._wakeup.set()
         return await fut
 
-    def _fail_queue(self, error: Exception) -> None:
-        queue, self._queue = self._queue, []
-        for _, fut in queue:
-            if not fut.done():
-                fut.set_exception(error)
+    def _fail_queue(self, error: LogError) -> None:
+        """Fail everything waiting: the queue and any batch in flight (their futures are all in _pending)."""
+        self._queue.clear()
+        self._pending.fail_all(error)
 
     async def _pump(self) -> None:
+        try:
+            await self._pump_loop()
+        finally:
+            # However the pump ends (stop, cancellation with a batch taken from the queue, a bug), nobody
+            # waits for it in vain.
+            self.stopped = True
+            self._queue.clear()
+            self._pending.close(NotWriter("not the writer (its append pump stopped)"))
+
+    async def _pump_loop(self) -> None:
         while not self.stopped:
             if not self._queue:
                 self._wakeup.clear()
@@ -150,10 +172,14 @@ class Coordinator:
                     continue
             batch, nbytes, count = [], 0, 0
             while self._queue and count < MAX_BATCH_ENTRIES and nbytes < MAX_BATCH_BYTES:
-                items, fut = self._queue.pop(0)
+                items, fut = self._queue.popleft()
+                if fut.done():
+                    continue  # already answered (its deadline passed, or its caller gave up): not written
                 batch.append((items, fut))
                 count += len(items)
                 nbytes += sum(len(p) for _, p in items)
+            if not batch:
+                continue
             entries, spans = [], []
             for items, fut in batch:
                 first = self.next_position + len(entries)

@@ -51,6 +51,7 @@ class LogNode:
         self._tasks: list[asyncio.Task] = []
         self._recovering = False
         self._registering = False
+        self._stopping: set[asyncio.Task] = set()  # stops of coordinators we stepped down from
         self.started = time.time()
 
     def remote(self, address: str) -> RemoteReplica:
@@ -77,6 +78,7 @@ class LogNode:
             t.cancel()
         if self.coordinator:
             await self.coordinator.stop("shutting down")
+        await asyncio.gather(*self._stopping, return_exceptions=True)
         if self.discovery:
             await asyncio.get_running_loop().run_in_executor(None, self.discovery.stop)
         for r in self.remotes.values():
@@ -136,7 +138,10 @@ class LogNode:
         coord, self.coordinator = self.coordinator, None
         if coord is not None:
             log.warning("no longer the writer: %s", reason)
-            asyncio.ensure_future(coord.stop(f"not the writer ({reason})"))
+            coord.close(f"not the writer ({reason})")  # every waiting append is answered right here
+            task = asyncio.ensure_future(coord.stop(f"not the writer ({reason})"))  # awaits its pump
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     def _peer_addresses(self) -> list[str]:
         return self.discovery.peers() if self.discovery else []

@@ -43,7 +43,7 @@ class LocalReplica:
     async def write(self, ballot: int, entries, commit: int, writer: str = "", timeout: float = 0) -> dict:
         return await self._call(self.replica.write, ballot, entries, commit)
 
-    async def commit(self, ballot: int, upto: int, writer: str = "") -> bool:
+    async def commit(self, ballot: int, upto: int, writer: str = "", timeout: float = 0) -> bool:
         return await self._call(self.replica.commit, ballot, upto)
 
     async def accepted(self, lo: int, hi: int, timeout: float = 0) -> list[Entry]:

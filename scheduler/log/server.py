@@ -25,7 +25,7 @@ import logging
 from tornado import web
 
 from .peers import parse_json
-from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, QuorumUnreachable, decode, encode
+from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,8 @@ class Append(_Base):
             positions = await self.node.writer().append([e[3] for e in entries])
         except NotWriter as e:
             return self.send_json({"error": str(e), "writer": self.node.status()["writer"]}, 503)
-        except QuorumUnreachable as e:
+        except LogError as e:  # quorum unreachable, deadline passed, fenced: not committed here (yet)
             return self.send_json({"error": str(e)}, 503)
-        except LogError as e:
-            return self.send_json({"error": str(e)}, 409)
         self.send_json({"positions": positions})
 
 

@@ -1,13 +1,14 @@
 """The writer's recovery round and fencing, against in-process replicas (real SQLite, no network)."""
 
 import asyncio
+import time
 
 import pytest
 
 from scheduler.log import flags as F
 from scheduler.log.coordinator import Coordinator, recovery_values
 from scheduler.log.peers import LocalReplica, ReplicaUnavailable
-from scheduler.log.protocol import APPEND, NOOP, Entry, Fenced, LogError, QuorumUnreachable
+from scheduler.log.protocol import APPEND, NOOP, Entry, Fenced, LogError, NotWriter, QuorumUnreachable
 from scheduler.log.replica import Replica
 
 
@@ -52,9 +53,9 @@ def cluster(tmp_path):
         r.close()
 
 
-def make(replicas, peers, address="p0"):
+def make(replicas, peers, address="p0", write_timeout=2.0):
     local = LocalReplica(replicas[0])
-    return Coordinator(local, peers=lambda: list(peers), quorum=2, address=address, write_timeout=2.0,
+    return Coordinator(local, peers=lambda: list(peers), quorum=2, address=address, write_timeout=write_timeout,
                        remote=peers.__getitem__)
 
 
@@ -184,3 +185,96 @@ def test_flags_accept_aurora_spellings():
         F.parse(["-native_log_quorum_size=99999999999999999999"], flags)
     with pytest.raises(F.FlagError, match="unexpected argument"):
         F.parse(["extra"], flags)
+
+
+# -- item 1 of issue 12: every append is answered within the write timeout, whatever happens to the writer --
+
+class HangingPeer(InProcessPeer):
+    """A peer whose writes are never answered (a paused process, a partition without resets)."""
+
+    def write(self, ballot, entries, commit, writer="", timeout=0):
+        if self.down:
+            return asyncio.get_running_loop().create_future()  # never resolved
+        return super().write(ballot, entries, commit, writer, timeout)
+
+
+@pytest.fixture
+def hanging_cluster(tmp_path):
+    replicas = []
+    for i in range(3):
+        r = Replica(str(tmp_path / f"r{i}"))
+        r.initialize()
+        replicas.append(r)
+    peers = {f"p{i}": HangingPeer(replicas[i], f"p{i}") for i in (1, 2)}
+    yield replicas, peers
+    for p in peers.values():
+        p._pool.shutdown()
+    for r in replicas:
+        r.close()
+
+
+async def _round_in_flight(c, peers):
+    """Start an append whose round hangs on the (silent) peers; return its task once the writer's own replica
+    has the entry (the batch was popped and its round is in flight)."""
+    for p in peers.values():
+        p.down = True
+    end = c.local.replica.end
+    task = asyncio.ensure_future(c.append([b"in-flight"]))
+    deadline = time.monotonic() + 5
+    while c.local.replica.end == end:
+        assert time.monotonic() < deadline, "the round never started"
+        await asyncio.sleep(0.001)  # a condition wait on the loop, bounded by the deadline above
+    assert not task.done() and not c._queue
+    return task
+
+
+def test_step_down_fails_the_batch_in_flight(hanging_cluster):
+    replicas, peers = hanging_cluster
+
+    async def scenario():
+        c = make(replicas, peers, write_timeout=30.0)  # the round itself would wait this long: stop must not
+        c.start()
+        await c.recover()
+        task = await _round_in_flight(c, peers)
+        queued = asyncio.ensure_future(c.append([b"queued"]))
+        await c.stop("lost the writer election")
+        for t in (task, queued):
+            with pytest.raises(NotWriter, match="lost the writer election"):
+                await asyncio.wait_for(t, 1.0)
+    asyncio.run(scenario())
+
+
+def test_cancelling_the_pump_fails_the_popped_batch(hanging_cluster):
+    replicas, peers = hanging_cluster
+
+    async def scenario():
+        c = make(replicas, peers, write_timeout=30.0)
+        c.start()
+        await c.recover()
+        task = await _round_in_flight(c, peers)
+        c._pump_task.cancel()
+        with pytest.raises(LogError):
+            await asyncio.wait_for(task, 1.0)
+        with pytest.raises(NotWriter):  # a writer whose pump is gone takes nothing more
+            await asyncio.wait_for(c.append([b"after"]), 1.0)
+        await c.stop()
+    asyncio.run(scenario())
+
+
+def test_an_append_stuck_anywhere_fails_at_its_deadline(cluster):
+    replicas, peers = cluster
+
+    async def scenario():
+        c = make(replicas, peers, write_timeout=0.5)
+        c.start()
+        await c.recover()
+
+        async def stuck_round(entries):  # a round with no deadline of its own: only the append's can help
+            await asyncio.Event().wait()
+        c._round = stuck_round
+        t0 = time.monotonic()
+        with pytest.raises(QuorumUnreachable, match="not committed within -native_log_write_timeout=0.5s"):
+            await asyncio.wait_for(c.append([b"a"]), 5.0)
+        assert time.monotonic() - t0 < 5.0
+        await c.stop()
+    asyncio.run(scenario())

@@ -3,6 +3,10 @@
   aurora-log initialize --path=P        mark a new, EMPTY replica VOTING (Aurora's `mesos-log initialize`)
   aurora-log status [--path=P | --address=HOST:PORT] [-zk_endpoints=.. -native_log_zk_group_path=..]
   aurora-log read   [--path=P | --address=HOST:PORT] [--from=N] [--to=N]
+                    one line per committed entry: position, kind, ballot, payload (a JSON string, 0x-hex if
+                    not UTF-8; a TRUNCATE's payload is the position it truncates before)
+  aurora-log append --address=HOST:PORT [--data=TEXT]
+                    append TEXT, or else one entry per line of stdin (in one round); prints the positions
   aurora-log serve  -native_log_file_path=P -native_log_zk_group_path=G -zk_endpoints=Z
                     -native_log_port=N -native_log_quorum_size=Q [-native_log_write_timeout=3secs]
                     [-zk_session_timeout=15secs] [-ip=127.0.0.1] [-elect=true]
@@ -21,8 +25,8 @@ import sqlite3
 import sys
 
 from . import flags as F
-from .protocol import EMPTY, KIND_NAMES, LogError
-from .replica import Replica, db_file
+from .protocol import EMPTY, KIND_NAMES, TRUNCATE, LogError, read_range
+from .replica import Replica, db_file, truncate_target
 
 USAGE = __doc__.strip()
 
@@ -90,6 +94,7 @@ def cmd_status(argv: list[str]) -> int:
         status = _offline_status(_path(values))
     if values["zk_endpoints"] and values["native_log_zk_group_path"]:
         from .discovery import read_group
+        logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # its retries are noise here: we say one line
         try:
             members, writer = read_group(values["zk_endpoints"], values["native_log_zk_group_path"])
         except Exception as e:  # noqa: BLE001 - kazoo raises several kinds; report one line
@@ -101,32 +106,57 @@ def cmd_status(argv: list[str]) -> int:
 
 
 def cmd_read(argv: list[str]) -> int:
-    values = F.parse(argv, PATH_FLAGS + [F.Flag("address"), F.Flag("from", "int", 1),
-                                            F.Flag("to", "int", 2 ** 62)])
+    values = F.parse(argv, PATH_FLAGS + [F.Flag("address"), F.Flag("from", "int"), F.Flag("to", "int")])
+    lo, hi = values["from"], values["to"]
     if values["address"]:
         from .client import LogClient
-        entries = [(e.position, e.ballot, e.kind, e.payload) for e in
-                   LogClient(values["address"]).read(values["from"], values["to"])]
+        entries = [(e.position, e.ballot, e.kind, e.payload) for e in LogClient(values["address"]).read(lo, hi)]
     else:
-        conn = _open_ro(_path(values))
-        if conn is None:
-            return 0
-        try:
-            learned = int(dict(conn.execute("SELECT key, value FROM meta").fetchall()).get("learned", 0))
-            entries = conn.execute(
-                "SELECT position, ballot, kind, payload FROM log WHERE position >= ? AND position <= ? "
-                "ORDER BY position", (values["from"], min(values["to"], learned))).fetchall()
-        except sqlite3.Error as e:
-            raise LogError(f"cannot read {_path(values)}: {e}") from None
-        finally:
-            conn.close()
+        entries = _read_path(_path(values), lo, hi)
     out = sys.stdout
     for position, ballot, kind, payload in entries:
-        try:
-            text = json.dumps(bytes(payload).decode())
-        except UnicodeDecodeError:
-            text = "0x" + bytes(payload).hex()
-        out.write(f"{position}\t{KIND_NAMES.get(kind, kind)}\t{ballot}\t{text}\n")
+        out.write(f"{position}\t{KIND_NAMES.get(kind, kind)}\t{ballot}\t{_payload_text(kind, payload)}\n")
+    return 0
+
+
+def _read_path(path: str, lo: int | None, hi: int | None) -> list[tuple]:
+    """Committed entries of the replica at `path` as far as its file says (the learned mark on disk)."""
+    conn = _open_ro(path)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall()) if conn else {}
+        lo, hi = read_range(lo, hi, int(meta.get("begin", 1)), int(meta.get("learned", 0)))
+        if conn is None or hi < lo:
+            return []
+        return conn.execute("SELECT position, ballot, kind, payload FROM log WHERE position >= ? AND position <= ? "
+                            "ORDER BY position", (lo, hi)).fetchall()
+    except (sqlite3.Error, ValueError) as e:
+        raise LogError(f"{db_file(path)} is not a readable replica: {e}") from None
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def _payload_text(kind: int, payload: bytes) -> str:
+    if kind == TRUNCATE:
+        return str(truncate_target(payload))
+    try:
+        return json.dumps(bytes(payload).decode())
+    except UnicodeDecodeError:
+        return "0x" + bytes(payload).hex()
+
+
+def cmd_append(argv: list[str]) -> int:
+    values = F.parse(argv, [F.Flag("address"), F.Flag("data")])
+    F.require(values, "address")
+    if values["data"] is not None:
+        payloads = [values["data"].encode()]
+    else:
+        payloads = [line.rstrip("\n").encode() for line in sys.stdin]
+        if not payloads:
+            raise F.FlagError("nothing to append: give --data=TEXT or lines on stdin")
+    from .client import LogClient
+    for position in LogClient(values["address"]).append(payloads):
+        print(position)
     return 0
 
 
@@ -188,8 +218,21 @@ async def _serve(values: dict) -> int:
     return 0
 
 
-COMMANDS = {"initialize": cmd_initialize, "status": cmd_status, "read": cmd_read, "serve": cmd_serve,
-            "run": cmd_serve}
+COMMANDS = {"initialize": cmd_initialize, "status": cmd_status, "read": cmd_read, "append": cmd_append,
+            "serve": cmd_serve, "run": cmd_serve}
+
+
+def command_usage(name: str) -> str:
+    """The usage lines of one command (its first line and the indented ones under it)."""
+    lines, take = [], False
+    for line in USAGE.splitlines():
+        if line.startswith("  aurora-log "):
+            take = line.split()[1] == ("serve" if name == "run" else name)
+        elif not line.startswith("    "):
+            take = False
+        if take:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,9 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command = COMMANDS.get(argv[0])
     if command is None:
-        print(f"aurora-log: unknown command {argv[0]!r} (commands: initialize, status, read, serve)",
+        print(f"aurora-log: unknown command {argv[0]!r} (commands: initialize, status, read, append, serve)",
               file=sys.stderr)
         return 2
+    if any(a in ("-h", "-help", "--help") for a in argv[1:]):
+        print(command_usage(argv[0]))
+        return 0
     try:
         return command(argv[1:])
     except F.FlagError as e:

@@ -49,7 +49,11 @@ def parse(argv: list[str], flags: list[Flag]) -> dict:
         flag = known[name]
         if not eq:
             if flag.kind == "bool":
+                # `-elect false` as well as `-elect` alone (true) and `-elect=false`
                 value = "true"
+                if i < len(argv) and argv[i].lower() in _BOOLS:
+                    value = argv[i]
+                    i += 1
             elif i < len(argv):
                 value = argv[i]
                 i += 1
@@ -57,6 +61,10 @@ def parse(argv: list[str], flags: list[Flag]) -> dict:
                 raise FlagError(f"-{name} needs a value")
         values[name] = _convert(flag, value)
     return values
+
+
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_BOOLS = _TRUE + _FALSE
 
 
 def _convert(flag: Flag, value: str):
@@ -71,9 +79,9 @@ def _convert(flag: Flag, value: str):
     if flag.kind == "duration":
         return parse_duration(flag.name, value)
     if flag.kind == "bool":
-        if value.lower() in ("true", "1", "yes"):
+        if value.lower() in _TRUE:
             return True
-        if value.lower() in ("false", "0", "no"):
+        if value.lower() in _FALSE:
             return False
         raise FlagError(f"-{flag.name}: {value!r} is not true or false")
     return value

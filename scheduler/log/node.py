@@ -52,6 +52,7 @@ class LogNode:
         self._recovering = False
         self._registering = False
         self._stopping: set[asyncio.Task] = set()  # stops of coordinators we stepped down from
+        self._elected_at = 0.0
         self.started = time.time()
 
     def remote(self, address: str) -> RemoteReplica:
@@ -106,6 +107,7 @@ class LogNode:
                             remote=self.remote)
         coord.on_fenced = self._on_fenced
         self.coordinator = coord
+        self._elected_at = time.monotonic()
         coord.start()
         log.info("elected writer; running the recovery round")
         asyncio.ensure_future(self._recover_writer(coord))
@@ -114,6 +116,9 @@ class LogNode:
         if self._recovering:
             return
         self._recovering = True
+        # Right after an election the peers may not have registered yet (a normal start): that is news, not
+        # an error, until the grace period has passed.
+        grace_until = self._elected_at + max(self.write_timeout, self.session_timeout)
         try:
             while self.coordinator is coord and not coord.stopped and not coord.recovered:
                 try:
@@ -123,7 +128,8 @@ class LogNode:
                     return
                 except LogError as e:
                     coord.last_error = str(e)
-                    log.error("log is not READY: %s", e)
+                    level = logging.INFO if time.monotonic() < grace_until else logging.ERROR
+                    log.log(level, "log is not READY: %s", e)
                     await asyncio.sleep(self.tick)
         finally:
             self._recovering = False

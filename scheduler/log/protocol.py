@@ -114,6 +114,21 @@ def decode(body: bytes) -> tuple[dict, list[tuple[int, int, int, bytes]]]:
     return header, unpack_entries(body[end:])
 
 
+def read_range(lo: int | None, hi: int | None, begin: int, end: int) -> tuple[int, int]:
+    """The positions to read for a request of [lo, hi] (None: not given) from a replica holding committed
+    positions begin..end. The rules of Mesos' log reader, and their words: `from` must be a position
+    (>= 1) not past the end, `to` not below `from`. Without `from` the read starts at the beginning (an
+    empty log reads as nothing); `to` past the end stops at the end; positions before `begin` were
+    truncated away and are simply not there. The result may be empty (hi < lo)."""
+    if lo is not None and lo < 1:
+        raise LogError(f"Bad read range (from={lo}: positions start at 1)")
+    if hi is not None and hi < (1 if lo is None else lo):
+        raise LogError(f"Bad read range (to < from: to={hi}, from={1 if lo is None else lo})")
+    if lo is not None and lo > end:
+        raise LogError(f"Bad read range (past end of log: from={lo}, the log ends at {end})")
+    return max(lo or 1, begin), min(end if hi is None else hi, end)
+
+
 def majority(n: int) -> int:
     """Smallest quorum that makes any two quorums of n replicas intersect."""
     return n // 2 + 1

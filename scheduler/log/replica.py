@@ -17,10 +17,16 @@ entries. See docs/decisions.md ("Replica durability").
 
 Every method is synchronous and guarded by one lock; the server calls them from a single worker thread so
 the event loop never waits on an fsync.
+
+One process at a time: opening a replica takes an exclusive ``flock`` on ``<dir>/replica.lock`` (as Mesos'
+LevelDB holds its LOCK file) and keeps it until `close`. Two servers on one directory would vote twice with
+one disk -- one disk counted twice toward the quorum can lose acknowledged writes -- so the second refuses.
+Read-only inspection (``aurora-log status/read --path``) opens the SQLite file directly and needs no lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -31,11 +37,31 @@ import sqlite_utils
 from .protocol import EMPTY, TRUNCATE, VOTING, Entry, LogError
 
 DB_NAME = "replica.sqlite"
+LOCK_NAME = "replica.lock"
 
 
 def db_file(path: str) -> str:
     """The SQLite file inside the replica directory `path` (Aurora's -native_log_file_path is a directory)."""
     return os.path.join(path, DB_NAME)
+
+
+def lock_directory(path: str) -> int:
+    """Take the exclusive lock of the replica directory `path`; its file descriptor (closing it unlocks).
+    LogError, naming the holder's pid, if another process (or another opening in this one) holds it."""
+    try:
+        fd = os.open(os.path.join(path, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as e:
+        raise LogError(f"cannot open the lock file of replica directory {path}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise LogError(f"replica directory {path} is in use by another process (pid {holder}): "
+                       f"one replica directory can be served by one process only") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def truncate_target(payload: bytes) -> int:
@@ -50,8 +76,25 @@ class Replica:
     """Durable acceptor state at `path`. Created EMPTY if nothing is there."""
 
     def __init__(self, path: str):
+        """Open (creating it EMPTY if needed) and lock the replica at directory `path`. LogError, one line,
+        if the directory cannot be made, is held by another process, or holds no usable database."""
         self.path = path
-        os.makedirs(path, exist_ok=True)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as e:
+            raise LogError(f"cannot create replica directory {path}: {e.strerror or e}") from None
+        self._lock_fd = lock_directory(path)
+        self._conn = None
+        try:
+            self._open()
+        except (sqlite3.Error, KeyError, ValueError) as e:
+            if self._conn is not None:
+                self._conn.close()
+            os.close(self._lock_fd)
+            raise LogError(f"{db_file(path)} is not a usable replica database: {e}") from None
+
+    def _open(self) -> None:
+        path = self.path
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(db_file(path), isolation_level=None, check_same_thread=False)
         # Durable before acknowledging: WAL + synchronous=FULL fsyncs the WAL at every commit.
@@ -89,8 +132,11 @@ class Replica:
 
     def close(self) -> None:
         with self._lock:
-            self.flush()
-            self._conn.close()
+            try:
+                self.flush()
+                self._conn.close()
+            finally:
+                os.close(self._lock_fd)
 
     def info(self) -> dict:
         with self._lock:

@@ -11,7 +11,7 @@ Replica protocol (binary bodies, see `protocol.encode`), used between replicas:
 Log API (for operators, tests and tools; a scheduler embeds the node and calls the `Coordinator`):
   POST /log/append        binary message whose entries' payloads are appended -> {"positions": [...]}
   POST /log/truncate      {"before": N} (JSON)            -> {"position": P}
-  GET  /log/read?from=&to=  committed entries (binary message)
+  GET  /log/read?from=&to=  committed entries (binary message); bad ranges are 400s (protocol.read_range)
   GET  /log/status        JSON
 
 Metrics: /health, /vars, /vars.json, /metrics (Prometheus text).
@@ -25,7 +25,7 @@ import logging
 from tornado import web
 
 from .peers import parse_json
-from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, decode, encode
+from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, decode, encode, read_range
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,13 @@ class Commit(_Base):
     async def post(self):
         header, _ = self.message()
         commit = self.int_field(header, "commit")
-        if (self.node.replica.status == "VOTING"
-                and await self.node.local.commit(self.int_field(header, "ballot"), commit)):
-            self.node.catchup.request(str(header.get("writer", "")), commit)
+        if self.node.replica.status == "VOTING":
+            if await self.node.local.commit(self.int_field(header, "ballot"), commit):
+                self.node.catchup.request(str(header.get("writer", "")), commit)
+            # Persist what was learned, so `aurora-log read/status --path` on this follower is current. Commit
+            # messages come only when the writer is idle (50 ms after its last round, then every 0.5 s), and
+            # flush writes nothing unless the mark moved: at most a few cheap transactions a second.
+            await self.node.local.flush()
         self.send_message({"id": self.node.replica.replica_id, "learned": self.node.replica.learned})
 
 
@@ -144,15 +148,24 @@ class Truncate(_Base):
 
 class Read(_Base):
     async def get(self):
-        try:
-            lo = int(self.get_argument("from", "1"))
-            hi = int(self.get_argument("to", str(2 ** 62)))
-        except ValueError:
-            lo = hi = -1
-        if not (0 <= lo < MAX_INT and 0 <= hi < MAX_INT):
-            return self.send_json({"error": "'from' and 'to' must be integers in [0, 2**63)"}, 400)
+        bounds = []
+        for name in ("from", "to"):
+            text = self.get_argument(name, None)
+            try:
+                value = None if text is None else int(text)
+            except ValueError:
+                value = MAX_INT
+            if value is not None and not -MAX_INT < value < MAX_INT:
+                return self.send_json({"error": f"'{name}' must be an integer in [0, 2**63)"}, 400)
+            bounds.append(value)
         coord = self.node.coordinator
-        entries = await (coord.read(lo, hi) if coord and coord.recovered else self.node.local.read(lo, hi))
+        writer = coord is not None and coord.recovered
+        end = coord.committed if writer else self.node.replica.learned
+        try:
+            lo, hi = read_range(*bounds, self.node.replica.begin, end)
+        except LogError as e:
+            return self.send_json({"error": str(e)}, 400)
+        entries = await (coord.read(lo, hi) if writer else self.node.local.read(lo, hi))
         self.send_message({"n": len(entries), "learned": self.node.replica.learned}, entries)
 
 

@@ -57,13 +57,13 @@ def test_promise_and_entries_are_durable_across_reopen(tmp_path):
     r.write(9, [e(1, b"a"), e(2, b"b")], 0)
     r.commit(9, 2)
     r.flush()  # the learned mark is advisory: it is persisted by the next write or by flush
-    r2 = Replica(path)  # a second opening while the first is still open: it sees only what is on disk
+    r.close()
+    r2 = Replica(path)  # it sees only what is on disk
     assert (r2.status, r2.promised, r2.learned, r2.end) == (VOTING, 9, 2, 2)
     assert [x.payload for x in r2.read(1, 10)] == [b"a", b"b"]
     mode = sqlite3.connect(db_file(path)).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
     r2.close()
-    r.close()
 
 
 def test_failed_write_leaves_the_promise_as_it_was(tmp_path):
@@ -75,10 +75,10 @@ def test_failed_write_leaves_the_promise_as_it_was(tmp_path):
         r.write(4, [e(2 ** 63)], 0)  # beyond SQLite's INTEGER: the transaction rolls back
     assert r.promised == 3
     assert r.write(3, [e(1)], 0)["ok"]
+    r.close()
     r2 = Replica(path)
     assert r2.promised == 3
     r2.close()
-    r.close()
 
 
 def test_commit_learns_only_entries_of_the_committing_ballot(replica):
@@ -154,3 +154,24 @@ def test_message_codec_roundtrip():
         decode(encode({}, [Entry(2 ** 63, 1, APPEND, b"")]))
     with pytest.raises(ValueError, match="out of range"):
         decode(encode({}, [Entry(1, 2 ** 64 - 1, APPEND, b"")]))
+
+
+def test_a_replica_directory_is_held_by_one_opening_at_a_time(tmp_path):
+    path = str(tmp_path / "r")
+    r = Replica(path)
+    with pytest.raises(LogError, match=f"replica directory {path} is in use by another process \\(pid \\d+\\)"):
+        Replica(path)
+    r.close()
+    Replica(path).close()  # released on close
+
+
+def test_unusable_directories_and_databases_are_one_line_errors(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(LogError, match="cannot create replica directory .*Not a directory"):
+        Replica(str(tmp_path / "file" / "r"))
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "replica.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(LogError, match="replica.sqlite is not a usable replica database"):
+        Replica(str(tmp_path / "bad"))
+    with pytest.raises(LogError, match="is not a usable"):  # and the failed opening left the lock free
+        Replica(str(tmp_path / "bad"))

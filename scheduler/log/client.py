@@ -1,4 +1,8 @@
-"""A small blocking client of a log node's HTTP API (tornado's HTTPClient), for tools and tests.
+"""A small blocking client of a log node's HTTP API, for tools and tests.
+
+It keeps one HTTP/1.1 connection open across requests (the replicas' own keep-alive `PeerConnection`, run on
+a private event loop): tornado's blocking ``HTTPClient`` connects anew for every request, and a connection
+per append costs about as much as the HTTP layer itself (bench/log_http_append.py).
 
 Whatever answers at the address -- a replica, something else, nothing -- every failure is a `LogError` with
 one line: the replica's own message when it sent one, else what was wrong with the answer.
@@ -6,12 +10,12 @@ one line: the replica's own message when it sent one, else what was wrong with t
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import urlencode
 
-from tornado.httpclient import HTTPClient, HTTPClientError
-
 from .protocol import APPEND, Entry, LogError, decode, encode
+from .transport import PeerConnection, TransportError
 
 
 class LogClient:
@@ -20,30 +24,28 @@ class LogClient:
     def __init__(self, address: str, timeout: float = 10.0):
         self.address = address
         self.timeout = timeout
-        self._http = HTTPClient()
+        if ":" not in address or not address.rpartition(":")[2].isdigit():
+            raise LogError(f"bad address {address!r}: expected HOST:PORT")
+        self._loop = asyncio.new_event_loop()
+        self._conn = PeerConnection(address)
 
     def close(self) -> None:
-        self._http.close()
+        self._conn.close()
+        self._loop.close()
 
-    def _fetch(self, path: str, method: str = "GET", body: bytes | None = None):
+    def _fetch(self, path: str, method: str = "GET", body: bytes | None = None) -> bytes:
         try:
-            resp = self._http.fetch(f"http://{self.address}{path}", method=method, body=body,
-                                    request_timeout=self.timeout, connect_timeout=self.timeout)
-            return resp.body
-        except HTTPClientError as e:
-            if e.response is None:  # tornado's 599: no HTTP answer at all
-                raise LogError(f"cannot reach {self.address}: {e.message or e}") from None
+            code, payload = self._loop.run_until_complete(
+                self._conn.request(method, path, body, timeout=self.timeout))
+        except TransportError as e:
+            raise LogError(f"cannot reach {e}") from None
+        if code == 200:
+            return payload
+        try:
+            detail = json.loads(payload).get("error", "")
+        except (ValueError, AttributeError):
             detail = ""
-            if e.response.body:
-                try:
-                    detail = json.loads(e.response.body).get("error", "")
-                except (ValueError, AttributeError):
-                    detail = ""
-            raise LogError(detail or f"{self.address}{path}: HTTP {e.code} (is it a log replica?)") from None
-        except OSError as e:
-            raise LogError(f"cannot reach {self.address}: {e.strerror or e}") from None
-        except ValueError as e:  # a malformed HTTP answer (tornado's HTTPInputError and friends)
-            raise LogError(f"{self.address} did not answer like a log replica: {e}") from None
+        raise LogError(detail or f"{self.address}{path}: HTTP {code} (is it a log replica?)")
 
     def _json(self, path: str, method: str = "GET", body: bytes | None = None) -> dict:
         raw = self._fetch(path, method, body)

@@ -3,12 +3,15 @@
 Tornado's ``simple_httpclient`` opens a new connection per request; a log round trip is ~0.3 ms, so a connect
 per message would dominate. `PeerConnection` keeps one TCP connection per peer (``TCP_NODELAY``) on a tornado
 ``IOStream`` and sends HTTP/1.1 requests on it one at a time -- each request as a single write, the response
-read by Content-Length -- reconnecting when it breaks. A timeout closes the connection.
+read by Content-Length -- reconnecting when it breaks. A timeout closes the connection. An idle connection
+that became readable was closed by the peer (it restarted, or timed the connection out): it is replaced
+before the request is sent, so a restart of the peer costs no failed request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import select
 
 from tornado import httputil
 from tornado.iostream import StreamClosedError
@@ -61,6 +64,8 @@ class PeerConnection:
         self.close()
 
     async def _request(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        if self._stream is not None and _closed_by_peer(self._stream):
+            self.close()
         if self._stream is None or self._stream.closed():
             self._stream = await self._tcp.connect(self.host, self.port)
             self._stream.set_nodelay(True)
@@ -82,6 +87,16 @@ class PeerConnection:
         if headers.get("Connection", "").lower() == "close":
             self.close()
         return start.code, payload
+
+
+def _closed_by_peer(stream) -> bool:
+    """An idle keep-alive connection has nothing to read; if it has, it is EOF (or junk): do not reuse it."""
+    if stream.closed():
+        return True
+    try:
+        return bool(select.select([stream.socket], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 async def _read_chunked(stream) -> bytes:

@@ -7,10 +7,12 @@ import os
 import subprocess
 import threading
 
+import psutil
 import pytest
 from tests.integration.logcluster import BIN, LogCluster, wait_for
 
 from scheduler.log import flags as F
+from scheduler.log.client import LogClient
 
 
 def run(*args, stdin=None, timeout=60):
@@ -163,3 +165,25 @@ def test_append_command_truncate_printing_and_a_quiet_normal_start(cluster_facto
     # A normal start: the first writer may recover before its peers registered; that is not an ERROR.
     for i in range(3):
         assert not [line for line in c.log_tail(i, 1_000_000).splitlines() if " ERROR " in line], c.log_tail(i)
+
+
+# -- item 7 ------------------------------------------------------------------------------------------------
+
+def test_log_client_keeps_one_connection_and_survives_a_server_restart(cluster_factory):
+    c = cluster_factory(size=1)
+    c.start()
+    client = LogClient(c.address(0))
+
+    def my_connections():
+        return {conn.laddr.port for conn in psutil.Process().connections("tcp")
+                if conn.raddr and conn.raddr.port == c.ports[0] and conn.status == psutil.CONN_ESTABLISHED}
+    others = my_connections()  # the cluster's own clients
+    assert client.append([b"a"]) == [1]
+    mine = my_connections() - others
+    assert len(mine) == 1  # kept open after the request
+    assert client.append([b"b"]) == [2] and client.status()["ending"] == 2 and client.read()[-1].payload == b"b"
+    assert my_connections() - others == mine  # and reused
+    c.restart(0)
+    c.wait_writer()
+    assert client.status()["replica"]["learned"] >= 2  # the connection the old process closed is replaced
+    client.close()

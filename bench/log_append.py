@@ -6,13 +6,13 @@ process, as in the scheduler (which embeds it); the two followers are `aurora-lo
   * batched: 64 concurrent appenders of one entry each; the writer groups what arrives together into rounds.
 Comparator: a 3-node ZooKeeper ensemble on loopback (forceSync on, its default), kazoo client, sequential
 creates of the same payload size; and pipelined creates (64 in flight) for the batched figure.
-Prints `metric value unit | comparator value | ratio` and writes bench/results/log_append.json.
+Prints `metric value unit | comparator value | ratio` (benchlib's: bigger is worse) and writes
+bench/results/log_append.json in benchlib's shape (figures + detail), which `make bench`'s table reads.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -21,6 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
+from benchlib import figure, write_results  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
 from tests.integration.logcluster import LogCluster  # noqa: E402
 from tornado.httpserver import HTTPServer  # noqa: E402
@@ -135,21 +136,19 @@ def main() -> int:
             finally:
                 followers.shutdown()
         theirs = zookeeper_comparator(d)
-    rows = [
-        ("log_seq_appends", mine["seq_per_s"], "appends/s", theirs["seq_per_s"], True),
-        ("log_seq_commit_p50", mine["seq_p50_ms"], "ms", theirs["seq_p50_ms"], False),
-        ("log_seq_commit_p99", mine["seq_p99_ms"], "ms", theirs["seq_p99_ms"], False),
-        ("log_batched_entries", mine["batch_entries_per_s"], "entries/s", theirs["batch_entries_per_s"], True),
+    zk = "zk-3-ensemble"
+    figures = [
+        figure("log_seq_appends", mine["seq_per_s"], "appends/s", zk, theirs["seq_per_s"], goal=1000,
+               met=mine["seq_per_s"] >= 1000, rate=True),
+        figure("log_seq_commit_p50", mine["seq_p50_ms"], "ms", zk, theirs["seq_p50_ms"]),
+        figure("log_seq_commit_p99", mine["seq_p99_ms"], "ms", zk, theirs["seq_p99_ms"], goal=5,
+               met=mine["seq_p99_ms"] <= 5),
+        figure("log_batched_entries", mine["batch_entries_per_s"], "entries/s", zk, theirs["batch_entries_per_s"],
+               goal=10000, met=mine["batch_entries_per_s"] >= 10000, rate=True),
     ]
-    for name, value, unit, comp, higher in rows:
-        ratio = value / comp if higher else comp / value
-        print(f"{name} {value:.2f} {unit} | zk-3-ensemble {comp:.2f} | {ratio:.2f}x")
     print(f"log_batched_mean_entries_per_round {mine['batch_mean_entries_per_round']:.1f} entries | - | -")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "log_append.json"), "w") as f:
-        json.dump({"ours": mine, "zookeeper_3_ensemble": theirs, "payload_bytes": len(PAYLOAD),
-                   "sequential_n": SEQ_N, "batched_n": BATCH_N, "concurrency": CONCURRENCY,
-                   "goals": {"seq_per_s": 1000, "seq_p99_ms": 5, "batch_entries_per_s": 10000}}, f, indent=2)
+    write_results("log_append", figures, ours=mine, zookeeper_3_ensemble=theirs, payload_bytes=len(PAYLOAD),
+                  sequential_n=SEQ_N, batched_n=BATCH_N, concurrency=CONCURRENCY)
     return 0
 
 

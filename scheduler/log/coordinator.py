@@ -34,7 +34,8 @@ from collections import deque
 from .catchup import copy_learned, highest_ballot
 from .pending import Pending
 from .peers import LocalReplica, RemoteReplica, ReplicaUnavailable
-from .protocol import APPEND, NOOP, TRUNCATE, VOTING, Entry, Fenced, LogError, NotWriter, QuorumUnreachable
+from .protocol import (APPEND, NOOP, TRUNCATE, VOTING, Entry, Fenced, LogError, NotWriter, OutOfRange,
+                       QuorumUnreachable)
 from .replica import truncate_payload
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class Coordinator:
     async def truncate(self, before: int) -> int:
         """Log a truncation: once committed, every replica drops entries before `before`."""
         if before < 1 or before > self.committed + 1:
-            raise LogError(f"cannot truncate before {before}: the log ends at {self.committed}")
+            raise OutOfRange(f"cannot truncate before {before}: the log ends at {self.committed}")
         (position,) = await self._submit([(TRUNCATE, truncate_payload(before))])
         return position
 

@@ -51,6 +51,10 @@ class Fenced(LogError):
         self.promised = promised
 
 
+class OutOfRange(LogError):
+    """A request names positions outside the log (a caller's mistake, not an outage)."""
+
+
 class QuorumUnreachable(LogError):
     """Fewer than a quorum of VOTING replicas answered within the deadline."""
 
@@ -121,11 +125,11 @@ def read_range(lo: int | None, hi: int | None, begin: int, end: int) -> tuple[in
     empty log reads as nothing); `to` past the end stops at the end; positions before `begin` were
     truncated away and are simply not there. The result may be empty (hi < lo)."""
     if lo is not None and lo < 1:
-        raise LogError(f"Bad read range (from={lo}: positions start at 1)")
+        raise OutOfRange(f"Bad read range (from={lo}: positions start at 1)")
     if hi is not None and hi < (1 if lo is None else lo):
-        raise LogError(f"Bad read range (to < from: to={hi}, from={1 if lo is None else lo})")
+        raise OutOfRange(f"Bad read range (to < from: to={hi}, from={1 if lo is None else lo})")
     if lo is not None and lo > end:
-        raise LogError(f"Bad read range (past end of log: from={lo}, the log ends at {end})")
+        raise OutOfRange(f"Bad read range (past end of log: from={lo}, the log ends at {end})")
     return max(lo or 1, begin), min(end if hi is None else hi, end)
 
 

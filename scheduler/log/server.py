@@ -25,7 +25,7 @@ import logging
 from tornado import web
 
 from .peers import parse_json
-from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, decode, encode, read_range
+from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, OutOfRange, decode, encode, read_range
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +141,10 @@ class Truncate(_Base):
             position = await self.node.writer().truncate(before)
         except NotWriter as e:
             return self.send_json({"error": str(e), "writer": self.node.status()["writer"]}, 503)
-        except LogError as e:
+        except OutOfRange as e:
             return self.send_json({"error": str(e)}, 409)
+        except LogError as e:  # like an append: not committed here (yet), outcome unknown
+            return self.send_json({"error": str(e)}, 503)
         self.send_json({"position": position})
 
 

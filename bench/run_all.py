@@ -14,7 +14,8 @@ import sys
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_throughput", "executor_launch",
-           "executor_memory", "observer_latency", "observer_cpu", "observer_memory", "log_append", "log_recovery"]
+           "executor_memory", "observer_latency", "observer_cpu", "observer_memory", "log_append", "log_http_append",
+           "log_recovery"]
 
 
 def fmt(value) -> str:

@@ -14,7 +14,8 @@ CPU per append; the writer's CPU per append (loop and worker thread) is measured
 phases alternate, ROUNDS times over, so that load from others on a shared machine falls on every path alike;
 figures pool the rounds. Goal: HTTP sequential appends (keep-alive) within 1.5x of in-process.
 
-`--profile` prints the writer loop's cProfile per phase on stderr (where the HTTP time goes).
+`--profile` prints the writer loop's cProfile per phase on stderr (where the HTTP time goes; BENCH_PROFILE_SORT=
+cumtime and BENCH_PROFILE_LINES=N to change the view).
 Prints `metric value unit | floor/comparator value | ratio` (ratio as benchlib: floor/value for rates, value/
 floor for latencies, so bigger is worse) and writes bench/results/log_http_append.json.
 """
@@ -156,7 +157,9 @@ async def measure(workdir: str, zk_endpoints: str, followers: LogCluster) -> dic
                 if prof:
                     prof.disable()
                     print(f"== profile of the writer's loop thread: {mode}", file=sys.stderr)
-                    pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(15)
+                    stats = pstats.Stats(prof, stream=sys.stderr)
+                    stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime"))
+                    stats.print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "15")))
                 # writer CPU includes the warm-up appends: scale to the measured ones
                 cpu[mode][0] += (time.process_time() - start) * len(got) / (len(got) + WARMUP)
                 cpu[mode][1] += client_cpu

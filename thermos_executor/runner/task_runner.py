@@ -358,7 +358,7 @@ class TaskRunner:
                 # No directory fsync: after a machine crash nothing of the run survives to need this stream.
                 writer = ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True, durable_name=False)
             except ckpt.LockHeld:         # the previous run's coordinator is still exiting
-                self._retry_at = now + LOCK_RETRY
+                self._retry(now + LOCK_RETRY)
                 continue
             run = self.state.last_run(name)
             if run is None or run.terminal:
@@ -397,12 +397,17 @@ class TaskRunner:
             log.warning("process %s run %d: %s; trying again in %.2f s", name, launch.run, e, delay)
             if isinstance(e, forkserver.ForkServerGone):
                 self._replace_forker()
-            self._retry_at = min(self._retry_at or math.inf, time.time() + delay)
+            self._retry(time.time() + delay)
             return
         self._launch_failures = 0
+        log.info("process %s run %d forked coordinator pid %d", name, launch.run, watch.pid)
+        if pidfd is None:                 # the server could not open one: open ours, verified
+            pid, watch.pid = watch.pid, None
+            if not self._attach(watch, name, pid, fork_time):
+                self._retry(time.time())   # already gone: its stream tells how the run went
+            return
         self._remember_coordinator(watch.pid, fork_time)
         self._watch_pid(watch, pidfd)
-        log.info("process %s run %d forked coordinator pid %d", name, launch.run, watch.pid)
 
     def _replace_forker(self) -> None:
         try:
@@ -428,13 +433,28 @@ class TaskRunner:
         return env
 
     # ---- following runs ---------------------------------------------------------------------------
-    def _watch_pid(self, watch: _Watch, pidfd: int | None = None) -> None:
+    def _watch_pid(self, watch: _Watch, pidfd: int) -> None:
+        assert watch.pidfd is None, "a watch follows one coordinator"
+        watch.pidfd = pidfd
+        self._selector.register(pidfd, selectors.EVENT_READ, ("pid", watch))
+
+    def _attach(self, watch: _Watch, name: str, pid: int | None, fork_time: float | None) -> bool:
+        """Follow the coordinator `pid` of `name`'s current run if it is alive and is the process forked at
+        `fork_time` (a pid alone may have been reused); False if it is gone."""
         try:
-            watch.pidfd = os.pidfd_open(watch.pid) if pidfd is None else pidfd
+            pidfd = os.pidfd_open(pid) if pid else None
         except ProcessLookupError:
-            watch.pidfd = None
-            return
-        self._selector.register(watch.pidfd, selectors.EVENT_READ, ("pid", watch))
+            pidfd = None
+        # Verified after opening, so that the pidfd is of the process verified, not of a later one.
+        if pidfd is None or process_tree.find(pid, fork_time) is None:
+            if pidfd is not None:
+                os.close(pidfd)
+            return False
+        watch.pid = pid
+        self._remember_coordinator(pid, fork_time)
+        self._watch_pid(watch, pidfd)
+        log.info("process %s run %d: following coordinator pid %d", name, self.state.last_run(name).run, pid)
+        return True
 
     def _close_watch(self, watch: _Watch) -> None:
         if watch.pidfd is not None:
@@ -450,13 +470,15 @@ class TaskRunner:
             return
         for record in watch.tailer.read_new():
             status = record["process_status"]
-            if status["state"] == ProcessState.FORKED and watch.pid is None:
-                watch.pid = status["coordinator_pid"]
-                self._remember_coordinator(watch.pid, status["fork_time"])
-                self._watch_pid(watch)
-            if self._record(record, sync=False):
-                log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
-                         f" rc={status['return_code']}" if "return_code" in status else "")
+            # A stream holds every run of its process: an earlier run's records (and its coordinator's pid,
+            # perhaps still alive, draining or a zombie) are not admissible and must not be followed.
+            if not self._record(record, sync=False):
+                continue
+            log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
+                     f" rc={status['return_code']}" if "return_code" in status else "")
+            if status["state"] == ProcessState.FORKED and watch.pid is None and \
+                    not self._attach(watch, name, status["coordinator_pid"], status["fork_time"]):
+                self._retry(time.time())  # gone already: _check_attached settles the run
         run = self.state.last_run(name)
         if run is None or run.terminal:
             self._close_watch(watch)
@@ -497,17 +519,13 @@ class TaskRunner:
     def _check_attached(self, name: str) -> None:
         """A followed run whose coordinator we did not fork: is anyone still looking after it?"""
         run, watch = self.state.last_run(name), self.watches[name]
-        proc = process_tree.coordinator(run) if run.state != ProcessState.WAITING else None
-        if proc is not None:
-            watch.pid = proc.pid
-            self._remember_coordinator(proc.pid, run.fork_time)
-            self._watch_pid(watch)
-            log.info("process %s run %d re-attached to coordinator pid %d", name, run.run, proc.pid)
+        if watch.pid is not None or (run.state != ProcessState.WAITING and
+                                     self._attach(watch, name, run.coordinator_pid, run.fork_time)):
             return
         try:
             ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True).close()
         except ckpt.LockHeld:             # forked, but has not recorded yet: its records will wake us
-            self._retry_at = time.time() + LOCK_RETRY
+            self._retry(time.time() + LOCK_RETRY)
             return
         self._collect(name)               # nobody holds the stream: whatever was recorded is all there is
         if name not in self.watches:
@@ -535,6 +553,10 @@ class TaskRunner:
         process_tree.signal_all(orphans, sig)
 
     # ---- waiting ----------------------------------------------------------------------------------
+    def _retry(self, at: float) -> None:
+        """Look again at launches and unattached runs at `at` (or earlier, if already asked)."""
+        self._retry_at = min(self._retry_at or math.inf, at)
+
     def _timeout(self, now: float) -> float | None:
         times = []
         if self._retry_at is not None:

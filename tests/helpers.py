@@ -93,6 +93,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def holds_open(pid: int, path: str) -> bool:
+    """Whether process `pid` has `path` open (for wait_for)."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
 def kill9(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)

@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from tests.helpers import BIN, wait_for, write
+from tests.helpers import BIN, holds_open, wait_for, write
 
 HELLO = """
 export(Task(name='hello', processes=[Process(name='p', cmdline='echo line1; echo line2; echo oops >&2')]))
@@ -53,13 +53,20 @@ def test_tail_prints_the_end_of_a_log(thermos, tmp_path):
 
 def test_tail_follow_streams_until_the_run_ends(thermos, tmp_path):
     cfg = write(tmp_path / "f.thermos", """
-export(Task(name='f', processes=[Process(name='p', cmdline='for i in 1 2 3; do echo n$i; sleep 0.2; done')]))
+export(Task(name='f', processes=[Process(name='p',
+    cmdline='echo n0; while [ ! -e go ]; do sleep 0.01; done; for i in 1 2 3; do echo n$i; sleep 0.2; done')]))
 """)
     runner = thermos.start(cfg, "follow-1")
-    wait_for(lambda: thermos.status("follow-1").get("processes"), what="process started")
-    follow = thermos("tail", "-f", "-n", "0", "follow-1", timeout=30)
-    assert follow.returncode == 0
-    assert follow.stdout.split()[-1] == "n3"
+    wait_for(lambda: thermos.running("follow-1", "p"), what="process running")
+    follow = subprocess.Popen(thermos.cmd("tail", "-f", "-n", "0", "follow-1"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    # Only once the follower holds the log open may the process go on (-n 0 skips what came before).
+    stdout = os.path.join(thermos.sandbox("follow-1"), ".logs/p/0/stdout")
+    wait_for(lambda: holds_open(follow.pid, stdout), what="tail -f to open the log")
+    open(os.path.join(thermos.sandbox("follow-1"), "go"), "w").close()
+    out, err = follow.communicate(timeout=30)
+    assert follow.returncode == 0, err
+    assert out == "n1\nn2\nn3\n"
     assert runner.wait(timeout=30) == 0
 
 

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import alive, kill9, wait_for, write
+from tests.helpers import alive, holds_open, kill9, wait_for, write
 from thermos_executor.logs.rotating import rotated_files
 
 # Numbered lines: any loss, duplicate or reordering shows in the text itself.
@@ -135,19 +135,12 @@ export(Task(name='fol', processes=[Process(name='p',
     follow = subprocess.Popen(thermos.cmd("tail", "-f", "-n", "0", "fol-1", "p"), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     # Only once the follower holds the log open may the process start writing (-n 0 skips what came before).
-    wait_for(lambda: _holds_open(follow.pid, stdout), what="tail -f to open the log")
+    wait_for(lambda: holds_open(follow.pid, stdout), what="tail -f to open the log")
     open(os.path.join(thermos.sandbox("fol-1"), "go"), "w").close()
     out, err = follow.communicate(timeout=60)
     assert follow.returncode == 0, err
     assert out.encode() == expected(n)
     assert runner.wait(timeout=30) == 0
-
-
-def _holds_open(pid, path):
-    try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("logger, message", [

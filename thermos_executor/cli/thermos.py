@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import select
@@ -19,7 +20,8 @@ from thermos_executor import config
 from thermos_executor.cli import common
 from thermos_executor.cli.common import UsageError, add_flag
 from thermos_executor.errors import ThermosError
-from thermos_executor.runner import ckpt, inspector, process_tree
+from thermos_executor.runner import ckpt, inspector, process_tree, stop_request
+from thermos_executor.runner.task_runner import KILL_OVERRUN
 from thermos_executor.logs.follow import Follower
 from thermos_executor.runner.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import default_root, process_log_dir
@@ -175,6 +177,8 @@ def cmd_read(args) -> int:
 # ---- kill ------------------------------------------------------------------------------------------
 def cmd_kill(args) -> int:
     """Kill active tasks gracefully: SIGTERM, final processes, KILLED. A live runner is asked to do it."""
+    if not math.isfinite(args.grace) or args.grace < 0:
+        raise UsageError(f"--grace must be a number of seconds, 0 or more, not {args.grace}")
     views = inspector.find_tasks(_roots(args), _patterns(args), only="active")
     if not views:
         print("No active tasks matched.")
@@ -190,20 +194,33 @@ def cmd_kill(args) -> int:
 
 
 def _kill(view, grace: float) -> str:
+    """Ask the live runner to kill within `grace`; take over if there is none, or if it does not end the kill
+    in time (it is stuck: it is SIGKILLed, which its processes survive, and the recorded deadline holds)."""
     pid = view.runner_pid()
+    pidfd = None
     if pid is not None:
         try:
             pidfd = os.pidfd_open(pid)
-            os.kill(pid, signal.SIGUSR1)
-        except (ProcessLookupError, PermissionError) as e:
-            raise ThermosError(f"cannot signal the runner of {view.task_id} (pid {pid}): {e}") from None
-        # The runner ends the task within its grace period; give it that and a margin, then take over.
-        if select.select([pidfd], [], [], grace + 15)[0]:
+            stop_request.write(view.paths, grace)
+            signal.pidfd_send_signal(pidfd, signal.SIGUSR1)
+        except ProcessLookupError:                # it has just exited: take over below
+            pass
+        except OSError as e:
+            raise ThermosError(f"cannot ask the runner of {view.task_id} (pid {pid}) to kill it: {e}") from None
+    if pidfd is not None:
+        try:
+            if not select.select([pidfd], [], [], grace + KILL_OVERRUN)[0]:
+                print(f"runner pid {pid} did not end the kill within {grace + KILL_OVERRUN:.0f} s; "
+                      "killing it and taking over...", end="", flush=True)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                select.select([pidfd], [], [], 10)
+        finally:
             os.close(pidfd)
-            return inspector.read_state(view.paths).task_state
-        os.close(pidfd)
+        state = inspector.read_state(view.paths).task_state
+        if state in TaskState.TERMINAL:
+            return state
     runner = common.existing_runner(view, kill_grace=grace)
-    runner.request_stop(TaskState.KILLED)
+    runner.request_stop(TaskState.KILLED, grace)
     return runner.run()
 
 

@@ -173,5 +173,5 @@ def test_bad_logger_is_refused_when_the_config_loads(thermos, tmp_path, logger, 
 ])
 def test_bad_logger_flags(thermos, tmp_path, flags, message):
     cfg = write(tmp_path / "ok.thermos", "export(Task(name='ok', processes=[Process(name='p', cmdline='true')]))")
-    result = thermos("run", "--task_id", "flags-1", *flags, cfg)
+    result = thermos.run(cfg, "flags-1", *flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

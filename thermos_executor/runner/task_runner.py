@@ -81,6 +81,7 @@ class TaskRunner:
         self.task_json = task_json
         self.opts = options
         self.paths = TaskPath(options.root, options.task_id)
+        self._check_task_file("active", "finished")   # before replaying a checkpoint that may be another task's
         self.log_dir = os.path.join(options.sandbox, ".logs")
         self.plans = TaskPlans(spec.processes, spec.constraints, spec.max_failures, spec.max_concurrency)
         self.state = RunnerState()
@@ -178,17 +179,25 @@ class TaskRunner:
         """The user to switch to in coordinators, or None when the processes run as we do (looked up once)."""
         return None if pwd.getpwnam(self._run_as).pw_uid == os.getuid() else self._run_as
 
-    def _write_task_file(self) -> None:
-        active = self.paths.task_file("active")
-        if os.path.exists(active):
+    def _check_task_file(self, *states: str) -> None:
+        """The task already on disk under this id, if any, must be this very task."""
+        for state in states:
+            path = self.paths.task_file(state)
+            if not os.path.exists(path):
+                continue
             try:
-                with open(active) as f:
+                with open(path) as f:
                     on_disk = json.load(f)
             except (OSError, ValueError):
                 on_disk = None
             if on_disk != self.task_json:
-                raise ThermosError(f"task {self.opts.task_id} differs from the one on disk at {active}; "
+                raise ThermosError(f"task {self.opts.task_id} differs from the one on disk at {path}; "
                                    "use a new --task_id")
+
+    def _write_task_file(self) -> None:
+        active = self.paths.task_file("active")
+        self._check_task_file("active")
+        if os.path.exists(active):
             return
         os.makedirs(os.path.dirname(active), exist_ok=True)
         tmp = os.path.join(os.path.dirname(active), f".{self.opts.task_id}.tmp")

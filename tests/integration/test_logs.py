@@ -159,7 +159,7 @@ def _holds_open(pid, path):
 def test_bad_logger_is_refused_when_the_config_loads(thermos, tmp_path, logger, message):
     cfg = write(tmp_path / "bad.thermos", f"export(Task(name='b', processes=[Process(name='p', cmdline='true', "
                                           f"logger={logger})]))")
-    for command in (["inspect", cfg], ["run", "--task_id", "bad-1", cfg]):
+    for command in (["inspect", cfg], ["run", "--task_id", "bad-1", "--sandbox", thermos.sandbox("bad-1"), cfg]):
         result = thermos(*command)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not os.path.exists(os.path.join(thermos.root, "checkpoints", "bad-1"))

@@ -2,6 +2,7 @@
 import json
 import os
 import pwd
+import select
 import shutil
 import signal
 import subprocess
@@ -55,13 +56,21 @@ def test_tail_prints_the_end_of_a_log(thermos, tmp_path):
 
 def test_tail_follow_streams_until_the_run_ends(thermos, tmp_path):
     cfg = write(tmp_path / "f.thermos", """
-export(Task(name='f', processes=[Process(name='p', cmdline='for i in 1 2 3; do echo n$i; sleep 0.2; done')]))
+export(Task(name='f', processes=[Process(name='p',
+       cmdline='echo n1; while [ ! -e go ]; do sleep 0.05; done; echo n2; sleep 0.2; echo n3')]))
 """)
     runner = thermos.start(cfg, "follow-1")
-    wait_for(lambda: thermos.status("follow-1").get("processes"), what="process started")
-    follow = thermos("tail", "-f", "-n", "0", "follow-1", timeout=30)
-    assert follow.returncode == 0
-    assert follow.stdout.split()[-1] == "n3"
+    wait_for(lambda: thermos.running("follow-1", "p"), what="process running")
+    follow = subprocess.Popen(thermos.cmd("tail", "-f", "follow-1"), stdout=subprocess.PIPE, text=True)
+    try:
+        assert select.select([follow.stdout], [], [], 30)[0], "tail -f printed nothing"
+        assert follow.stdout.readline() == "n1\n"          # the tail of the log so far, then it follows
+        write(os.path.join(thermos.sandbox("follow-1"), "go"), "")
+        assert follow.wait(timeout=30) == 0                  # it stops when the run ends
+        assert follow.stdout.read() == "n2\nn3\n"
+    finally:
+        follow.kill()
+        follow.wait()
     assert runner.wait(timeout=30) == 0
 
 

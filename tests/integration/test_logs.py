@@ -152,7 +152,7 @@ export(Task(name='fol', processes=[Process(name='p',
 def test_bad_logger_is_refused_when_the_config_loads(thermos, tmp_path, logger, message):
     cfg = write(tmp_path / "bad.thermos", f"export(Task(name='b', processes=[Process(name='p', cmdline='true', "
                                           f"logger={logger})]))")
-    for command in (["inspect", cfg], ["run", "--task_id", "bad-1", cfg]):
+    for command in (["inspect", cfg], ["run", "--task_id", "bad-1", "--sandbox", thermos.sandbox("bad-1"), cfg]):
         result = thermos(*command)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not os.path.exists(os.path.join(thermos.root, "checkpoints", "bad-1"))
@@ -166,5 +166,5 @@ def test_bad_logger_is_refused_when_the_config_loads(thermos, tmp_path, logger, 
 ])
 def test_bad_logger_flags(thermos, tmp_path, flags, message):
     cfg = write(tmp_path / "ok.thermos", "export(Task(name='ok', processes=[Process(name='p', cmdline='true')]))")
-    result = thermos("run", "--task_id", "flags-1", *flags, cfg)
+    result = thermos.run(cfg, "flags-1", *flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -12,8 +12,9 @@ coordinator wrote a record), a pidfd per coordinator (it exited), a signal wake-
 Restarting a runner for the same task id replays the runner stream, reads what coordinators recorded while
 it was gone, re-attaches to live coordinators (pid and start time verified, or the stream's lock held), marks
 runs whose coordinator vanished LOST, and carries on. Only the current run's coordinator is followed: a stream
-holds its earlier runs too, whose coordinators may still be alive (draining logs) or zombies. A run is never started twice: a process's next run is
-forked only while holding its stream's lock, which a live coordinator holds for as long as it lives.
+holds its earlier runs too, whose coordinators may still be alive (draining logs) or zombies. A run is never
+started twice: a process's next run is forked only while holding its stream's lock, which a live coordinator
+holds for as long as it lives.
 """
 from __future__ import annotations
 
@@ -85,6 +86,7 @@ class TaskRunner:
         self.task_json = task_json
         self.opts = options
         self.paths = TaskPath(options.root, options.task_id)
+        self._check_task_file("active", "finished")   # before replaying a checkpoint that may be another task's
         self.log_dir = os.path.join(options.sandbox, ".logs")
         self.plans = TaskPlans(spec.processes, spec.constraints, spec.max_failures, spec.max_concurrency)
         self.state = RunnerState()
@@ -183,17 +185,25 @@ class TaskRunner:
         """The user to switch to in coordinators, or None when the processes run as we do (looked up once)."""
         return None if pwd.getpwnam(self._run_as).pw_uid == os.getuid() else self._run_as
 
-    def _write_task_file(self) -> None:
-        active = self.paths.task_file("active")
-        if os.path.exists(active):
+    def _check_task_file(self, *states: str) -> None:
+        """The task already on disk under this id, if any, must be this very task."""
+        for state in states:
+            path = self.paths.task_file(state)
+            if not os.path.exists(path):
+                continue
             try:
-                with open(active) as f:
+                with open(path) as f:
                     on_disk = json.load(f)
             except (OSError, ValueError):
                 on_disk = None
             if on_disk != self.task_json:
-                raise ThermosError(f"task {self.opts.task_id} differs from the one on disk at {active}; "
+                raise ThermosError(f"task {self.opts.task_id} differs from the one on disk at {path}; "
                                    "use a new --task_id")
+
+    def _write_task_file(self) -> None:
+        active = self.paths.task_file("active")
+        self._check_task_file("active")
+        if os.path.exists(active):
             return
         os.makedirs(os.path.dirname(active), exist_ok=True)
         tmp = os.path.join(os.path.dirname(active), f".{self.opts.task_id}.tmp")

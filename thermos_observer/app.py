@@ -151,6 +151,7 @@ def make_app(state: AppState) -> tornado.web.Application:
         (r"/files/read", api.Read, kw),
         (r"/files/follow", api.Follow, kw),
         (r"/files/download", api.Download, kw),
+        (rf"/download/{SEG}/(.+)", api.DownloadPath, kw),
         (r"/health", metrics.Health, kw),
         (r"/vars", metrics.Vars, kw),
         (r"/vars\.json", metrics.VarsJson, kw),

@@ -136,6 +136,44 @@ def test_files_browse_read_download(world):
     assert download.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''%3Cimg")
 
 
+def test_aurora_download_route(world):
+    """Aurora's /download/<task_id>/<path>: the file as an attachment, confined like every other file access."""
+    obs = world["observer"]
+    download = obs.get("/download/done_task/" + urllib.parse.quote(HOSTILE))
+    assert download.status == 200 and download.body == b"payload\n"
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''%3Cimg")
+    deep = obs.get("/download/done_task/sub/deep.txt")
+    assert deep.status == 200 and deep.body == b"deep\n" and deep.headers["Content-Length"] == "5"
+    assert deep.headers["Content-Disposition"] == "attachment; filename*=UTF-8''deep.txt"
+    assert 'class="dl" href="/download/done_task/sub/deep.txt"' in obs.get("/browse/done_task/sub").text
+    head = obs.request("HEAD", "/download/done_task/sub/deep.txt")
+    assert head.status == 200 and head.body == b"" and head.headers["Content-Length"] == "5"
+    for url in ["/download/done_task/sub", "/download/done_task/nope.txt", "/download/nope/hello.txt",
+                "/download/done_task/", "/download/done_task%00/hello.txt", "/download/done_task/hello.txt%00"]:
+        response = obs.get(url)
+        assert response.status == 404, (url, response.status, response.text[:200])
+
+
+def test_ids_and_paths_with_control_characters_are_404(world):
+    """tornado turns control characters into spaces and strips the value: `done_task%00` named done_task."""
+    obs = world["observer"]
+    assert obs.get("/j/task?task_id=done_task").status == 200
+    for suffix in ("%00", "%0a", "%01"):
+        for url in [f"/j/task?task_id=done_task{suffix}", f"/j/processes?task_id=done_task{suffix}",
+                    f"/j/task?task_id=active_task,done_task{suffix}",
+                    f"/files/browse?task_id=done_task{suffix}",
+                    f"/files/read?task_id=done_task{suffix}&path=hello.txt&offset=0",
+                    f"/files/follow?task_id=done_task{suffix}&path=hello.txt",
+                    f"/files/download?task_id=done_task{suffix}&path=hello.txt",
+                    f"/files/read?task_id=done_task&path=hello.txt{suffix}&offset=0",
+                    f"/files/download?task_id=done_task&path=hello.txt{suffix}",
+                    f"/files/read?task_id=done_task&log=make_files/0/stdout{suffix}&offset=0",
+                    f"/task/done_task{suffix}", f"/browse/done_task{suffix}"]:
+            response = obs.get(url)
+            assert response.status == 404, (url, response.status, response.text[:200])
+
+
 def test_read_length_is_capped_at_one_mib(world):
     obs = world["observer"]
     with open(os.path.join(world["sandbox"], "big.bin"), "wb") as f:
@@ -162,7 +200,8 @@ def test_traversal_corpus_is_404_everywhere(world, path):
             f"/files/follow?task_id=done_task&path={quoted}&tail=100",
             f"/files/browse?task_id=done_task&path={quoted}",
             f"/files/read?task_id=done_task&log={quoted}&offset=0",
-            f"/file/done_task/{quoted.lstrip('/')}", f"/browse/done_task/{quoted.lstrip('/')}"]
+            f"/file/done_task/{quoted.lstrip('/')}", f"/browse/done_task/{quoted.lstrip('/')}",
+            f"/download/done_task/{quoted.lstrip('/')}", f"/download/done_task/{quoted}"]
     for url in urls:
         response = obs.get(url)
         assert response.status == 404, (url, response.status, response.text[:200])
@@ -189,6 +228,10 @@ def test_bad_parameters_are_400(world):
                 "/j/process/done_task/make_files/x",
                 "/files/read?task_id=done_task&path=hello.txt&offset=abc",
                 "/files/read?task_id=done_task&path=hello.txt&offset=-5",
+                "/files/read?task_id=done_task&path=hello.txt&offset=",
+                "/files/read?task_id=done_task&path=hello.txt&offset=0&length=",
+                "/files/follow?task_id=done_task&path=hello.txt&tail=", "/?finished_offset=",
+                "/main/active?offset=",
                 "/files/read?task_id=done_task&path=hello.txt&length=-2",
                 "/files/read?task_id=done_task&path=hello.txt&log=x",
                 "/files/follow?task_id=done_task&path=hello.txt&cursor=garbage",

@@ -57,7 +57,7 @@ class Index(Page):
     def get(self):
         offsets, fragments = {}, {}
         for which in ("active", "finished"):
-            offsets[which] = self.int_arg(f"{which}_offset", self.get_query_argument(f"{which}_offset", None), 0,
+            offsets[which] = self.int_arg(f"{which}_offset", self.query(f"{which}_offset", None), 0,
                                           minimum=0)
             fragments[which] = self.observer.main(which, offsets[which], PAGE_SIZE)
         self.render("index.html", offsets=offsets, fragments=fragments, num=PAGE_SIZE)
@@ -67,8 +67,8 @@ class Main(Page):
     """The HTML fragment of one table of the index (the index's script reloads it every 10 s)."""
 
     def get(self, which):
-        offset = self.int_arg("offset", self.get_query_argument("offset", None), 0, minimum=0)
-        num = self.int_arg("num", self.get_query_argument("num", None), PAGE_SIZE, minimum=1, maximum=1000)
+        offset = self.int_arg("offset", self.query("offset", None), 0, minimum=0)
+        num = self.int_arg("num", self.query("num", None), PAGE_SIZE, minimum=1, maximum=1000)
         self.render("main.html", **self.observer.main(which, offset, num))
 
 

@@ -439,6 +439,74 @@ def test_basic_auth(tmp_path):
         obs.stop()
 
 
+def _hash_line(user: str, password: str) -> str:
+    exe = os.path.join(BIN, "thermos_observer")
+    result = subprocess.run([exe, "--hash_password", user], input=password + "\n", capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return result.stdout
+
+
+def _hash_line_on_a_terminal(user: str, password: str) -> str:
+    """`thermos_observer --hash_password USER` on a real terminal: asked twice, not echoed."""
+    import pty
+    import select
+    exe = os.path.join(BIN, "thermos_observer")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(exe, [exe, "--hash_password", user])
+    seen, closed = b"", False
+
+    def read_until(marker: bytes | None) -> None:
+        """Until `marker` shows (None: until the child closes the terminal)."""
+        def arrived():
+            nonlocal seen, closed
+            if not closed and select.select([fd], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(fd, 4096) or b""
+                except OSError:                       # EIO: the child exited
+                    closed = True
+            return closed if marker is None else marker in seen
+        wait_for(arrived, timeout=20, what=f"{marker!r} on the terminal")
+    try:
+        read_until(f"password for {user}: ".encode())
+        os.write(fd, password.encode() + b"\n")
+        read_until(b"again: ")
+        os.write(fd, password.encode() + b"\n")
+        read_until(None)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = seen.decode()
+    assert password not in text                           # not echoed
+    return next(line for line in text.splitlines() if line.startswith(user + ":")) + "\n"
+
+
+def test_hash_password_writes_lines_the_observer_accepts(tmp_path):
+    """docs/observer.md's way to make the auth file, with nothing but what setup installs."""
+    import base64
+    root = tmp_path / "root"
+    root.mkdir()
+    auth = write(tmp_path / "htpasswd", _hash_line("carol", "pa ss:wörd") + _hash_line_on_a_terminal("dave", "tty-pw"))
+    assert all(line.split(":", 1)[1].startswith("$2b$12$") for line in open(auth).read().splitlines())
+    obs = Observer("--root", str(root), "--http_basic_auth_file", auth)
+    try:
+        def basic(user, password):
+            return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+        assert obs.get("/j/task_ids").status == 401
+        assert obs.get("/j/task_ids", basic("carol", "pa ss:wörd")).status == 200
+        assert obs.get("/j/task_ids", basic("dave", "tty-pw")).status == 200
+        assert obs.get("/j/task_ids", basic("carol", "tty-pw")).status == 401
+    finally:
+        obs.stop()
+    exe = os.path.join(BIN, "thermos_observer")
+    for user, password in (("a:b", "x"), ("alice", "")):
+        result = subprocess.run([exe, "--hash_password", user], input=password + "\n", capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+
+
 def test_cli_errors_are_one_line(tmp_path):
     exe = os.path.join(BIN, "thermos_observer")
     bad_auth = write(tmp_path / "bad", "alice:plaintext\n")

@@ -219,7 +219,38 @@ def test_unknown_ids_and_processes_are_404(world):
                 "/task/..%2F..%2Fetc", "/files/read?task_id=..&path=x"]:
         response = obs.get(url)
         assert response.status == 404, (url, response.status, response.text[:200])
-        assert len(response.text.strip().splitlines()) == 1, (url, response.text)   # one line for people
+        assert len(error_message(response).splitlines()) == 1, (url, response.text)   # one line for people
+
+
+def error_message(response) -> str:
+    """The one line of an error: the JSON `error`, the text, or a page's `#error-message`."""
+    kind = response.headers["Content-Type"]
+    if kind.startswith("application/json"):
+        return response.json()["error"]
+    if kind.startswith("text/html"):
+        import re
+        match = re.search(r'<p class="error" id="error-message">(.*?)</p>', response.text, re.S)
+        assert match, response.text
+        return match.group(1)
+    return response.text.strip()
+
+
+def test_html_errors_are_pages_with_the_header_and_a_link_back(world):
+    obs = world["observer"]
+    for url, back in [("/task/nope", "/"), ("/nothing/here", "/"), ("/browse/done_task/nope", "/task/done_task"),
+                      ("/file/done_task/sub", "/task/done_task"), ("/process/done_task/nope", "/task/done_task"),
+                      ("/logs/done_task/make_files/9/stdout", "/task/done_task"),
+                      ("/download/done_task/nope", "/task/done_task"), ("/?active_offset=x", "/")]:
+        response = obs.get(url)
+        assert response.status in (400, 404), url
+        assert response.headers["Content-Type"].startswith("text/html"), url
+        assert '<header><a href="/">thermos(' in response.text, url
+        assert f'<a id="back-link" href="{back}">' in response.text, (url, response.text)
+        assert "Traceback" not in response.text
+    assert "&lt;b&gt;" in obs.get("/task/%3Cb%3Ex").text and "<b>x" not in obs.get("/task/%3Cb%3Ex").text
+    for url in ("/j/nope", "/files/nope", "/j/task/nope"):          # the API stays JSON
+        response = obs.get(url)
+        assert response.status == 404 and response.json()["status"] == 404, url
 
 
 def test_bad_parameters_are_400(world):
@@ -254,6 +285,36 @@ def test_html_escapes_everything(world):
     assert "&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;.txt" in browse
     assert "/file/done_task/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%27.txt" in browse
     assert obs.get("/file/done_task/" + urllib.parse.quote(HOSTILE)).status == 200
+
+
+def test_task_counts_are_one_based(world):
+    obs = world["observer"]
+    assert "<h2 class=\"count\">active tasks 1&hellip;1 of 1</h2>" in obs.get("/main/active").text
+    assert "active tasks (none here, 1 in all)" in obs.get("/main/active?offset=5").text
+    assert "active tasks 1&hellip;1 of 1" in obs.get("/").text
+
+
+def test_breadcrumbs_link_every_directory(world):
+    obs = world["observer"]
+    os.makedirs(os.path.join(world["sandbox"], "x", "y <z>"), exist_ok=True)
+    write(os.path.join(world["sandbox"], "x", "y <z>", "f.txt"), "f\n")
+    crumbs = ['<a class="crumb" href="/browse/done_task">/</a>', '<a class="crumb" href="/browse/done_task/x">x</a>',
+              '<a class="crumb" href="/browse/done_task/x/y%20%3Cz%3E">y &lt;z&gt;</a>']
+    page = obs.get("/browse/done_task/x/y%20%3Cz%3E").text
+    assert crumbs[0] + "/".join(crumbs[1:]) in page                  # reads /x/y <z>
+    viewer = obs.get("/file/done_task/x/y%20%3Cz%3E/f.txt").text
+    assert crumbs[0] + "/".join(crumbs[1:]) + '/<span class="leaf">f.txt</span>' in viewer
+    log = obs.get("/logs/done_task/make_files/0/stdout").text
+    assert '<a href="/process/done_task/make_files">make_files</a> run 0 stdout' in log
+
+
+def test_favicon(world):
+    obs = world["observer"]
+    icon = obs.get("/favicon.ico")
+    assert icon.status == 200 and icon.body.startswith(b"\x00\x00\x01\x00")      # an ICO file
+    import re
+    link = re.search(r'<link rel="icon" href="([^"]+)">', obs.get("/").text).group(1)
+    assert obs.get(link).status == 200 and obs.get(link).body == icon.body
 
 
 def test_head_and_read_only_methods(world):

@@ -288,6 +288,7 @@ class DownloadPath(Download):
     application/octet-stream, so a browser never renders task-written HTML on the observer's origin.
     """
     json_errors = False
+    html_errors = True
 
     async def get(self, task_id, rel):
         await self.send(confined_for(self, task_id, log=False), rel)

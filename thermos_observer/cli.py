@@ -12,7 +12,7 @@ import sys
 
 from thermos_executor.runner.paths import default_root
 from thermos_observer.app import AppState, Options, make_app
-from thermos_observer.auth import AuthFileError, BasicAuth
+from thermos_observer.auth import AuthFileError, BasicAuth, password_line
 
 DEFAULT_MESOS_ROOT = "/var/lib/mesos"
 
@@ -64,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(*_both("--http_basic_auth_file"), dest="auth_file", metavar="FILE",
                    help="htpasswd-style user:hash file (bcrypt or SHA-256 crypt); without it anyone who can "
                         "reach the port reads every sandbox")
+    p.add_argument(*_both("--hash_password"), dest="hash_password", metavar="USER",
+                   help="print a USER:hash line for --http_basic_auth_file (bcrypt) and exit; the password is "
+                        "asked twice on a terminal, else read as one line from stdin")
     p.add_argument(*_both("--log_level"), dest="log_level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
@@ -103,8 +106,30 @@ async def serve(options: Options, ip: str, port: int) -> int:
     return 0
 
 
+def hash_password_command(user: str) -> int:
+    """`--hash_password USER`: one `USER:hash` line on stdout (append it to the auth file)."""
+    import getpass
+    try:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"password for {user}: ")
+            if getpass.getpass("again: ") != password:
+                raise AuthFileError("the passwords differ")
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        print(password_line(user, password))
+    except AuthFileError as e:
+        print(f"thermos_observer: {e}", file=sys.stderr)
+        return 2
+    except (EOFError, KeyboardInterrupt):
+        print("thermos_observer: no password given", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if args.hash_password is not None:
+        return hash_password_command(args.hash_password)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -325,9 +325,7 @@ def test_thermos_without_a_command_is_one_line():
 
 
 @pytest.mark.parametrize("command", ["thermos", "thermos_runner", "thermos_executor", "aurora-log",
-                                     "aurora-mesos-local",
-                                     pytest.param("thermos_observer", marks=pytest.mark.xfail(
-                                         strict=True, reason="thermos_observer/cli.py: add_version_flag to do"))])
+                                     "aurora-mesos-local", "thermos_observer"])
 def test_every_command_has_version(command):
     from importlib.metadata import version
     result = subprocess.run([os.path.join(BIN, command), "--version"], capture_output=True, text=True, timeout=30)

@@ -584,3 +584,34 @@ def test_cli_errors_are_one_line(tmp_path):
                                                       "Address already in use"]
     finally:
         obs.stop()
+
+
+def test_skipped_processes_and_a_dead_runner_are_shown(tmp_path):
+    from tests.helpers import Thermos, kill9
+    thermos = Thermos(str(tmp_path / "root"), str(tmp_path / "sandboxes"))
+    skipped = write(tmp_path / "skip.thermos", """
+a = Process(name='a', cmdline='exit 1')
+b = Process(name='never_b', cmdline='echo never')
+export(Task(name='skip', processes=[a, b], constraints=order(a, b)))
+""")
+    assert thermos.run(skipped, "skip_task").returncode == 1
+    orphan = write(tmp_path / "orphan.thermos",
+                   "export(Task(name='o', processes=[Process(name='s', cmdline='sleep 1000')]))")
+    proc = started(thermos, orphan, "orphan_task", "s")
+    observer = Observer("--root", thermos.root)
+    try:
+        observer.wait_task("skip_task", "finished")
+        observer.wait_task("orphan_task", "active")
+        assert observer.json("/j/task/skip_task")["skip_task"]["processes"]["waiting"] == ["never_b"]
+        assert observer.json("/j/processes?task_id=skip_task")["skip_task"]["never_b"] == {
+            "process_name": "never_b", "state": "WAITING"}
+        page = observer.get("/task/skip_task").text
+        assert "never_b" in page and "never run" in page and "runner not running" not in page
+        assert f"pid {proc.pid}" in observer.get("/task/orphan_task").text
+        kill9(proc)
+        assert "runner not running" in observer.get("/task/orphan_task").text
+    finally:
+        err = observer.stop()
+        kill9(proc)
+        thermos("kill", "--grace", "1", "orphan_task", timeout=60)   # takes over from the dead runner
+    assert "Traceback" not in err, err

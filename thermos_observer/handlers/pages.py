@@ -7,6 +7,8 @@ import urllib.parse
 
 from tornado.escape import url_escape
 
+from thermos_executor.runner import inspector
+from thermos_executor.runner.paths import TaskPath
 from thermos_observer.files import Refused
 from thermos_observer.handlers.api import browse_rows, confined_for
 from thermos_observer.handlers.base import Base, NotFound
@@ -128,6 +130,9 @@ class Task(Page):
         processes = []
         for name in sorted(state.processes, key=lambda n: (state.processes[n][0].start_time or float("inf"), n)):
             processes.append({"name": name, "runs": self.observer.process_runs(task_id, name, found) or []})
+        processes += [{"name": name, "runs": []} for name in inspector.never_run(state, found[2])]
+        active = found[0].status == "active"
+        runner_pid = inspector.runner_pid(TaskPath(found[0].root, task_id)) if active else None
         sampler = self.observer.sampler
         history = sampler.history(task_id)
         charts = []
@@ -137,7 +142,7 @@ class Task(Page):
         self.render("task.html", task=task, header=state.header, statuses=sorted(state.statuses,
                     key=lambda s: s.get("timestamp") or 0), usage=task["resource_consumption"],
                     processes=processes, charts=charts, sampling=sampler.enabled, disk=sampler.disk(task_id),
-                    active=found[0].status == "active")
+                    active=active, runner_pid=runner_pid)
 
 
 class RawTask(Page):

@@ -34,9 +34,11 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/pytest -q tests/integration
 
-# Randomized fault trials of the replicated log (>= 100 trials; `make test` runs a short subset).
+# Randomized fault trials: the replicated log, and runners killed at random (100 trials each; `make test` runs
+# a short subset of each).
 stress: setup
-	LOG_STRESS_TRIALS=$${LOG_STRESS_TRIALS:-100} $(BIN)/pytest -q tests/integration/test_log_trials.py
+	LOG_STRESS_TRIALS=$${LOG_STRESS_TRIALS:-100} RUNNER_CHAOS_TRIALS=$${RUNNER_CHAOS_TRIALS:-100} \
+	  $(BIN)/pytest -q tests/integration/test_log_trials.py tests/integration/test_runner_chaos.py
 
 demo: setup
 	$(BIN)/python examples/demo.py

@@ -179,6 +179,7 @@ class TaskObserver:
         for name, runs in state.processes.items():
             bucket = _PROCESS_BUCKETS.get(runs[-1].state if runs else None, "waiting")
             processes[bucket].append(name)
+        processes["waiting"] += inspector.never_run(state, task_json)   # skipped, or not started yet
         if entry.status == "active":
             consumption = self.sampler.task_sample(task_id)
         else:
@@ -222,8 +223,10 @@ class TaskObserver:
             if found is None:
                 out[task_id] = None
                 continue
-            entry, state, _ = found
+            entry, state, task_json = found
             out[task_id] = {name: self._process(entry, state, name) for name in state.processes}
+            out[task_id].update((name, {"process_name": name, "state": ProcessState.WAITING})
+                                for name in inspector.never_run(state, task_json))
         return out
 
     def process_runs(self, task_id: str, name: str, found=None) -> list[dict] | None:

@@ -20,7 +20,7 @@ INTERNAL_ERROR, INVALID_TASK, UNKNOWN_ERROR, UNKNOWN_USER = 101, 102, 103, 104
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Run one Thermos task from its JSON.")
+    p = common.ArgumentParser(prog=PROG, description="Run one Thermos task from its JSON.")
     add_flag(p, "--thermos_json", required=True, metavar="PATH", help="the task, as JSON")
     add_flag(p, "--sandbox", required=True, metavar="DIR")
     add_flag(p, "--checkpoint_root", required=True, metavar="DIR")

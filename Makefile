@@ -3,7 +3,7 @@ PYTHON      := /usr/bin/python3
 VENV        := .venv
 BIN         := $(VENV)/bin
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian ships these for the system Python 3.11 (DESIGN.md decision 1); pip installs only what Debian lacks.
+# Debian ships these for the system Python 3.11 (docs/decisions.md, decision 1); pip installs only what Debian lacks.
 APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv \
                 zookeeper chromium chromium-driver python3-selenium \
                 debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian debootstrap

@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 
-from thermos_executor.cli.common import ArgumentParser, add_flag
+from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.runner.paths import default_root
 from thermos_observer.app import AppState, Options, make_app
 from thermos_observer.auth import AuthFileError, BasicAuth, password_line

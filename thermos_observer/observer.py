@@ -4,7 +4,7 @@
 and the sampler. Active tasks keep an incremental `StateReader` (new records only are decoded); finished
 tasks are read when asked and kept in a bounded LRU cache, validated by the checkpoint's size and mtime, so
 memory does not grow with the number of finished tasks. The dict shapes follow Aurora's TaskObserver
-(reference executor-observer.md §2.5), with its bugs fixed: unknown ids are None (the handlers answer 404),
+(docs/observer.md), with its bugs fixed: unknown ids are None (the handlers answer 404),
 timestamps are integer seconds computed with //, and `return_code` is present whenever it is known.
 """
 from __future__ import annotations

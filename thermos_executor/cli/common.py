@@ -11,10 +11,10 @@ import time
 
 from thermos_executor import config
 from thermos_executor.errors import ThermosError
+from thermos_executor.flags import add_flag
 from thermos_executor.logs.policy import DESTINATIONS, MODES, LogDefaults
 from thermos_executor.runner.paths import default_sandbox
 from thermos_executor.runner.task_runner import RunnerOptions, TaskRunner
-from thermos_executor.version import add_version_flag
 
 TASK_ID = re.compile(r"^[^./][^/]*$")
 
@@ -25,29 +25,6 @@ class UsageError(ThermosError):
 
 class UnknownUser(UsageError):
     """The run-as user does not exist (thermos_runner exits 104 for it, as Aurora's did)."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with `--version`, whose errors are one line (`prog: error: ...`, exit 2), not a usage block."""
-
-    def __init__(self, *args, version: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
-        if version:
-            add_version_flag(self)
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def add_flag(parser: argparse.ArgumentParser, name: str, *more, **kwargs):
-    """Add --name with both spellings, `_` and `-`, as Aurora's flags were spelled either way."""
-    spellings = [name]
-    body = name[2:]
-    other = body.replace("_", "-") if "_" in body else body.replace("-", "_")
-    if name.startswith("--") and other != body:
-        spellings.append("--" + other)
-    kwargs.setdefault("dest", name.lstrip("-").replace("-", "_"))
-    return parser.add_argument(*spellings, *more, **kwargs)
 
 
 def parse_ports(values) -> dict[str, int]:

@@ -18,7 +18,8 @@ import time
 
 from thermos_executor import config
 from thermos_executor.cli import common
-from thermos_executor.cli.common import UsageError, add_flag
+from thermos_executor.cli.common import UsageError
+from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ThermosError
 from thermos_executor.runner import ckpt, inspector, process_tree, stop_request
 from thermos_executor.runner.task_runner import KILL_OVERRUN
@@ -450,7 +451,7 @@ def _count(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.ArgumentParser(prog=PROG, description="Run and inspect Thermos tasks on this machine.")
+    parser = ArgumentParser(prog=PROG, description="Run and inspect Thermos tasks on this machine.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands = {}
 

@@ -1,4 +1,4 @@
-"""Aurora's on-disk layout (DESIGN.md decision 3), and the defaults for a root and a sandbox.
+"""Aurora's on-disk layout (docs/decisions.md, decision 3), and the defaults for a root and a sandbox.
 
   <root>/checkpoints/<task_id>/runner              runner stream (complete history)
   <root>/checkpoints/<task_id>/coordinator.<proc>  one stream per process, shared by all its runs

@@ -1,4 +1,4 @@
-"""JSON: Aurora's /j/ routes (reference executor-observer.md §2.5-2.6) and Mesos-style /files/ routes.
+"""JSON: Aurora's /j/ routes (docs/observer.md) and Mesos-style /files/ routes.
 
 Aurora's shapes are kept; its 500s are gone: unknown task ids and processes are 404, malformed parameters
 400. /files/ paths are relative to the task's sandbox (`path=`) or to its log directory (`log=`), and are

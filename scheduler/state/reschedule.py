@@ -40,7 +40,10 @@ class Replacement:
 
 
 def backoff_ms(last_ms: int, settings: FlappingSettings) -> int:
-    """Truncated binary backoff: the initial delay after none, then double the last, never above the max."""
+    """Truncated binary backoff: the initial delay after none, then double the last, never above the max.
+
+    Deterministic, as the reference's 30/60/120/240/300 s: a later Aurora commons adds random jitter here.
+    """
     if last_ms < 0:
         raise ValueError(f"negative backoff {last_ms}")
     return settings.initial_delay_ms if last_ms == 0 else min(settings.max_delay_ms, last_ms * 2)

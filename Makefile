@@ -29,7 +29,7 @@ $(STAMP): Makefile pyproject.toml
 # Aurora's Thrift API: scheduler/api/gen is generated from scheduler/api/aurora.thrift and committed (see
 # docs/decisions.md); run this after editing the IDL. A unit test fails while gen/ is stale.
 gen: setup
-	$(BIN)/python -m scheduler.api.codegen
+	$(BIN)/python scheduler/api/codegen.py
 
 test: setup
 	$(BIN)/pytest -q tests

@@ -1,5 +1,6 @@
 """Generate scheduler/api/gen from aurora.thrift with Debian's thrift compiler.
 
+Run as a script (`python scheduler/api/codegen.py [OUT]`), so that a broken gen/ never stops its own repair.
 The generated package is committed (the .deb build packages only files git knows, and the executor and
 the client import it on machines without a compiler); `make gen` rewrites it and
 tests/unit/test_thrift_api.py fails when it is stale. Both go through `generate`, so there is one recipe.

@@ -3,14 +3,15 @@ PYTHON      := /usr/bin/python3
 VENV        := .venv
 BIN         := $(VENV)/bin
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian ships these for the system Python 3.11 (DESIGN.md decision 1); pip installs only what Debian lacks.
+# Debian ships these for the system Python 3.11 (docs/decisions.md, decision 1); pip installs only what Debian lacks.
 APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv \
+                python3-thrift thrift-compiler \
                 zookeeper chromium chromium-driver python3-selenium \
                 debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian debootstrap
 PIP_PACKAGES := pystachio==0.8.10 pymesos==0.3.15 sqlite-utils pytest ruff grpcio-tools protobuf
 STAMP       := $(VENV)/.setup-done
 
-.PHONY: setup test test-unit test-integration stress demo bench lint clean deb test-deb
+.PHONY: setup gen test test-unit test-integration stress demo bench lint clean deb test-deb
 
 setup: $(STAMP)
 
@@ -25,6 +26,11 @@ $(STAMP): Makefile pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Aurora's Thrift API: scheduler/api/gen is generated from scheduler/api/aurora.thrift and committed (see
+# docs/decisions.md); run this after editing the IDL. A unit test fails while gen/ is stale.
+gen: setup
+	$(BIN)/python scheduler/api/codegen.py
+
 test: setup
 	$(BIN)/pytest -q tests
 
@@ -34,9 +40,11 @@ test-unit: setup
 test-integration: setup
 	$(BIN)/pytest -q tests/integration
 
-# Randomized fault trials of the replicated log (>= 100 trials; `make test` runs a short subset).
+# Randomized fault trials: the replicated log, and runners killed at random (100 trials each; `make test` runs
+# a short subset of each).
 stress: setup
-	LOG_STRESS_TRIALS=$${LOG_STRESS_TRIALS:-100} $(BIN)/pytest -q tests/integration/test_log_trials.py
+	LOG_STRESS_TRIALS=$${LOG_STRESS_TRIALS:-100} RUNNER_CHAOS_TRIALS=$${RUNNER_CHAOS_TRIALS:-100} \
+	  $(BIN)/pytest -q tests/integration/test_log_trials.py tests/integration/test_runner_chaos.py
 
 demo: setup
 	$(BIN)/python examples/demo.py

@@ -2,7 +2,7 @@
 
 Measured: CPU seconds (user + system, children excluded) used by the runner plus all 50 coordinators over the
 window, as a percentage of one core. Goal <= 0.5 %. Floor: 0 — nothing happens, so an event-driven runner
-(DESIGN.md decision 5) should sleep in `select` and its coordinators in `waitpid`; anything above 0 is
+(docs/decisions.md, decision 5) should sleep in `select` and its coordinators in `waitpid`; anything above 0 is
 polling or timers (the JSON also counts voluntary wake-ups in the window). No ratio: one to 0 means nothing.
 """
 from __future__ import annotations

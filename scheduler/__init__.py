@@ -1,1 +1,1 @@
-"""The compact Aurora scheduler (see DESIGN.md §2)."""
+"""The compact Aurora scheduler (docs/architecture.md)."""

@@ -39,6 +39,8 @@ class Thermos:
         return [os.path.join(BIN, "thermos"), args[0], "--root", self.root, *args[1:]]
 
     def __call__(self, *args, timeout: float = 60, check=None) -> subprocess.CompletedProcess:
+        # The default sandbox is the host's (/var/lib/thermos/sandbox as root): a test names its own.
+        assert args[0] not in ("run", "simplerun") or "--sandbox" in args, "give the run a --sandbox"
         result = subprocess.run(self.cmd(*args), capture_output=True, text=True, timeout=timeout)
         if check is not None:
             assert result.returncode == check, (result.returncode, result.stdout, result.stderr)
@@ -89,6 +91,14 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def holds_open(pid: int, path: str) -> bool:
+    """Whether process `pid` has `path` open (for wait_for)."""
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return False
 

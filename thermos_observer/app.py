@@ -80,8 +80,9 @@ class AppState:
             before = set(self.observer.sampler.tasks)
             if self.observer.refresh() and self.options.collect_resources:
                 active = {e.task_id for e in self.observer.discovery.listing("active")}
-                if active - before:          # new active tasks get a first sample now, not in 20 s
+                if active - before:          # new active tasks get a first sample now, not in 20 s (or 60 s)
                     self.sample_processes()
+                    tornado.ioloop.IOLoop.current().add_callback(self.sample_disk)
         except Exception:
             log.exception("task discovery failed; trying again in %.0f s", self.options.polling_interval)
 
@@ -151,6 +152,8 @@ def make_app(state: AppState) -> tornado.web.Application:
         (r"/files/read", api.Read, kw),
         (r"/files/follow", api.Follow, kw),
         (r"/files/download", api.Download, kw),
+        (rf"/download/{SEG}/(.+)", api.DownloadPath, kw),
+        (r"/(favicon\.ico)", tornado.web.StaticFileHandler, {"path": os.path.join(HERE, "static")}),
         (r"/health", metrics.Health, kw),
         (r"/vars", metrics.Vars, kw),
         (r"/vars\.json", metrics.VarsJson, kw),

@@ -1,11 +1,11 @@
 """Optional HTTP basic authentication from an htpasswd-style file (`--http_basic_auth_file`).
 
 One `user:hash` per line; `#` comments and blank lines are ignored. Hashes are crypt(3) strings: bcrypt
-(`$2b$`, `$2y$`, `$2a$`, as `htpasswd -B` writes) or SHA-256-crypt (`$5$`, as `htpasswd -2` or
-`mkpasswd -m sha-256` write). They are checked with the system's libcrypt (libxcrypt on Debian), which does
-both; a line with another kind of hash is an error at start-up, so nobody is locked out silently. A verified
-(user, password) pair is remembered (as a SHA-256 digest) so that an auto-refreshing page does not pay for
-bcrypt on every request.
+(`$2b$`, `$2y$`, `$2a$`, as `thermos_observer --hash_password USER` or `htpasswd -B` write) or SHA-256-crypt
+(`$5$`, as `htpasswd -2` or `mkpasswd -m sha-256` write). They are checked with the system's libcrypt
+(libxcrypt on Debian), which does both; a line with another kind of hash is an error at start-up, so nobody is
+locked out silently. A verified (user, password) pair is remembered (as a SHA-256 digest) so that an
+auto-refreshing page does not pay for bcrypt on every request.
 """
 from __future__ import annotations
 
@@ -42,6 +42,31 @@ def crypt(password: str, setting: str) -> str | None:
     if not out or out.startswith(b"*"):
         return None
     return out.decode()
+
+
+def hash_password(password: str, rounds: int = 12) -> str:
+    """A bcrypt (`$2b$`) hash of `password` with a fresh random salt, from libcrypt (`thermos_observer
+    --hash_password USER` writes the file's lines with it, so no htpasswd or mkpasswd is needed)."""
+    global _crypt
+    if _crypt is None:
+        _crypt = _libcrypt()
+    gensalt = _crypt.crypt_gensalt
+    gensalt.restype = ctypes.c_char_p
+    gensalt.argtypes = (ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int)
+    setting = gensalt(b"$2b$", rounds, None, 0)      # no random bytes given: libcrypt reads the OS's
+    hashed = crypt(password, setting.decode()) if setting else None
+    if hashed is None or not hashed.startswith("$2b$"):
+        raise AuthFileError("libcrypt could not make a bcrypt hash")
+    return hashed
+
+
+def password_line(user: str, password: str) -> str:
+    """`user:hash`, a line of an --http_basic_auth_file."""
+    if not user or ":" in user or any(c.isspace() or ord(c) < 32 for c in user):
+        raise AuthFileError(f"user names cannot be empty or contain ':', spaces or control characters: {user!r}")
+    if not password:
+        raise AuthFileError("empty password")
+    return f"{user}:{hash_password(password)}"
 
 
 class BasicAuth:

@@ -10,17 +10,12 @@ import signal
 import socket
 import sys
 
+from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.runner.paths import default_root
 from thermos_observer.app import AppState, Options, make_app
-from thermos_observer.auth import AuthFileError, BasicAuth
+from thermos_observer.auth import AuthFileError, BasicAuth, password_line
 
 DEFAULT_MESOS_ROOT = "/var/lib/mesos"
-
-
-def _both(name: str) -> list[str]:
-    body = name[2:]
-    spellings = [name, "--" + body.replace("_", "-"), "--" + body.replace("-", "_")]
-    return list(dict.fromkeys(spellings))
 
 
 def _positive(text: str) -> float:
@@ -44,28 +39,31 @@ def _port(text: str) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="thermos_observer", description="Read-only web UI and JSON API of the "
-                                "Thermos tasks on this node. Without --root or --mesos-root it looks at the "
-                                f"thermos default root and {DEFAULT_MESOS_ROOT}.")
-    p.add_argument(*_both("--root"), dest="roots", action="append", default=[], metavar="DIR",
-                   help="a thermos checkpoint root (repeatable)")
-    p.add_argument(*_both("--mesos-root"), dest="mesos_roots", action="append", default=[], metavar="DIR",
-                   help="a Mesos agent work dir (its --work_dir); repeatable")
+    p = ArgumentParser(prog="thermos_observer", description="Read-only web UI and JSON API of the "
+                          "Thermos tasks on this node. Without --root or --mesos-root it looks at the "
+                          f"thermos default root and {DEFAULT_MESOS_ROOT}.")
+    add_flag(p, "--root", dest="roots", action="append", default=[], metavar="DIR",
+             help="a thermos checkpoint root (repeatable)")
+    add_flag(p, "--mesos-root", dest="mesos_roots", action="append", default=[], metavar="DIR",
+             help="a Mesos agent work dir (its --work_dir); repeatable")
     p.add_argument("--ip", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     p.add_argument("--port", type=_port, default=1338, help="port to listen on (default 1338; 0 picks one)")
-    p.add_argument(*_both("--polling_interval_secs"), dest="polling_interval", type=_positive, default=1.0,
-                   help="seconds between scans for new and finished tasks (default 1)")
-    p.add_argument(*_both("--task_process_collection_interval_secs"), dest="process_interval", type=_positive,
-                   default=20.0, help="seconds between process resource samples (default 20)")
-    p.add_argument(*_both("--task_disk_collection_interval_secs"), dest="disk_interval", type=_positive,
-                   default=60.0, help="seconds between sandbox disk usage samples (default 60)")
-    p.add_argument(*_both("--disable_task_resource_collection"), dest="disable_collection", action="store_true",
-                   help="do not sample processes or disks (resource figures show 0)")
-    p.add_argument(*_both("--http_basic_auth_file"), dest="auth_file", metavar="FILE",
-                   help="htpasswd-style user:hash file (bcrypt or SHA-256 crypt); without it anyone who can "
-                        "reach the port reads every sandbox")
-    p.add_argument(*_both("--log_level"), dest="log_level", default="INFO",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_flag(p, "--polling_interval_secs", dest="polling_interval", type=_positive, default=1.0,
+             help="seconds between scans for new and finished tasks (default 1)")
+    add_flag(p, "--task_process_collection_interval_secs", dest="process_interval", type=_positive,
+             default=20.0, help="seconds between process resource samples (default 20)")
+    add_flag(p, "--task_disk_collection_interval_secs", dest="disk_interval", type=_positive,
+             default=60.0, help="seconds between sandbox disk usage samples (default 60)")
+    add_flag(p, "--disable_task_resource_collection", dest="disable_collection", action="store_true",
+             help="do not sample processes or disks (resource figures show 0)")
+    add_flag(p, "--http_basic_auth_file", dest="auth_file", metavar="FILE",
+             help="htpasswd-style user:hash file (bcrypt or SHA-256 crypt); without it anyone who can "
+                  "reach the port reads every sandbox")
+    add_flag(p, "--hash_password", dest="hash_password", metavar="USER",
+             help="print a USER:hash line for --http_basic_auth_file (bcrypt) and exit; the password is "
+                  "asked twice on a terminal, else read as one line from stdin")
+    add_flag(p, "--log_level", dest="log_level", default="INFO",
+             choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
 
@@ -103,8 +101,30 @@ async def serve(options: Options, ip: str, port: int) -> int:
     return 0
 
 
+def hash_password_command(user: str) -> int:
+    """`--hash_password USER`: one `USER:hash` line on stdout (append it to the auth file)."""
+    import getpass
+    try:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"password for {user}: ")
+            if getpass.getpass("again: ") != password:
+                raise AuthFileError("the passwords differ")
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+        print(password_line(user, password))
+    except AuthFileError as e:
+        print(f"thermos_observer: {e}", file=sys.stderr)
+        return 2
+    except (EOFError, KeyboardInterrupt):
+        print("thermos_observer: no password given", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if args.hash_password is not None:
+        return hash_password_command(args.hash_password)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -4,7 +4,7 @@
 and the sampler. Active tasks keep an incremental `StateReader` (new records only are decoded); finished
 tasks are read when asked and kept in a bounded LRU cache, validated by the checkpoint's size and mtime, so
 memory does not grow with the number of finished tasks. The dict shapes follow Aurora's TaskObserver
-(reference executor-observer.md §2.5), with its bugs fixed: unknown ids are None (the handlers answer 404),
+(docs/observer.md), with its bugs fixed: unknown ids are None (the handlers answer 404),
 timestamps are integer seconds computed with //, and `return_code` is present whenever it is known.
 """
 from __future__ import annotations
@@ -179,6 +179,7 @@ class TaskObserver:
         for name, runs in state.processes.items():
             bucket = _PROCESS_BUCKETS.get(runs[-1].state if runs else None, "waiting")
             processes[bucket].append(name)
+        processes["waiting"] += inspector.never_run(state, task_json)   # skipped, or not started yet
         if entry.status == "active":
             consumption = self.sampler.task_sample(task_id)
         else:
@@ -222,8 +223,10 @@ class TaskObserver:
             if found is None:
                 out[task_id] = None
                 continue
-            entry, state, _ = found
+            entry, state, task_json = found
             out[task_id] = {name: self._process(entry, state, name) for name in state.processes}
+            out[task_id].update((name, {"process_name": name, "state": ProcessState.WAITING})
+                                for name in inspector.never_run(state, task_json))
         return out
 
     def process_runs(self, task_id: str, name: str, found=None) -> list[dict] | None:

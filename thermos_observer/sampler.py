@@ -7,7 +7,8 @@ user+system over the pids present now (a new pid counts from 0) divided by the w
 Sandbox disk use is measured on its own, slower interval, in one background thread (a walk like `du`,
 counting each inode once and following no links), so a deep tree never stalls the web server.
 
-Each active task keeps one hour of history (a ring of `3600 / process_interval` points) for the charts;
+Each active task keeps one hour of history (a ring of `3600 / process_interval` points) for the charts (a
+point's disk is None until the sandbox was first measured);
 a task's history goes when the task finishes, so memory does not grow with finished tasks.
 """
 from __future__ import annotations
@@ -55,14 +56,14 @@ class _RunTracker:
 class TaskSamples:
     """What we know of one active task's resource use."""
     processes: dict = field(default_factory=dict)          # name -> latest sample dict
-    history: collections.deque = None                       # (time, cpu, rss, disk)
-    disk: int = 0
+    history: collections.deque = None                       # (time, cpu, rss, disk or None: not measured yet)
+    disk: int | None = None                                 # None until the sandbox was first measured
     sandbox: str | None = None
     runs: dict = field(default_factory=dict)               # (name, run) -> _RunTracker
 
     def total(self) -> dict:
         sample = add_samples(self.processes.values())
-        sample["disk"] = self.disk
+        sample["disk"] = self.disk or 0                     # Aurora's shape: an int
         return sample
 
 
@@ -210,6 +211,11 @@ class Sampler:
     def process_sample(self, task_id: str, process: str) -> dict:
         samples = self.tasks.get(task_id)
         return dict(samples.processes.get(process, empty_sample())) if samples else empty_sample()
+
+    def disk(self, task_id: str) -> int | None:
+        """The sandbox's last measured size; None before the first measurement (or for an inactive task)."""
+        samples = self.tasks.get(task_id)
+        return samples.disk if samples else None
 
     def history(self, task_id: str) -> list:
         samples = self.tasks.get(task_id)

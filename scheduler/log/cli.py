@@ -24,6 +24,8 @@ import signal
 import sqlite3
 import sys
 
+from thermos_executor.version import version_line
+
 from . import flags as F
 from .protocol import EMPTY, KIND_NAMES, TRUNCATE, LogError, read_range
 from .replica import Replica, db_file, truncate_target
@@ -239,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if argv[:1] == ["--version"]:
+        print(version_line("aurora-log"))
+        return 0
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 2

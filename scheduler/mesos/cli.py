@@ -17,6 +17,7 @@ import sys
 
 from scheduler.mesos.local import Cluster
 from scheduler.mesos.resources import ResourceError, Resources, parse_attributes
+from thermos_executor.version import add_version_flag
 
 DEFAULT_RESOURCES = "cpus:2;mem:4096;disk:10240;ports:[31000-31999]"
 
@@ -33,6 +34,7 @@ def _flag(parser, name, **kw):
 
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="aurora-mesos-local", description="Single-machine Mesos-API stand-in (master + agent).")
+    add_version_flag(p)
     default_work_dir = os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"),
                                     "aurora-mesos")
     _flag(p, "work_dir", default=default_work_dir, help="agent work directory (sandboxes) [%(default)s]")

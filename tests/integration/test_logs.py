@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import alive, kill9, wait_for, write
+from tests.helpers import alive, holds_open, kill9, wait_for, write
 from thermos_executor.logs.rotating import rotated_files
 
 # Numbered lines: any loss, duplicate or reordering shows in the text itself.
@@ -135,19 +135,12 @@ export(Task(name='fol', processes=[Process(name='p',
     follow = subprocess.Popen(thermos.cmd("tail", "-f", "-n", "0", "fol-1", "p"), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     # Only once the follower holds the log open may the process start writing (-n 0 skips what came before).
-    wait_for(lambda: _holds_open(follow.pid, stdout), what="tail -f to open the log")
+    wait_for(lambda: holds_open(follow.pid, stdout), what="tail -f to open the log")
     open(os.path.join(thermos.sandbox("fol-1"), "go"), "w").close()
     out, err = follow.communicate(timeout=60)
     assert follow.returncode == 0, err
     assert out.encode() == expected(n)
     assert runner.wait(timeout=30) == 0
-
-
-def _holds_open(pid, path):
-    try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("logger, message", [
@@ -159,7 +152,7 @@ def _holds_open(pid, path):
 def test_bad_logger_is_refused_when_the_config_loads(thermos, tmp_path, logger, message):
     cfg = write(tmp_path / "bad.thermos", f"export(Task(name='b', processes=[Process(name='p', cmdline='true', "
                                           f"logger={logger})]))")
-    for command in (["inspect", cfg], ["run", "--task_id", "bad-1", cfg]):
+    for command in (["inspect", cfg], ["run", "--task_id", "bad-1", "--sandbox", thermos.sandbox("bad-1"), cfg]):
         result = thermos(*command)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not os.path.exists(os.path.join(thermos.root, "checkpoints", "bad-1"))
@@ -173,5 +166,5 @@ def test_bad_logger_is_refused_when_the_config_loads(thermos, tmp_path, logger, 
 ])
 def test_bad_logger_flags(thermos, tmp_path, flags, message):
     cfg = write(tmp_path / "ok.thermos", "export(Task(name='ok', processes=[Process(name='p', cmdline='true')]))")
-    result = thermos("run", "--task_id", "flags-1", *flags, cfg)
+    result = thermos.run(cfg, "flags-1", *flags)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -136,6 +136,44 @@ def test_files_browse_read_download(world):
     assert download.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''%3Cimg")
 
 
+def test_aurora_download_route(world):
+    """Aurora's /download/<task_id>/<path>: the file as an attachment, confined like every other file access."""
+    obs = world["observer"]
+    download = obs.get("/download/done_task/" + urllib.parse.quote(HOSTILE))
+    assert download.status == 200 and download.body == b"payload\n"
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''%3Cimg")
+    deep = obs.get("/download/done_task/sub/deep.txt")
+    assert deep.status == 200 and deep.body == b"deep\n" and deep.headers["Content-Length"] == "5"
+    assert deep.headers["Content-Disposition"] == "attachment; filename*=UTF-8''deep.txt"
+    assert 'class="dl" href="/download/done_task/sub/deep.txt"' in obs.get("/browse/done_task/sub").text
+    head = obs.request("HEAD", "/download/done_task/sub/deep.txt")
+    assert head.status == 200 and head.body == b"" and head.headers["Content-Length"] == "5"
+    for url in ["/download/done_task/sub", "/download/done_task/nope.txt", "/download/nope/hello.txt",
+                "/download/done_task/", "/download/done_task%00/hello.txt", "/download/done_task/hello.txt%00"]:
+        response = obs.get(url)
+        assert response.status == 404, (url, response.status, response.text[:200])
+
+
+def test_ids_and_paths_with_control_characters_are_404(world):
+    """tornado turns control characters into spaces and strips the value: `done_task%00` named done_task."""
+    obs = world["observer"]
+    assert obs.get("/j/task?task_id=done_task").status == 200
+    for suffix in ("%00", "%0a", "%01"):
+        for url in [f"/j/task?task_id=done_task{suffix}", f"/j/processes?task_id=done_task{suffix}",
+                    f"/j/task?task_id=active_task,done_task{suffix}",
+                    f"/files/browse?task_id=done_task{suffix}",
+                    f"/files/read?task_id=done_task{suffix}&path=hello.txt&offset=0",
+                    f"/files/follow?task_id=done_task{suffix}&path=hello.txt",
+                    f"/files/download?task_id=done_task{suffix}&path=hello.txt",
+                    f"/files/read?task_id=done_task&path=hello.txt{suffix}&offset=0",
+                    f"/files/download?task_id=done_task&path=hello.txt{suffix}",
+                    f"/files/read?task_id=done_task&log=make_files/0/stdout{suffix}&offset=0",
+                    f"/task/done_task{suffix}", f"/browse/done_task{suffix}"]:
+            response = obs.get(url)
+            assert response.status == 404, (url, response.status, response.text[:200])
+
+
 def test_read_length_is_capped_at_one_mib(world):
     obs = world["observer"]
     with open(os.path.join(world["sandbox"], "big.bin"), "wb") as f:
@@ -162,7 +200,8 @@ def test_traversal_corpus_is_404_everywhere(world, path):
             f"/files/follow?task_id=done_task&path={quoted}&tail=100",
             f"/files/browse?task_id=done_task&path={quoted}",
             f"/files/read?task_id=done_task&log={quoted}&offset=0",
-            f"/file/done_task/{quoted.lstrip('/')}", f"/browse/done_task/{quoted.lstrip('/')}"]
+            f"/file/done_task/{quoted.lstrip('/')}", f"/browse/done_task/{quoted.lstrip('/')}",
+            f"/download/done_task/{quoted.lstrip('/')}", f"/download/done_task/{quoted}"]
     for url in urls:
         response = obs.get(url)
         assert response.status == 404, (url, response.status, response.text[:200])
@@ -180,7 +219,38 @@ def test_unknown_ids_and_processes_are_404(world):
                 "/task/..%2F..%2Fetc", "/files/read?task_id=..&path=x"]:
         response = obs.get(url)
         assert response.status == 404, (url, response.status, response.text[:200])
-        assert len(response.text.strip().splitlines()) == 1, (url, response.text)   # one line for people
+        assert len(error_message(response).splitlines()) == 1, (url, response.text)   # one line for people
+
+
+def error_message(response) -> str:
+    """The one line of an error: the JSON `error`, the text, or a page's `#error-message`."""
+    kind = response.headers["Content-Type"]
+    if kind.startswith("application/json"):
+        return response.json()["error"]
+    if kind.startswith("text/html"):
+        import re
+        match = re.search(r'<p class="error" id="error-message">(.*?)</p>', response.text, re.S)
+        assert match, response.text
+        return match.group(1)
+    return response.text.strip()
+
+
+def test_html_errors_are_pages_with_the_header_and_a_link_back(world):
+    obs = world["observer"]
+    for url, back in [("/task/nope", "/"), ("/nothing/here", "/"), ("/browse/done_task/nope", "/task/done_task"),
+                      ("/file/done_task/sub", "/task/done_task"), ("/process/done_task/nope", "/task/done_task"),
+                      ("/logs/done_task/make_files/9/stdout", "/task/done_task"),
+                      ("/download/done_task/nope", "/task/done_task"), ("/?active_offset=x", "/")]:
+        response = obs.get(url)
+        assert response.status in (400, 404), url
+        assert response.headers["Content-Type"].startswith("text/html"), url
+        assert '<header><a href="/">thermos(' in response.text, url
+        assert f'<a id="back-link" href="{back}">' in response.text, (url, response.text)
+        assert "Traceback" not in response.text
+    assert "&lt;b&gt;" in obs.get("/task/%3Cb%3Ex").text and "<b>x" not in obs.get("/task/%3Cb%3Ex").text
+    for url in ("/j/nope", "/files/nope", "/j/task/nope"):          # the API stays JSON
+        response = obs.get(url)
+        assert response.status == 404 and response.json()["status"] == 404, url
 
 
 def test_bad_parameters_are_400(world):
@@ -189,6 +259,10 @@ def test_bad_parameters_are_400(world):
                 "/j/process/done_task/make_files/x",
                 "/files/read?task_id=done_task&path=hello.txt&offset=abc",
                 "/files/read?task_id=done_task&path=hello.txt&offset=-5",
+                "/files/read?task_id=done_task&path=hello.txt&offset=",
+                "/files/read?task_id=done_task&path=hello.txt&offset=0&length=",
+                "/files/follow?task_id=done_task&path=hello.txt&tail=", "/?finished_offset=",
+                "/main/active?offset=",
                 "/files/read?task_id=done_task&path=hello.txt&length=-2",
                 "/files/read?task_id=done_task&path=hello.txt&log=x",
                 "/files/follow?task_id=done_task&path=hello.txt&cursor=garbage",
@@ -211,6 +285,36 @@ def test_html_escapes_everything(world):
     assert "&lt;img src=x onerror=alert(1)&gt;&amp;&quot;&#39;.txt" in browse
     assert "/file/done_task/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%27.txt" in browse
     assert obs.get("/file/done_task/" + urllib.parse.quote(HOSTILE)).status == 200
+
+
+def test_task_counts_are_one_based(world):
+    obs = world["observer"]
+    assert "<h2 class=\"count\">active tasks 1&hellip;1 of 1</h2>" in obs.get("/main/active").text
+    assert "active tasks (none here, 1 in all)" in obs.get("/main/active?offset=5").text
+    assert "active tasks 1&hellip;1 of 1" in obs.get("/").text
+
+
+def test_breadcrumbs_link_every_directory(world):
+    obs = world["observer"]
+    os.makedirs(os.path.join(world["sandbox"], "x", "y <z>"), exist_ok=True)
+    write(os.path.join(world["sandbox"], "x", "y <z>", "f.txt"), "f\n")
+    crumbs = ['<a class="crumb" href="/browse/done_task">/</a>', '<a class="crumb" href="/browse/done_task/x">x</a>',
+              '<a class="crumb" href="/browse/done_task/x/y%20%3Cz%3E">y &lt;z&gt;</a>']
+    page = obs.get("/browse/done_task/x/y%20%3Cz%3E").text
+    assert crumbs[0] + "/".join(crumbs[1:]) in page                  # reads /x/y <z>
+    viewer = obs.get("/file/done_task/x/y%20%3Cz%3E/f.txt").text
+    assert crumbs[0] + "/".join(crumbs[1:]) + '/<span class="leaf">f.txt</span>' in viewer
+    log = obs.get("/logs/done_task/make_files/0/stdout").text
+    assert '<a href="/process/done_task/make_files">make_files</a> run 0 stdout' in log
+
+
+def test_favicon(world):
+    obs = world["observer"]
+    icon = obs.get("/favicon.ico")
+    assert icon.status == 200 and icon.body.startswith(b"\x00\x00\x01\x00")      # an ICO file
+    import re
+    link = re.search(r'<link rel="icon" href="([^"]+)">', obs.get("/").text).group(1)
+    assert obs.get(link).status == 200 and obs.get(link).body == icon.body
 
 
 def test_head_and_read_only_methods(world):
@@ -396,6 +500,74 @@ def test_basic_auth(tmp_path):
         obs.stop()
 
 
+def _hash_line(user: str, password: str) -> str:
+    exe = os.path.join(BIN, "thermos_observer")
+    result = subprocess.run([exe, "--hash_password", user], input=password + "\n", capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return result.stdout
+
+
+def _hash_line_on_a_terminal(user: str, password: str) -> str:
+    """`thermos_observer --hash_password USER` on a real terminal: asked twice, not echoed."""
+    import pty
+    import select
+    exe = os.path.join(BIN, "thermos_observer")
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(exe, [exe, "--hash_password", user])
+    seen, closed = b"", False
+
+    def read_until(marker: bytes | None) -> None:
+        """Until `marker` shows (None: until the child closes the terminal)."""
+        def arrived():
+            nonlocal seen, closed
+            if not closed and select.select([fd], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(fd, 4096) or b""
+                except OSError:                       # EIO: the child exited
+                    closed = True
+            return closed if marker is None else marker in seen
+        wait_for(arrived, timeout=20, what=f"{marker!r} on the terminal")
+    try:
+        read_until(f"password for {user}: ".encode())
+        os.write(fd, password.encode() + b"\n")
+        read_until(b"again: ")
+        os.write(fd, password.encode() + b"\n")
+        read_until(None)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    text = seen.decode()
+    assert password not in text                           # not echoed
+    return next(line for line in text.splitlines() if line.startswith(user + ":")) + "\n"
+
+
+def test_hash_password_writes_lines_the_observer_accepts(tmp_path):
+    """docs/observer.md's way to make the auth file, with nothing but what setup installs."""
+    import base64
+    root = tmp_path / "root"
+    root.mkdir()
+    auth = write(tmp_path / "htpasswd", _hash_line("carol", "pa ss:wörd") + _hash_line_on_a_terminal("dave", "tty-pw"))
+    assert all(line.split(":", 1)[1].startswith("$2b$12$") for line in open(auth).read().splitlines())
+    obs = Observer("--root", str(root), "--http_basic_auth_file", auth)
+    try:
+        def basic(user, password):
+            return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+        assert obs.get("/j/task_ids").status == 401
+        assert obs.get("/j/task_ids", basic("carol", "pa ss:wörd")).status == 200
+        assert obs.get("/j/task_ids", basic("dave", "tty-pw")).status == 200
+        assert obs.get("/j/task_ids", basic("carol", "tty-pw")).status == 401
+    finally:
+        obs.stop()
+    exe = os.path.join(BIN, "thermos_observer")
+    for user, password in (("a:b", "x"), ("alice", "")):
+        result = subprocess.run([exe, "--hash_password", user], input=password + "\n", capture_output=True,
+                                text=True, timeout=30)
+        assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+
+
 def test_cli_errors_are_one_line(tmp_path):
     exe = os.path.join(BIN, "thermos_observer")
     bad_auth = write(tmp_path / "bad", "alice:plaintext\n")
@@ -412,3 +584,34 @@ def test_cli_errors_are_one_line(tmp_path):
                                                       "Address already in use"]
     finally:
         obs.stop()
+
+
+def test_skipped_processes_and_a_dead_runner_are_shown(tmp_path):
+    from tests.helpers import Thermos, kill9
+    thermos = Thermos(str(tmp_path / "root"), str(tmp_path / "sandboxes"))
+    skipped = write(tmp_path / "skip.thermos", """
+a = Process(name='a', cmdline='exit 1')
+b = Process(name='never_b', cmdline='echo never')
+export(Task(name='skip', processes=[a, b], constraints=order(a, b)))
+""")
+    assert thermos.run(skipped, "skip_task").returncode == 1
+    orphan = write(tmp_path / "orphan.thermos",
+                   "export(Task(name='o', processes=[Process(name='s', cmdline='sleep 1000')]))")
+    proc = started(thermos, orphan, "orphan_task", "s")
+    observer = Observer("--root", thermos.root)
+    try:
+        observer.wait_task("skip_task", "finished")
+        observer.wait_task("orphan_task", "active")
+        assert observer.json("/j/task/skip_task")["skip_task"]["processes"]["waiting"] == ["never_b"]
+        assert observer.json("/j/processes?task_id=skip_task")["skip_task"]["never_b"] == {
+            "process_name": "never_b", "state": "WAITING"}
+        page = observer.get("/task/skip_task").text
+        assert "never_b" in page and "never run" in page and "runner not running" not in page
+        assert f"pid {proc.pid}" in observer.get("/task/orphan_task").text
+        kill9(proc)
+        assert "runner not running" in observer.get("/task/orphan_task").text
+    finally:
+        err = observer.stop()
+        kill9(proc)
+        thermos("kill", "--grace", "1", "orphan_task", timeout=60)   # takes over from the dead runner
+    assert "Traceback" not in err, err

@@ -113,3 +113,47 @@ export(Task(name='orph', processes=[Process(name='s', cmdline='exec sleep 1000')
     assert not alive(pid)
     assert thermos.status("orph-1")["state"] == "KILLED"
     assert open(os.path.join(thermos.sandbox("orph-1"), "ran")).read().split() == ["fin"]
+
+
+def _pidfd_targets(pid: int) -> set[int]:
+    """The pids that process `pid` holds pidfds for (what a runner is following)."""
+    targets = set()
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                targets.update(int(line.split()[1]) for line in f if line.startswith("Pid:"))
+        except OSError:
+            pass
+    return targets
+
+
+def test_an_earlier_runs_coordinator_is_not_taken_for_the_current_ones(thermos, tmp_path):
+    """Run 0's coordinator still lives (draining its logs) when a restarted runner replays the stream, which
+    holds run 0's records too: its exit must not make the live run 1 LOST and run a third time."""
+    cfg = write(tmp_path / "t.thermos", """
+export(Task(name='drain', processes=[Process(name='p', min_duration=0, max_failures=3, logger=Logger(mode='rotate'),
+  cmdline='echo run >> ran; if [ ! -e first ]; then touch first; (sleep 1000 &); exit 1; fi; exec sleep 1000')]))
+""")
+    proc = thermos.start(cfg, "drain-1")
+    forked = lambda: [r["process_status"]["coordinator_pid"] for r in thermos.runner_records("drain-1")  # noqa: E731
+                      if r.get("process_status", {}).get("state") == "FORKED"]
+    wait_for(lambda: len(forked()) == 1 and
+             thermos.status("drain-1")["processes"]["p"]["runs"][0]["state"] == "FAILED", what="run 0 failed")
+    first = forked()[0]
+    os.kill(first, signal.SIGSTOP)        # alive (its background writer holds the log pipe) for as long as we like
+    try:
+        assert alive(first), "run 0's coordinator ended before the test could hold it"
+        wait_for(lambda: thermos.running("drain-1", "p"), what="run 1 running")
+        kill9(proc)
+        second = forked()[1]
+        proc2 = thermos.start(cfg, "drain-1")
+        runner = wait_for(lambda: thermos.runner_records("drain-1")[-1].get("task_status", {}).get("runner_pid"),
+                          what="restarted runner")
+        wait_for(lambda: second in _pidfd_targets(runner), what="the restarted runner following run 1")
+    finally:
+        os.kill(first, signal.SIGCONT)
+    wait_for(lambda: not alive(first), what="run 0's coordinator to exit")
+    thermos("kill", "--grace", "5", "drain-1", check=0)
+    assert proc2.wait(timeout=30) == 1
+    assert [r["state"] for r in thermos.status("drain-1")["processes"]["p"]["runs"]] == ["FAILED", "KILLED"]
+    assert open(os.path.join(thermos.sandbox("drain-1"), "ran")).read().split() == ["run", "run"]

@@ -79,7 +79,7 @@ export(Task(name='dl', processes=[a, b], constraints=order(a, b), max_failures=5
 """)
     assert thermos.run(cfg2, "dl-1").returncode == 1
     status = thermos.status("dl-1")
-    assert status["state"] == "FAILED" and "b" not in status["processes"]
+    assert status["state"] == "FAILED" and status["processes"]["b"] == {"state": "WAITING", "runs": []}  # never ran
 
 
 def test_max_concurrency_is_never_exceeded(thermos, tmp_path):
@@ -140,6 +140,49 @@ export(Task(name='tk', processes=[Process(name='s', cmdline='sleep 1000'),
     assert proc.wait(timeout=10) == 1
     assert thermos.status("tk-1")["state"] == "KILLED"
     assert open(os.path.join(thermos.sandbox("tk-1"), ".logs/fin/0/stdout")).read() == "bye\n"
+
+
+STUBBORN = """
+export(Task(name='stub', processes=[Process(name='s', cmdline="trap '' TERM; echo up; sleep 1000 & wait")]))
+"""
+
+
+def _kill_status(thermos, task_id) -> dict:
+    return [r["task_status"] for r in thermos.runner_records(task_id) if "target" in r.get("task_status", {})][0]
+
+
+def test_kill_grace_reaches_a_live_runner(thermos, tmp_path):
+    # The runner was started with its default grace (60 s); `kill --grace 1` must be the deadline it records,
+    # and the CLI answers with the task's real end instead of giving up on the runner.
+    cfg = write(tmp_path / "t.thermos", STUBBORN)
+    proc = thermos.start(cfg, "kg-1")
+    pid = wait_for(lambda: thermos.running("kg-1", "s"))["pid"]
+    result = thermos("kill", "--grace", "1", "kg-1", check=0)
+    assert "Killing kg-1...done (KILLED)." in result.stdout, result.stderr
+    assert proc.wait(timeout=10) == 1
+    status = _kill_status(thermos, "kg-1")
+    assert status["target"] == "KILLED" and status["deadline"] - status["timestamp"] <= 1.01
+    run = thermos.status("kg-1")["processes"]["s"]["runs"][-1]
+    assert run["state"] == "KILLED" and run["return_code"] == -signal.SIGKILL and not alive(pid)
+    assert not os.path.exists(os.path.join(thermos.root, "checkpoints/kg-1/stop_request"))
+
+
+def test_kill_takes_over_from_a_runner_that_does_not_end_the_kill(thermos, tmp_path):
+    cfg = write(tmp_path / "t.thermos", STUBBORN)
+    proc = thermos.start(cfg, "kg-2")
+    pid = wait_for(lambda: thermos.running("kg-2", "s"))["pid"]
+    proc.send_signal(signal.SIGSTOP)                 # alive, holding its lock, deaf
+    result = thermos("kill", "--grace", "0", "kg-2", check=0, timeout=60)
+    assert "did not end the kill" in result.stdout and "done (KILLED)." in result.stdout, result
+    assert proc.wait(timeout=10) == -signal.SIGKILL
+    assert thermos.status("kg-2")["state"] == "KILLED" and not alive(pid)
+
+
+def test_kill_refuses_a_bad_grace(thermos, tmp_path):
+    for bad in ("-1", "nan", "inf"):
+        result = thermos("kill", "--grace", bad, "anything")
+        assert result.returncode == 2 and "--grace" in result.stderr, (bad, result.stderr)
+        assert "Traceback" not in result.stderr and "usage:" not in result.stderr
 
 
 def test_a_second_runner_for_a_live_task_refuses(thermos, tmp_path):

@@ -82,7 +82,7 @@ def test_sigusr1_kills_gracefully_sigusr2_loses_and_a_second_runner_refuses(tmp_
 
 def test_hello_world_aurora_needs_its_port(thermos):
     cfg = os.path.join(REPO, "examples/hello_world.aurora")
-    result = thermos("run", "--task_id", "hw-1", cfg)
+    result = thermos.run(cfg, "hw-1")
     assert result.returncode == 2 and "Unbound ports: http" in result.stderr
     result = thermos("inspect", "--print-json", cfg, check=0)
     assert json.loads(result.stdout)["required_ports"] == ["http"]

@@ -1,5 +1,6 @@
-"""The aurora-executor .deb in a clean Debian bookworm: install from Debian, run a task, serve the observer
-from the unit's own ExecStart line, upgrade under a running task, purge.
+"""The aurora-executor .deb in a clean Debian bookworm: install from Debian, check its units and man pages,
+run a task, serve the observer from the unit's own ExecStart line, run thermos-gc's ExecStart, upgrade under a
+running task, purge.
 
 Needs root (debootstrap, chroot, mounts) and the network on the first run of a day (debootstrap and apt fetch
 from the machine's apt sources); skipped otherwise. No systemd runs in the root: the observer is started with
@@ -118,6 +119,34 @@ def _systemd_argv(unit: str, environment: str) -> list[str]:
 def test_lintian_has_no_errors(debs):
     report = (debs / "v1" / "lintian.txt").read_text()
     assert not [line for line in report.splitlines() if line.startswith("E:")], report
+    assert "no-manual-page" not in report, report
+
+
+UNITS = ("thermos-observer.service", "thermos-gc.service", "thermos-gc.timer")
+COMMANDS = ("thermos", "thermos_runner", "thermos_executor", "thermos_observer")
+
+
+def _check_units_and_man_pages(c: Chroot) -> None:
+    """Each unit loads (systemd-analyze verify), the gc timer is enabled and its service is not started on its
+    own, every command has a man page, and every unit's Documentation= names an installed one."""
+    for unit in UNITS:
+        c.run(f"systemd-analyze verify --man=no /lib/systemd/system/{unit}")
+    assert c.run("systemctl is-enabled thermos-gc.timer", check=False).strip() == "enabled"
+    assert c.run("systemctl is-enabled thermos-observer.service", check=False).strip() == "enabled"
+    assert c.run("systemctl is-enabled thermos-gc.service", check=False).strip() == "static"
+    postinst = c.run("cat /var/lib/dpkg/info/aurora-executor.postinst")
+    assert "thermos-gc.service" not in postinst, "the gc service would run at every install and upgrade"
+    for command in COMMANDS:
+        c.run(f"test -x /usr/bin/{command} && test -s /usr/share/man/man1/{command}.1.gz")
+        page = c.run(f"zcat /usr/share/man/man1/{command}.1.gz")
+        assert page.startswith(f".TH {command.upper()} 1"), page[:100]
+    for unit in UNITS:
+        docs = re.findall(r"^Documentation=(.*)$", c.run(f"cat /lib/systemd/system/{unit}"), re.M)
+        assert docs, f"{unit} has no Documentation="
+        for uri in " ".join(docs).split():
+            m = re.fullmatch(r"man:([\w.-]+)\((\d)\)", uri)
+            assert m, f"{unit}: Documentation={uri} is not a man page of the package"
+            c.run(f"test -s /usr/share/man/man{m.group(2)}/{m.group(1)}.{m.group(2)}.gz")
 
 
 def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
@@ -129,8 +158,8 @@ def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
     c.run(f"apt-get install -y -q /srv/debs/v1/aurora-executor_{version}_all.deb")
     assert c.run("dpkg-query -W -f '${Status} ${Version}' aurora-executor") == f"install ok installed {version}"
     assert c.run("python3 -c 'import pystachio'", check=False) == "", "bundled code leaked onto python3's path"
-    c.run("systemd-analyze verify /lib/systemd/system/thermos-observer.service")
     assert c.run("test -d /run/thermos && test -d /var/lib/thermos/sandbox && echo yes").strip() == "yes"
+    _check_units_and_man_pages(c)
 
     # A task with a port, as root, in the default roots.
     port = _free_port()
@@ -174,10 +203,19 @@ def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
     c.run("thermos kill pkgtest")
     _until("the task's processes to end", lambda: _get(port, "/")[0] == 0)
 
+    # thermos-gc.service's ExecStart, with the limits of /etc/default/thermos: the task just finished is kept;
+    # with no finished task allowed it would go (dry run: the purge below checks that task data stays).
+    gc = _systemd_argv(c.run("cat /lib/systemd/system/thermos-gc.service"), c.run("cat /etc/default/thermos"))
+    assert gc[:3] == ["/usr/bin/thermos", "gc", "--root=/var/run/thermos"] and "--max_age" in gc, gc
+    assert c.run(shlex.join(gc)).strip() == "nothing to collect"
+    assert "would delete pkgtest" in c.run(shlex.join(gc + ["--max_tasks", "0", "--dry_run"]))
+
     # Purge: nothing of ours is left but the task's own data (the operator's), as documented. The Debian
     # packages it pulled in stay installed (apt marks them automatic) and are not ours to judge.
     package_files = set(c.run("dpkg -L aurora-executor").split("\n")) - {"", "/."}
-    assert "/etc/systemd/system/multi-user.target.wants/thermos-observer.service" in _listing(c)
+    enabled = _listing(c)
+    assert "/etc/systemd/system/multi-user.target.wants/thermos-observer.service" in enabled
+    assert "/etc/systemd/system/timers.target.wants/thermos-gc.timer" in enabled
     c.run("apt-get purge -y -q aurora-executor")
     assert "aurora-executor" not in c.run("dpkg-query -W -f '${Package}\\n'")
     left = _listing(c) - before

@@ -260,3 +260,37 @@ def test_samples_add_up_and_disk_usage_counts_blocks(tmp_path):
     os.symlink("/usr", tmp_path / "d" / "link")
     used = disk_usage(str(tmp_path / "d"))
     assert 100_000 <= used < 200_000                      # the hard link counted once, the link not followed
+
+
+# ---- charts and samples --------------------------------------------------------------------------------------
+def test_chart_spans_the_samples_on_hand_with_labelled_axes():
+    from thermos_observer.handlers.pages import CHART, _chart
+    t = 1_700_000_000.0
+    points = [(t, 0.5, 100, None), (t + 20, 1.0, 200, None), (t + 40, 0.25, 300, 4096)]
+    chart = _chart("cpu (cores)", points, 1, lambda v: f"{v:.2f}")
+    xs = [float(p.split(",")[0]) for p in chart["points"].split()]
+    ys = [float(p.split(",")[1]) for p in chart["points"].split()]
+    assert xs[0] == CHART["left"] and xs[-1] == CHART["left"] + chart["plot_w"]     # 40 s fill the width
+    assert min(ys) == CHART["top"]                                                  # the peak at the top
+    assert [label for _, _, label in chart["ticks"]] == ["22:13:20", "22:13:40", "22:14:00"]   # UTC
+    assert (chart["top_label"], chart["zero_label"], chart["now_label"], chart["span_label"]) == \
+        ("1.00", "0.00", "0.25", "40 s")
+    disk = _chart("disk", points, 3, str)                   # not measured before the last point: left out
+    assert disk["count"] == 1 and disk["points"].count(",") == 1
+    assert _chart("disk", points[:2], 3, str) == {"title": "disk", "empty": True}
+    flat = _chart("rss", points[:1], 2, str)                # one sample: a point at the right, no division by 0
+    assert flat["last"][0] == CHART["left"] + flat["plot_w"]
+
+
+def test_disk_is_unknown_until_the_sandbox_was_measured(tmp_path):
+    from thermos_observer.sampler import Sampler
+    sampler = Sampler(process_interval=1, disk_interval=60)
+    root = str(tmp_path / "root")
+    synthetic_task(root, "t", str(tmp_path), status="active")
+    state = inspector.read_state(TaskPath(root, "t"))
+    sampler.sample_processes({"t": state})
+    assert sampler.disk("t") is None and sampler.history("t")[-1][3] is None
+    assert sampler.task_sample("t")["disk"] == 0                       # Aurora's JSON shape stays an int
+    sampler.record_disk({"t": 8192}, 0.01)
+    sampler.sample_processes({"t": state})
+    assert sampler.disk("t") == 8192 and sampler.history("t")[-1][3] == 8192

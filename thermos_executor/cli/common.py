@@ -11,6 +11,7 @@ import time
 
 from thermos_executor import config
 from thermos_executor.errors import ThermosError
+from thermos_executor.flags import add_flag
 from thermos_executor.logs.policy import DESTINATIONS, MODES, LogDefaults
 from thermos_executor.runner.paths import default_sandbox
 from thermos_executor.runner.task_runner import RunnerOptions, TaskRunner
@@ -26,23 +27,14 @@ class UnknownUser(UsageError):
     """The run-as user does not exist (thermos_runner exits 104 for it, as Aurora's did)."""
 
 
-def add_flag(parser: argparse.ArgumentParser, name: str, *more, **kwargs):
-    """Add --name with both spellings, `_` and `-`, as Aurora's flags were spelled either way."""
-    spellings = [name]
-    body = name[2:]
-    other = body.replace("_", "-") if "_" in body else body.replace("-", "_")
-    if name.startswith("--") and other != body:
-        spellings.append("--" + other)
-    kwargs.setdefault("dest", name.lstrip("-").replace("-", "_"))
-    return parser.add_argument(*spellings, *more, **kwargs)
-
-
 def parse_ports(values) -> dict[str, int]:
     ports = {}
     for value in values or ():
         name, sep, port = value.partition(":")
         if not sep or not name or not port.isdigit() or not 0 < int(port) < 65536:
             raise UsageError(f"bad port {value!r}: expected NAME:PORT with PORT in 1..65535")
+        if name in ports:
+            raise UsageError(f"port {name!r} bound twice ({name}:{ports[name]} and {value})")
         ports[name] = int(port)
     return ports
 
@@ -61,6 +53,21 @@ def check_task_id(task_id: str) -> str:
     if not TASK_ID.match(task_id):
         raise UsageError(f"bad task id {task_id!r}: it may not be empty, start with '.' or contain '/'")
     return task_id
+
+
+def check_sandbox(sandbox: str) -> str:
+    """A sandbox the runner can use or create: checked before anything of the task is written, so that a bad
+    one leaves nothing behind. The closest existing part of the path must be a directory we may write in."""
+    existing = sandbox
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "is not a directory" if existing == sandbox else f"cannot be made: {existing} is not a directory"
+        raise UsageError(f"sandbox {sandbox} {what}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == sandbox else f"cannot be made: {existing} is not writable"
+        raise UsageError(f"sandbox {sandbox} {what}")
+    return sandbox
 
 
 def current_user() -> str:
@@ -112,7 +119,7 @@ def build_runner(task, *, root: str, task_id: str | None, sandbox: str | None, p
     final = config.interpolate(task, task_id=task_id, ports=ports, user=user, bindings=bindings,
                                hostname=hostname)
     options = RunnerOptions(task_id=task_id, root=os.path.abspath(root),
-                            sandbox=os.path.abspath(sandbox or default_sandbox(task_id)),
+                            sandbox=check_sandbox(os.path.abspath(sandbox or default_sandbox(task_id))),
                             ports=ports, user=user, hostname=hostname, preserve_env=preserve_env)
     if kill_grace is not None:
         options.kill_grace = kill_grace
@@ -124,6 +131,9 @@ def build_runner(task, *, root: str, task_id: str | None, sandbox: str | None, p
 def existing_runner(view, kill_grace: float | None = None) -> TaskRunner:
     """A runner for a task already on disk, rebuilt from its task file and header (to kill or resume it)."""
     task_json, header = view.task_json(), view.state.header
+    if view.never_started and view.runner_pid() is None:
+        raise ThermosError(f"task {view.task_id} never started (its runner failed setting it up): "
+                           "`thermos gc` removes it")
     if task_json is None or header is None:
         raise ThermosError(f"task {view.task_id}: its task file or checkpoint header is missing or unreadable")
     task = config.task_from_json(task_json)
@@ -135,8 +145,17 @@ def existing_runner(view, kill_grace: float | None = None) -> TaskRunner:
     return TaskRunner(config.to_spec(task), task_json, options)
 
 
-def setup_logging(verbose: bool = True, path: str | None = None) -> None:
-    handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stderr)
+class _FileHandler(logging.FileHandler):
+    """A log file whose directory is made when the file is opened (at the first record, with `delay`)."""
+
+    def _open(self):
+        os.makedirs(os.path.dirname(self.baseFilename), exist_ok=True)
+        return super()._open()
+
+
+def setup_logging(verbose: bool = True, path: str | None = None, delay: bool = False) -> None:
+    """Log to stderr, or to `path` (`delay`: opened, and its directory made, at the first record)."""
+    handler = _FileHandler(path, delay=delay) if path else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s %(message)s", "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

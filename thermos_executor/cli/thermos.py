@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import select
@@ -17,13 +18,16 @@ import time
 
 from thermos_executor import config
 from thermos_executor.cli import common
-from thermos_executor.cli.common import UsageError, add_flag
+from thermos_executor.cli.common import UsageError
+from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ThermosError
-from thermos_executor.runner import ckpt, inspector, process_tree
+from thermos_executor.runner import ckpt, inspector, process_tree, stop_request
+from thermos_executor.runner.task_runner import KILL_OVERRUN
 from thermos_executor.logs.follow import Follower
 from thermos_executor.runner.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import default_root, process_log_dir
-from thermos_executor.runner.state import RunnerState, TaskState
+from thermos_executor.runner.state import ProcessState, RunnerState, TaskState
+from thermos_executor.runner.task_runner import AlreadyRunning
 
 PROG = "thermos"
 
@@ -36,7 +40,7 @@ def cmd_run(args) -> int:
         raise UsageError("run needs a config file")
     loaded = config.load_config(path, bindings=common.parse_bindings(args.bind), json=args.json)
     task = config.choose_task(loaded, task=args.task, job=args.job)
-    return _run_task(task, args)
+    return _run_task(_build_runner(task, args), args)
 
 
 def cmd_simplerun(args) -> int:
@@ -47,18 +51,25 @@ def cmd_simplerun(args) -> int:
         raise UsageError("simplerun needs a command after --")
     task = config.schema.Task(name=args.name, processes=[config.schema.Process(name=args.name, cmdline=command)],
                               resources=config.schema.Resources(cpu=1.0, ram=256 * 1024 ** 2, disk=0))
+    runner = _build_runner(task, args)
     print(f"Running command: {command!r}")
-    return _run_task(task, args)
+    return _run_task(runner, args)
 
 
-def _run_task(task, args) -> int:
-    ports = common.parse_ports(args.port)
-    runner = common.build_runner(task, root=_root(args), task_id=args.task_id, sandbox=args.sandbox,
-                                 ports=ports, user=args.user, bindings=common.parse_bindings(args.bind),
-                                 logs=common.log_defaults(args))
+def _build_runner(task, args):
+    """The runner of `task` as the flags say, everything checked that can be checked before it writes."""
+    return common.build_runner(task, root=_root(args), task_id=args.task_id, sandbox=args.sandbox,
+                               ports=common.parse_ports(args.port), user=args.user,
+                               bindings=common.parse_bindings(args.bind), logs=common.log_defaults(args))
+
+
+def _run_task(runner, args) -> int:
     if runner.task_state in TaskState.TERMINAL:
         print(f"task {runner.opts.task_id} already ended {runner.task_state}")
         return 0 if runner.task_state == TaskState.SUCCESS else 1
+    pid = ckpt.lock_holder(runner.paths.runner_checkpoint)
+    if pid is not None:         # checked here too, so that --daemon says so before it detaches
+        raise AlreadyRunning(f"task {runner.opts.task_id} is already being run by pid {pid}")
     if getattr(args, "daemon", False):
         print("Daemonizing and starting runner.")
         _daemonize(os.path.join(runner.opts.sandbox, ".logs", ".runner.log"))
@@ -75,10 +86,11 @@ def _run_task(task, args) -> int:
 def _daemonize(log_path: str) -> None:
     import daemon  # python-daemon: double fork, setsid, stdio to /dev/null, done right
 
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
     context = daemon.DaemonContext(working_directory="/", umask=0o022, detach_process=True)
     context.open()
-    common.setup_logging(path=log_path)
+    # The log file opens at the first record, once the runner has made the sandbox: made here, the sandbox
+    # would count as the user's and `gc` would leave it behind.
+    common.setup_logging(path=log_path, delay=True)
 
 
 def cmd_inspect(args) -> int:
@@ -121,15 +133,20 @@ def cmd_status(args) -> int:
             continue
         print(f"{status.capitalize()} tasks:")
         for view in group:
-            _print_task(view.state, args.verbosity, root=view.root, pid=view.runner_pid())
+            pid = view.runner_pid()
+            runner = f"runner pid {pid}" if pid else "runner not running" if status == "active" else None
+            _print_task(view.state, args.verbosity, task_id=view.task_id, root=view.root, runner=runner,
+                        never_run=view.never_run())
     return 0
 
 
-def _print_task(state: RunnerState, verbosity: int, root: str | None = None, pid: int | None = None) -> None:
+def _print_task(state: RunnerState, verbosity: int, task_id: str | None = None, root: str | None = None,
+                runner: str | None = None, never_run=()) -> None:
     header = state.header or {}
+    task_id = task_id or header.get("task_id", "?")
     started = _time(header.get("launch_time"))
-    runner = f"  runner pid {pid}" if pid else ""
-    print(f"  {header.get('task_id', '?'):<40} {state.task_state or '?':<10} user {header.get('user', '?')}"
+    runner = f"  {runner}" if runner else ""
+    print(f"  {task_id:<40} {state.task_state or '?':<10} user {header.get('user', '?')}"
           f"  started {started}{runner}")
     if verbosity >= 2:
         ports = ", ".join(f"{k} -> {v}" for k, v in sorted(header.get("ports", {}).items())) or "none"
@@ -147,6 +164,8 @@ def _print_task(state: RunnerState, verbosity: int, root: str | None = None, pid
                 for run in runs[:-1]:
                     print(f"        run {run.run}: {run.state} pid {run.pid or '-'} rc {run.return_code}"
                           f" {_time(run.start_time)} .. {_time(run.stop_time)}")
+        for name in never_run:
+            print(f"      {name:<24} {ProcessState.WAITING:<8} never run")
 
 
 def _time(ts) -> str:
@@ -175,6 +194,8 @@ def cmd_read(args) -> int:
 # ---- kill ------------------------------------------------------------------------------------------
 def cmd_kill(args) -> int:
     """Kill active tasks gracefully: SIGTERM, final processes, KILLED. A live runner is asked to do it."""
+    if not math.isfinite(args.grace) or args.grace < 0:
+        raise UsageError(f"--grace must be a number of seconds, 0 or more, not {args.grace}")
     views = inspector.find_tasks(_roots(args), _patterns(args), only="active")
     if not views:
         print("No active tasks matched.")
@@ -190,20 +211,33 @@ def cmd_kill(args) -> int:
 
 
 def _kill(view, grace: float) -> str:
+    """Ask the live runner to kill within `grace`; take over if there is none, or if it does not end the kill
+    in time (it is stuck: it is SIGKILLed, which its processes survive, and the recorded deadline holds)."""
     pid = view.runner_pid()
+    pidfd = None
     if pid is not None:
         try:
             pidfd = os.pidfd_open(pid)
-            os.kill(pid, signal.SIGUSR1)
-        except (ProcessLookupError, PermissionError) as e:
-            raise ThermosError(f"cannot signal the runner of {view.task_id} (pid {pid}): {e}") from None
-        # The runner ends the task within its grace period; give it that and a margin, then take over.
-        if select.select([pidfd], [], [], grace + 15)[0]:
+            stop_request.write(view.paths, grace)
+            signal.pidfd_send_signal(pidfd, signal.SIGUSR1)
+        except ProcessLookupError:                # it has just exited: take over below
+            pass
+        except OSError as e:
+            raise ThermosError(f"cannot ask the runner of {view.task_id} (pid {pid}) to kill it: {e}") from None
+    if pidfd is not None:
+        try:
+            if not select.select([pidfd], [], [], grace + KILL_OVERRUN)[0]:
+                print(f"runner pid {pid} did not end the kill within {grace + KILL_OVERRUN:.0f} s; "
+                      "killing it and taking over...", end="", flush=True)
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                select.select([pidfd], [], [], 10)
+        finally:
             os.close(pidfd)
-            return inspector.read_state(view.paths).task_state
-        os.close(pidfd)
+        state = inspector.read_state(view.paths).task_state
+        if state in TaskState.TERMINAL:
+            return state
     runner = common.existing_runner(view, kill_grace=grace)
-    runner.request_stop(TaskState.KILLED)
+    runner.request_stop(TaskState.KILLED, grace)
     return runner.run()
 
 
@@ -292,6 +326,7 @@ def cmd_gc(args) -> int:
     max_space = _parse_size(args.max_space) if args.max_space else None
     if args.max_tasks is not None and args.max_tasks < 0:
         raise UsageError("--max_tasks must be 0 or more")
+    phantoms = _collect_never_started(_roots(args), args.dry_run)
     views = inspector.find_tasks(_roots(args), only="finished")          # newest first
     now, kept, space, doomed = time.time(), 0, 0, []
     for view in views:
@@ -308,9 +343,39 @@ def cmd_gc(args) -> int:
         print(f"{'would delete' if args.dry_run else 'deleting'} {view.task_id} ({size // 1024} KiB)")
         if not args.dry_run:
             _delete(view)
-    if not doomed:
+    if not doomed and not phantoms:
         print("nothing to collect")
     return 0
+
+
+def _collect_never_started(roots, dry_run: bool) -> int:
+    """Delete the leftovers of runs that failed before their task started (an active task file, a checkpoint
+    without a header, no runner): nothing of them ever ran, and nothing else would ever remove them."""
+    count = 0
+    for view in inspector.find_tasks(roots, only="active"):
+        if view.never_started and view.runner_pid() is None and (dry_run or _delete_never_started(view)):
+            print(f"{'would delete' if dry_run else 'deleted'} {view.task_id} (never started)")
+            count += 1
+    return count
+
+
+def _delete_never_started(view) -> bool:
+    """Delete it holding its stream's lock, so that no runner takes the task up meanwhile; False if one has."""
+    try:
+        writer = ckpt.Writer(view.paths.runner_checkpoint, lock=True)
+    except ckpt.LockHeld:
+        return False
+    except FileNotFoundError:               # its checkpoint directory was never made
+        writer = None
+    try:
+        if writer is not None and writer.records:
+            return False
+        shutil.rmtree(view.paths.checkpoint_dir, ignore_errors=True)
+        _unlink(view.paths.task_file("active"))
+        return True
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _mtime(path: str) -> float:
@@ -345,15 +410,23 @@ def _disk_usage(view) -> int:
 def _delete(view) -> None:
     for path in _task_dirs(view):
         shutil.rmtree(path, ignore_errors=True)
+    _unlink(view.paths.task_file("finished"))
+
+
+def _unlink(path: str) -> None:
     try:
-        os.unlink(view.paths.task_file("finished"))
+        os.unlink(path)
     except FileNotFoundError:
         pass
 
 
 # ---- plumbing --------------------------------------------------------------------------------------
 def _root(args) -> str:
-    return args.root[-1] if args.root else default_root()
+    """The one root `run` and `simplerun` write to."""
+    roots = _roots(args)
+    if len(roots) > 1:
+        raise UsageError(f"a task runs under one root; several --root given: {', '.join(roots)}")
+    return roots[0]
 
 
 def _patterns(args) -> list[str]:
@@ -367,12 +440,18 @@ def _patterns(args) -> list[str]:
 
 
 def _roots(args) -> list[str]:
-    roots = [default_root()] + list(args.root or [])
-    return list(dict.fromkeys(os.path.abspath(r) for r in roots))
+    """The roots a command looks at: the --root ones if any (each --root adds one), else the default root."""
+    return list(dict.fromkeys(os.path.abspath(r) for r in args.root or [default_root()]))
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of lines (0 or more), got {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Run and inspect Thermos tasks on this machine.")
+    parser = ArgumentParser(prog=PROG, description="Run and inspect Thermos tasks on this machine.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands = {}
 
@@ -380,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=func.__doc__.splitlines()[0], description=func.__doc__)
         p.set_defaults(func=func)
         add_flag(p, "--root", action="append", metavar="DIR",
-                 help=f"checkpoint root (repeatable; default {default_root()})")
+                 help=f"checkpoint root (default {default_root()}); repeat it to act on several roots")
         commands[name] = p
         return p
 
@@ -432,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("tail", cmd_tail)
     p.add_argument("--stderr", action="store_true", help="stderr instead of stdout")
     p.add_argument("-f", "--follow", action="store_true", help="follow while the run goes on")
-    p.add_argument("-n", "--lines", type=int, default=10)
+    p.add_argument("-n", "--lines", type=_count, default=10, metavar="N", help="lines to print (default 10)")
     p.add_argument("task_id", metavar="TASK_ID")
     p.add_argument("process", nargs="?", metavar="PROCESS")
 
@@ -467,8 +546,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+        return common.fail(PROG, "a command is needed: thermos help lists them", 2)
     try:
         return args.func(args)
     except ThermosError as e:

@@ -13,7 +13,7 @@ import sys
 import threading
 
 from thermos_executor.cli import common
-from thermos_executor.cli.common import add_flag
+from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ThermosError
 from thermos_executor.logs.policy import DESTINATIONS, MODES, LogDefaults
 
@@ -22,7 +22,7 @@ log = logging.getLogger("thermos.executor")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Run one Aurora task on a Mesos agent.")
+    p = ArgumentParser(prog=PROG, description="Run one Aurora task on a Mesos agent.")
     add_flag(p, "--announcer-ensemble", metavar="HOSTS", help="ZooKeeper ensemble to announce tasks in")
     add_flag(p, "--announcer-serverset-path", default="/aurora", metavar="PATH",
              help="root of the ServerSets: PATH/role/environment/job (default /aurora)")

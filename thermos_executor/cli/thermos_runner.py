@@ -11,7 +11,7 @@ import sys
 
 from thermos_executor import config
 from thermos_executor.cli import common
-from thermos_executor.cli.common import add_flag
+from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ConfigError, ThermosError
 from thermos_executor.runner.task_runner import AlreadyRunning
 
@@ -20,7 +20,7 @@ INTERNAL_ERROR, INVALID_TASK, UNKNOWN_ERROR, UNKNOWN_USER = 101, 102, 103, 104
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Run one Thermos task from its JSON.")
+    p = ArgumentParser(prog=PROG, description="Run one Thermos task from its JSON.")
     add_flag(p, "--thermos_json", required=True, metavar="PATH", help="the task, as JSON")
     add_flag(p, "--sandbox", required=True, metavar="DIR")
     add_flag(p, "--checkpoint_root", required=True, metavar="DIR")

@@ -3,7 +3,7 @@
 A record is ``>II`` (payload length, CRC32 of the payload) followed by a JSON payload. Readers stop cleanly at
 the first incomplete or corrupt record (a torn tail left by a crash); a writer that reopens a stream truncates
 that tail first so later records stay reachable. Every write is fdatasync'd before it returns, so a record
-that anyone has been told about is on disk (DESIGN.md decision 4).
+that anyone has been told about is on disk (docs/decisions.md, decision 4).
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from thermos_executor.runner import ckpt
 from thermos_executor.runner.paths import TaskPath, list_task_ids
-from thermos_executor.runner.state import RunnerState
+from thermos_executor.runner.state import ProcessState, RunnerState
 
 
 @dataclass
@@ -29,20 +29,48 @@ class TaskView:
 
     def runner_pid(self) -> int | None:
         """The live runner of this task, if one holds its checkpoint lock."""
-        return ckpt.lock_holder(self.paths.runner_checkpoint)
+        return runner_pid(self.paths)
 
     def task_json(self) -> dict | None:
         try:
             with open(self.paths.task_file(self.status)) as f:
-                return json.load(f)
+                task = json.load(f)
         except (OSError, ValueError):
             return None
+        return task if isinstance(task, dict) else None
+
+    def never_run(self) -> list[str]:
+        return never_run(self.state, self.task_json())
+
+    @property
+    def never_started(self) -> bool:
+        """An active task whose runner never got as far as its header (it failed setting up, or was killed
+        then): nothing of it ever ran. Only meaningful when no runner holds it (`runner_pid()` is None)."""
+        return self.status == "active" and self.state.header is None
 
     def to_json(self) -> dict:
+        """The `thermos status --json` shape: the replayed state, plus root, the live runner's pid (None: no
+        runner runs the task) and the processes that never ran (state WAITING, no runs)."""
         data = self.state.to_json()
         data["task_id"] = self.task_id
         data["root"] = self.root
+        data["runner_pid"] = self.runner_pid()
+        for name in self.never_run():
+            data["processes"][name] = {"state": ProcessState.WAITING, "runs": []}
         return data
+
+
+def runner_pid(paths: TaskPath) -> int | None:
+    """The pid of the live runner of a task, None when no runner runs it (it ended, or died)."""
+    return ckpt.lock_holder(paths.runner_checkpoint)
+
+
+def never_run(state: RunnerState, task_json: dict | None) -> list[str]:
+    """The processes of the task (from its task file) that have no run: not started yet, or never to be (a
+    predecessor failed, the task was killed first), in the task's order."""
+    processes = (task_json or {}).get("processes") or []
+    names = [p.get("name") for p in processes if isinstance(p, dict)]
+    return [name for name in names if isinstance(name, str) and name not in state.processes]
 
 
 def read_state(paths: TaskPath) -> RunnerState:

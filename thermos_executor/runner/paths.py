@@ -1,7 +1,8 @@
-"""Aurora's on-disk layout (DESIGN.md decision 3), and the defaults for a root and a sandbox.
+"""Aurora's on-disk layout (docs/decisions.md, decision 3), and the defaults for a root and a sandbox.
 
   <root>/checkpoints/<task_id>/runner              runner stream (complete history)
   <root>/checkpoints/<task_id>/coordinator.<proc>  one stream per process, shared by all its runs
+  <root>/checkpoints/<task_id>/stop_request        a kill's grace, waiting for the runner to take it
   <root>/tasks/active/<task_id>                    the interpolated task JSON while the task is not terminal
   <root>/tasks/finished/<task_id>                  the same file, moved here when the task ends
   <log_dir>/<proc>/<run>/{stdout,stderr}           log_dir defaults to <sandbox>/.logs
@@ -49,6 +50,11 @@ class TaskPath:
     @property
     def runner_checkpoint(self) -> str:
         return os.path.join(self.checkpoint_dir, "runner")
+
+    @property
+    def stop_request(self) -> str:
+        """A kill's grace for the live runner (stop_request.py)."""
+        return os.path.join(self.checkpoint_dir, "stop_request")
 
     def coordinator_checkpoint(self, process: str) -> str:
         return os.path.join(self.checkpoint_dir, "coordinator." + process)

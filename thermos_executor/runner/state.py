@@ -12,13 +12,17 @@ Records (JSON objects, one key each):
 Per process, `seq` grows by exactly one per record across all of its runs (WAITING=n, FORKED=n+1,
 RUNNING=n+2, exit=n+3, next WAITING=n+4; a runner-written LOST/KILLED is current+1). A record whose seq is
 not the next one is a duplicate (already applied) or out of order; either way it is not applied.
+
+States are StrEnums: equal to (and serialized as) their names, so records read back as plain strings compare
+equal to them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum, nonmember
 
 
-class TaskState:
+class TaskState(StrEnum):
     ACTIVE = "ACTIVE"
     CLEANING = "CLEANING"
     FINALIZING = "FINALIZING"
@@ -26,10 +30,10 @@ class TaskState:
     FAILED = "FAILED"
     KILLED = "KILLED"
     LOST = "LOST"
-    TERMINAL = frozenset({SUCCESS, FAILED, KILLED, LOST})
+    TERMINAL = nonmember(frozenset({"SUCCESS", "FAILED", "KILLED", "LOST"}))
 
 
-class ProcessState:
+class ProcessState(StrEnum):
     WAITING = "WAITING"
     FORKED = "FORKED"
     RUNNING = "RUNNING"
@@ -37,8 +41,9 @@ class ProcessState:
     FAILED = "FAILED"
     KILLED = "KILLED"
     LOST = "LOST"
-    TERMINAL = frozenset({SUCCESS, FAILED, KILLED, LOST})
-    LIVE = frozenset({FORKED, RUNNING})
+    TERMINAL = nonmember(frozenset({"SUCCESS", "FAILED", "KILLED", "LOST"}))
+    LIVE = nonmember(frozenset({"FORKED", "RUNNING"}))
+
 
 # Which state may follow which (None = no run yet, or the previous run ended).
 _ALLOWED = {

@@ -1,9 +1,9 @@
-"""The task runner: applies the planner's decisions to one task, records every change, reacts to events.
+"""The task runner: applies the decisions of the planner (which processes may run now) and of transitions.py
+(everything else about the task's life: cleaning, finalizing, kill, lose, deadlines), records every change,
+and reacts to events. The decisions are pure; this module does the I/O.
 
-Life of a task: ACTIVE (the regular plan runs) -> CLEANING (SIGTERM to what still runs, wait until it is gone
-or the finalization deadline passes) -> FINALIZING (the final processes run) -> SUCCESS | FAILED | KILLED |
-LOST. A kill (SIGTERM/SIGINT/SIGUSR1 to the runner, or `thermos kill`) takes the same path and ends KILLED,
-final processes included, within a grace period; a lose (SIGUSR2) skips straight to LOST.
+A kill (SIGTERM/SIGINT/SIGUSR1 to the runner, or `thermos kill`, whose --grace reaches the runner through
+stop_request.py) ends KILLED, final processes included, within its grace; a lose (SIGUSR2) ends LOST at once.
 
 Event-driven: the runner sleeps in one `select` on an inotify watch of the checkpoint directory (a
 coordinator wrote a record), a pidfd per coordinator (it exited), a signal wake-up pipe, and the next timer
@@ -11,8 +11,10 @@ coordinator wrote a record), a pidfd per coordinator (it exited), a signal wake-
 
 Restarting a runner for the same task id replays the runner stream, reads what coordinators recorded while
 it was gone, re-attaches to live coordinators (pid and start time verified, or the stream's lock held), marks
-runs whose coordinator vanished LOST, and carries on. A run is never started twice: a process's next run is
-forked only while holding its stream's lock, which a live coordinator holds for as long as it lives.
+runs whose coordinator vanished LOST, and carries on. Only the current run's coordinator is followed: a stream
+holds its earlier runs too, whose coordinators may still be alive (draining logs) or zombies. A run is never
+started twice: a process's next run is forked only while holding its stream's lock, which a live coordinator
+holds for as long as it lives.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ import psutil
 from thermos_executor.config.spec import TaskSpec
 from thermos_executor.errors import ThermosError
 from thermos_executor.logs import policy as logs_policy
-from thermos_executor.runner import ckpt, coordinator, forkserver, process_tree
+from thermos_executor.runner import ckpt, coordinator, forkserver, process_tree, stop_request, transitions
 from thermos_executor.runner.inotify import Inotify
 from thermos_executor.runner.paths import TaskPath, process_log_dir
 from thermos_executor.runner.planner import Plan, TaskPlans
@@ -41,13 +43,16 @@ from thermos_executor.runner.state import ProcessState, RunnerState, TaskState, 
 
 log = logging.getLogger("thermos.runner")
 
-# How long killed runs get to have their exits recorded by their coordinators before the runner records them.
-KILL_RECORD_WAIT = 5.0
 # A stream whose lock is held by a coordinator that has not yet recorded anything is retried this often.
 LOCK_RETRY = 0.05
 # Launches that failed in a row (fork failing, fork server dying) are retried after LOCK_RETRY * 2^n, at most this.
 MAX_LAUNCH_BACKOFF = 10.0
 DEFAULT_KILL_GRACE = 60.0
+# How long the runner lets coordinators finish draining logs once the task has ended.
+COORDINATOR_WAIT = coordinator.DRAIN_WAIT * 2 + 1
+# How long a runner may take past a kill's deadline (exits recorded, coordinators drained), and a margin:
+# waiting longer than grace + this for a runner to end a kill means it is stuck.
+KILL_OVERRUN = transitions.KILL_RECORD_WAIT + COORDINATOR_WAIT + 5.0
 
 
 class AlreadyRunning(ThermosError):
@@ -81,6 +86,7 @@ class TaskRunner:
         self.task_json = task_json
         self.opts = options
         self.paths = TaskPath(options.root, options.task_id)
+        self._check_task_file("active", "finished")   # before replaying a checkpoint that may be another task's
         self.log_dir = os.path.join(options.sandbox, ".logs")
         self.plans = TaskPlans(spec.processes, spec.constraints, spec.max_failures, spec.max_concurrency)
         self.state = RunnerState()
@@ -93,7 +99,7 @@ class TaskRunner:
         self.watches: dict[str, _Watch] = {}
         # Coordinators we look after and that may still be alive (draining logs, perhaps): pid -> fork time.
         self._coordinators: dict[int, float] = {}
-        self._stop_request: str | None = None       # KILLED or LOST, set by a signal
+        self._stop: transitions.Stop | None = None   # a kill or lose, set by a signal
         self._killing_since: float | None = None    # when everything live was SIGKILLed on the way to terminal
         self._retry_at: float | None = None
         self._launch_failures = 0                   # in a row, for the back-off
@@ -137,9 +143,10 @@ class TaskRunner:
             self.writer.close()
         return self.task_state
 
-    def request_stop(self, terminal: str = TaskState.KILLED) -> None:
-        """Ask a running loop to kill (graceful) or lose (immediate) the task; safe from a signal handler."""
-        self._stop_request = terminal
+    def request_stop(self, terminal: TaskState = TaskState.KILLED, grace: float | None = None) -> None:
+        """Ask a running loop to kill (graceful, within `grace`, default the runner's) or lose (immediate)
+        the task; safe from a signal handler."""
+        self._stop = transitions.Stop(terminal, self.opts.kill_grace if grace is None else grace)
 
     # ---- taking control ---------------------------------------------------------------------------
     def _take_control(self) -> None:
@@ -178,17 +185,25 @@ class TaskRunner:
         """The user to switch to in coordinators, or None when the processes run as we do (looked up once)."""
         return None if pwd.getpwnam(self._run_as).pw_uid == os.getuid() else self._run_as
 
-    def _write_task_file(self) -> None:
-        active = self.paths.task_file("active")
-        if os.path.exists(active):
+    def _check_task_file(self, *states: str) -> None:
+        """The task already on disk under this id, if any, must be this very task."""
+        for state in states:
+            path = self.paths.task_file(state)
+            if not os.path.exists(path):
+                continue
             try:
-                with open(active) as f:
+                with open(path) as f:
                     on_disk = json.load(f)
             except (OSError, ValueError):
                 on_disk = None
             if on_disk != self.task_json:
-                raise ThermosError(f"task {self.opts.task_id} differs from the one on disk at {active}; "
+                raise ThermosError(f"task {self.opts.task_id} differs from the one on disk at {path}; "
                                    "use a new --task_id")
+
+    def _write_task_file(self) -> None:
+        active = self.paths.task_file("active")
+        self._check_task_file("active")
+        if os.path.exists(active):
             return
         os.makedirs(os.path.dirname(active), exist_ok=True)
         tmp = os.path.join(os.path.dirname(active), f".{self.opts.task_id}.tmp")
@@ -252,82 +267,50 @@ class TaskRunner:
         elif state in (ProcessState.KILLED, ProcessState.LOST):
             plan.lost(name, when)
 
-    # ---- the state machine ------------------------------------------------------------------------
+    # ---- applying the transitions (transitions.py decides) ----------------------------------------------
     def _step(self) -> bool:
-        """Take every decision due now; True if the task changed state (so step again)."""
+        """Apply every decision due now; True if the task changed state (so decide again)."""
         now = time.time()
-        state = self.task_state
-        if self._stop_request is not None:
-            self._begin_stop(self._stop_request, now)
-            self._stop_request = None
-            return True
-        if self._killing_since is not None:
-            return self._finish_killing(now)
-        if state == TaskState.ACTIVE:
-            if self.plans.regular.complete or not self.plans.healthy:
-                self._write_status(TaskState.CLEANING)
-                self._signal_live(signal.SIGTERM, self.plans.regular)
-                return True
-            self._launch(self.plans.regular, now)
-        elif state == TaskState.CLEANING:
-            if not self._live(self.plans.regular):
-                self._write_status(TaskState.FINALIZING)
-                return True
-            if now >= self._deadline():
-                self._kill_everything(now)
-                return True
-        elif state == TaskState.FINALIZING:
-            final = self.plans.finalizing
-            if final.complete or final.deadlocked or now >= self._deadline():
-                self._kill_everything(now)
-                return True
-            self._launch(final, now)
-        return False
+        if self._stop is not None:
+            stop, self._stop = self._stop, None
+            if stop.target == TaskState.KILLED and (grace := stop_request.take(self.paths)) is not None:
+                stop = transitions.Stop(TaskState.KILLED, grace)   # `thermos kill --grace`
+            decision = transitions.on_stop(self.state, stop, now)
+            log.info("task %s: %s requested (deadline in %.0f s)", self.opts.task_id,
+                     "kill" if stop.target == TaskState.KILLED else "lose",
+                     max(0.0, decision.actions[0].deadline - now))
+        else:
+            decision = transitions.step(self.state, self.plans, self._live_runs(), now,
+                                        self.spec.finalization_wait, self._killing_since)
+        for action in decision.actions:
+            self._apply(action, now)
+        return decision.again
 
-    def _deadline(self) -> float:
-        target, deadline = self.state.forced()
-        if deadline is not None:
-            return deadline
-        return (self.state.cleaning_started() or time.time()) + self.spec.finalization_wait
+    def _apply(self, action, now: float) -> None:
+        match action:
+            case transitions.RecordStatus(state, target, deadline):
+                extra = {} if target is None else {"target": target, "deadline": deadline}
+                self._write_status(state, **extra)
+            case transitions.SignalLive(sig, plans):
+                self._signal_live(sig, *(getattr(self.plans, name) for name in plans))
+            case transitions.Launch(plan):
+                self._launch(getattr(self.plans, plan), now)
+            case transitions.StartKilling():
+                self._killing_since = now
+            case transitions.RecordLost(name):
+                run = self.state.last_run(name)
+                proc = process_tree.coordinator(run)
+                if proc is not None:
+                    process_tree.signal_all([proc], signal.SIGKILL)
+                self._record(process_record(name, ProcessState.LOST, run.seq + 1, stop_time=now))
+            case transitions.Finish(state):
+                self._killing_since = None
+                self._write_status(state)
+                self._finish_task_file()
+                self._await_coordinators(time.monotonic() + COORDINATOR_WAIT)
 
-    def _terminal_state(self) -> str:
-        target, _ = self.state.forced()
-        return target or (TaskState.SUCCESS if self.plans.healthy else TaskState.FAILED)
-
-    def _begin_stop(self, terminal: str, now: float) -> None:
-        deadline = now if terminal == TaskState.LOST else now + self.opts.kill_grace
-        state = self.task_state
-        current_target, current_deadline = self.state.forced()
-        if current_deadline is not None:
-            deadline = min(deadline, current_deadline)
-        if current_target == TaskState.LOST:
-            terminal = TaskState.LOST
-        next_state = TaskState.CLEANING if state == TaskState.ACTIVE else state
-        log.info("task %s: %s requested", self.opts.task_id, "kill" if terminal == TaskState.KILLED else "lose")
-        self._write_status(next_state, target=terminal, deadline=deadline)
-        if state == TaskState.ACTIVE:
-            self._signal_live(signal.SIGTERM, self.plans.regular)
-
-    def _kill_everything(self, now: float) -> None:
-        """SIGKILL every live run; the task ends once their exits are recorded (or the wait runs out)."""
-        self._killing_since = now
-        self._signal_live(signal.SIGKILL, self.plans.regular, self.plans.finalizing)
-
-    def _finish_killing(self, now: float) -> bool:
-        live = self._live(self.plans.regular) + self._live(self.plans.finalizing)
-        if live and now < self._killing_since + KILL_RECORD_WAIT:
-            return False
-        for name in live:  # coordinators that did not record their end: record it for them
-            run = self.state.last_run(name)
-            proc = process_tree.coordinator(run)
-            if proc is not None:
-                process_tree.signal_all([proc], signal.SIGKILL)
-            self._record(process_record(name, ProcessState.LOST, run.seq + 1, stop_time=now))
-        self._killing_since = None
-        self._write_status(self._terminal_state())
-        self._finish_task_file()
-        self._await_coordinators(time.monotonic() + coordinator.DRAIN_WAIT * 2 + 1)
-        return False
+    def _live_runs(self) -> transitions.Live:
+        return transitions.Live(tuple(self._live(self.plans.regular)), tuple(self._live(self.plans.finalizing)))
 
     def _await_coordinators(self, deadline: float) -> None:
         """Let coordinators finish draining logs, so that they are complete when the runner exits (bounded)."""
@@ -358,7 +341,7 @@ class TaskRunner:
                 # No directory fsync: after a machine crash nothing of the run survives to need this stream.
                 writer = ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True, durable_name=False)
             except ckpt.LockHeld:         # the previous run's coordinator is still exiting
-                self._retry_at = now + LOCK_RETRY
+                self._retry(now + LOCK_RETRY)
                 continue
             run = self.state.last_run(name)
             if run is None or run.terminal:
@@ -397,12 +380,17 @@ class TaskRunner:
             log.warning("process %s run %d: %s; trying again in %.2f s", name, launch.run, e, delay)
             if isinstance(e, forkserver.ForkServerGone):
                 self._replace_forker()
-            self._retry_at = min(self._retry_at or math.inf, time.time() + delay)
+            self._retry(time.time() + delay)
             return
         self._launch_failures = 0
+        log.info("process %s run %d forked coordinator pid %d", name, launch.run, watch.pid)
+        if pidfd is None:                 # the server could not open one: open ours, verified
+            pid, watch.pid = watch.pid, None
+            if not self._attach(watch, name, pid, fork_time):
+                self._retry(time.time())   # already gone: its stream tells how the run went
+            return
         self._remember_coordinator(watch.pid, fork_time)
         self._watch_pid(watch, pidfd)
-        log.info("process %s run %d forked coordinator pid %d", name, launch.run, watch.pid)
 
     def _replace_forker(self) -> None:
         try:
@@ -428,13 +416,28 @@ class TaskRunner:
         return env
 
     # ---- following runs ---------------------------------------------------------------------------
-    def _watch_pid(self, watch: _Watch, pidfd: int | None = None) -> None:
+    def _watch_pid(self, watch: _Watch, pidfd: int) -> None:
+        assert watch.pidfd is None, "a watch follows one coordinator"
+        watch.pidfd = pidfd
+        self._selector.register(pidfd, selectors.EVENT_READ, ("pid", watch))
+
+    def _attach(self, watch: _Watch, name: str, pid: int | None, fork_time: float | None) -> bool:
+        """Follow the coordinator `pid` of `name`'s current run if it is alive and is the process forked at
+        `fork_time` (a pid alone may have been reused); False if it is gone."""
         try:
-            watch.pidfd = os.pidfd_open(watch.pid) if pidfd is None else pidfd
+            pidfd = os.pidfd_open(pid) if pid else None
         except ProcessLookupError:
-            watch.pidfd = None
-            return
-        self._selector.register(watch.pidfd, selectors.EVENT_READ, ("pid", watch))
+            pidfd = None
+        # Verified after opening, so that the pidfd is of the process verified, not of a later one.
+        if pidfd is None or process_tree.find(pid, fork_time) is None:
+            if pidfd is not None:
+                os.close(pidfd)
+            return False
+        watch.pid = pid
+        self._remember_coordinator(pid, fork_time)
+        self._watch_pid(watch, pidfd)
+        log.info("process %s run %d: following coordinator pid %d", name, self.state.last_run(name).run, pid)
+        return True
 
     def _close_watch(self, watch: _Watch) -> None:
         if watch.pidfd is not None:
@@ -450,13 +453,15 @@ class TaskRunner:
             return
         for record in watch.tailer.read_new():
             status = record["process_status"]
-            if status["state"] == ProcessState.FORKED and watch.pid is None:
-                watch.pid = status["coordinator_pid"]
-                self._remember_coordinator(watch.pid, status["fork_time"])
-                self._watch_pid(watch)
-            if self._record(record, sync=False):
-                log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
-                         f" rc={status['return_code']}" if "return_code" in status else "")
+            # A stream holds every run of its process: an earlier run's records (and its coordinator's pid,
+            # perhaps still alive, draining or a zombie) are not admissible and must not be followed.
+            if not self._record(record, sync=False):
+                continue
+            log.info("process %s run %s %s%s", name, self.state.last_run(name).run, status["state"],
+                     f" rc={status['return_code']}" if "return_code" in status else "")
+            if status["state"] == ProcessState.FORKED and watch.pid is None and \
+                    not self._attach(watch, name, status["coordinator_pid"], status["fork_time"]):
+                self._retry(time.time())  # gone already: _check_attached settles the run
         run = self.state.last_run(name)
         if run is None or run.terminal:
             self._close_watch(watch)
@@ -497,17 +502,13 @@ class TaskRunner:
     def _check_attached(self, name: str) -> None:
         """A followed run whose coordinator we did not fork: is anyone still looking after it?"""
         run, watch = self.state.last_run(name), self.watches[name]
-        proc = process_tree.coordinator(run) if run.state != ProcessState.WAITING else None
-        if proc is not None:
-            watch.pid = proc.pid
-            self._remember_coordinator(proc.pid, run.fork_time)
-            self._watch_pid(watch)
-            log.info("process %s run %d re-attached to coordinator pid %d", name, run.run, proc.pid)
+        if watch.pid is not None or (run.state != ProcessState.WAITING and
+                                     self._attach(watch, name, run.coordinator_pid, run.fork_time)):
             return
         try:
             ckpt.Writer(self.paths.coordinator_checkpoint(name), lock=True).close()
         except ckpt.LockHeld:             # forked, but has not recorded yet: its records will wake us
-            self._retry_at = time.time() + LOCK_RETRY
+            self._retry(time.time() + LOCK_RETRY)
             return
         self._collect(name)               # nobody holds the stream: whatever was recorded is all there is
         if name not in self.watches:
@@ -535,22 +536,14 @@ class TaskRunner:
         process_tree.signal_all(orphans, sig)
 
     # ---- waiting ----------------------------------------------------------------------------------
+    def _retry(self, at: float) -> None:
+        """Look again at launches and unattached runs at `at` (or earlier, if already asked)."""
+        self._retry_at = min(self._retry_at or math.inf, at)
+
     def _timeout(self, now: float) -> float | None:
-        times = []
-        if self._retry_at is not None:
-            times.append(self._retry_at - now)
-        state = self.task_state
-        if self._killing_since is not None:
-            times.append(self._killing_since + KILL_RECORD_WAIT - now)
-        elif state == TaskState.ACTIVE:
-            # Runnable now but not launched means max_concurrency or a coordinator still exiting holds it
-            # back; a run's end or the lock retry wakes us, so only back-offs need a timer.
-            times.append(self.plans.regular.next_start(now))
-        elif state in (TaskState.CLEANING, TaskState.FINALIZING):
-            times.append(self._deadline() - now)
-            if state == TaskState.FINALIZING:
-                times.append(self.plans.finalizing.next_start(now))
-        times = [t for t in times if t is not None]
+        times = [self._retry_at, transitions.wake_at(self.state, self.plans, now, self.spec.finalization_wait,
+                                                     self._killing_since)]
+        times = [t - now for t in times if t is not None]
         return max(0.0, min(times)) if times else None
 
     def _wait(self) -> None:

@@ -1,4 +1,4 @@
-"""JSON: Aurora's /j/ routes (reference executor-observer.md §2.5-2.6) and Mesos-style /files/ routes.
+"""JSON: Aurora's /j/ routes (docs/observer.md) and Mesos-style /files/ routes.
 
 Aurora's shapes are kept; its 500s are gone: unknown task ids and processes are 404, malformed parameters
 400. /files/ paths are relative to the task's sandbox (`path=`) or to its log directory (`log=`), and are
@@ -31,8 +31,8 @@ class JsonBase(Base):
         self.write(_dumps(data))
 
     def task_ids_arg(self) -> list[str]:
-        raw = self.get_query_argument("task_id", "")
-        return [t for t in (urllib.parse.unquote(part).strip() for part in raw.split(",")) if t]
+        raw = self.query("task_id", "")
+        return [t for t in (urllib.parse.unquote(part).strip(" ") for part in raw.split(",")) if t]
 
 
 def _dumps(data) -> str:
@@ -118,8 +118,8 @@ def confined_for(handler: Base, task_id: str, log: bool, found=None) -> Confined
 
 class FilesBase(JsonBase):
     def target(self) -> tuple[Confined, str]:
-        task_id = self.get_query_argument("task_id", "")
-        path, log = self.get_query_argument("path", None), self.get_query_argument("log", None)
+        task_id = self.query("task_id", "")
+        path, log = self.query("path", None), self.query("log", None)
         if path is not None and log is not None:
             raise BadRequest("give either path (in the sandbox) or log (in the log directory), not both")
         return confined_for(self, task_id, log is not None), (log if log is not None else path) or ""
@@ -160,8 +160,8 @@ class Read(FilesBase):
 
     def get(self):
         confined, rel = self.target()
-        offset = self.int_arg("offset", self.get_query_argument("offset", None), -1, minimum=-1)
-        length = self.int_arg("length", self.get_query_argument("length", None), -1, minimum=-1)
+        offset = self.int_arg("offset", self.query("offset", None), -1, minimum=-1)
+        length = self.int_arg("length", self.query("length", None), -1, minimum=-1)
         length = MAX_READ if length == -1 else min(length, MAX_READ)
         try:
             with confined.open(rel, want="file") as entry:
@@ -215,9 +215,9 @@ class Follow(FilesBase):
 
     def get(self):
         confined, rel = self.target()
-        cursor = parse_cursor(self.get_query_argument("cursor", None))
-        tail = self.int_arg("tail", self.get_query_argument("tail", None), 0, minimum=0, maximum=MAX_READ)
-        length = self.int_arg("length", self.get_query_argument("length", None), MAX_READ, minimum=1)
+        cursor = parse_cursor(self.query("cursor", None))
+        tail = self.int_arg("tail", self.query("tail", None), 0, minimum=0, maximum=MAX_READ)
+        length = self.int_arg("length", self.query("length", None), MAX_READ, minimum=1)
         length = min(length, MAX_READ)
         try:
             directory, name = confined.open_dir_of(rel)
@@ -249,10 +249,12 @@ class Follow(FilesBase):
 
 
 class Download(FilesBase):
-    """The file as an attachment (application/octet-stream), streamed."""
+    """/files/download?task_id=&path=|log=: the file as an attachment (application/octet-stream), streamed."""
 
     async def get(self):
-        confined, rel = self.target()
+        await self.send(*self.target())
+
+    async def send(self, confined: Confined, rel: str) -> None:
         try:
             entry = confined.open(rel, want="file")
         except Refused as e:
@@ -277,3 +279,16 @@ class Download(FilesBase):
                     return                                # the client went away: nothing to report
                 offset += len(chunk)
                 remaining -= len(chunk)
+
+
+class DownloadPath(Download):
+    """Aurora's /download/<task_id>/<path in the sandbox>: the same attachment (old links and scripts use it).
+
+    Aurora let bottle's static_file guess the Content-Type from the name; here it is always
+    application/octet-stream, so a browser never renders task-written HTML on the observer's origin.
+    """
+    json_errors = False
+    html_errors = True
+
+    async def get(self, task_id, rel):
+        await self.send(confined_for(self, task_id, log=False), rel)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import http
 import logging
 
+import tornado.escape
 import tornado.web
 
 from thermos_observer.files import Refused
@@ -26,6 +27,7 @@ class NotFound(tornado.web.HTTPError):
 class Base(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("GET", "HEAD")
     json_errors = False
+    html_errors = False    # pages answer errors with a page (the header, the one line, a link back)
     needs_auth = True      # /health answers without credentials (load balancers, systemd); it reveals nothing
 
     def initialize(self, app_state):
@@ -49,9 +51,20 @@ class Base(tornado.web.RequestHandler):
         if result is not None:
             await result
 
+    def query(self, name: str, default=None):
+        """A query parameter exactly as sent (the last one if repeated).
+
+        Not tornado's `get_query_argument`: that turns control characters into spaces and strips the value, so
+        `task_id=<id>%00` or `path=hello.txt%00` would name `<id>` and `hello.txt`.
+        """
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return default
+        return self.decode_argument(values[-1], name=name)
+
     def int_arg(self, name: str, value, default=None, minimum=None, maximum=None) -> int | None:
-        """An integer parameter, or 400 with one line saying which."""
-        if value is None or value == "":
+        """An integer parameter (None: absent, the default), or 400 with one line saying which."""
+        if value is None:
             return default
         try:
             number = int(value)
@@ -91,11 +104,31 @@ class Base(tornado.web.RequestHandler):
         if self.json_errors:
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish({"error": message, "status": status_code})
+        elif self.html_errors:
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            back, back_label = self.error_back_link() if status_code != 401 else ("/", "back to the task list")
+            self.finish(self.render_string("error.html", status=status_code, message=message, back=back,
+                                           back_label=back_label, hostname=self.app_state.hostname))
         else:
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(f"{status_code} {message}\n")
 
+    def error_back_link(self) -> tuple[str, str]:
+        """Where an error page leads back to: the task named in the URL if it exists, else the task list."""
+        task_id = self.path_args[0] if self.path_args else None
+        if isinstance(task_id, str) and self.request.path.rstrip("/") != f"/task/{task_id}" and \
+                self.observer.lookup(task_id) is not None:
+            return "/task/" + tornado.escape.url_escape(task_id, plus=False), f"back to task {task_id}"
+        return "/", "back to the task list"
+
 
 class NotFoundHandler(Base):
+    """Unknown URLs: JSON under /j/ and /files/, a page elsewhere."""
+
+    def prepare(self):
+        self.json_errors = self.request.path.startswith(("/j/", "/files/"))
+        self.html_errors = not self.json_errors
+        super().prepare()
+
     def get(self, *args):
         raise NotFound(f"no such page: {self.request.path}")

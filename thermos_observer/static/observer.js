@@ -18,7 +18,8 @@
   var viewer = document.getElementById("viewer");
   if (!viewer) return;
 
-  var PAGE = 32768, MAX_CHARS = 2000000, POLL_MS = 1000;
+  var PAGE = 32768, MAX_CHARS = 2000000, POLL_MS = 1000, ENDED_CHECK_MS = 3000;
+  var TERMINAL = ["SUCCESS", "FAILED", "KILLED", "LOST"];
   var text = document.getElementById("viewer-text");
   var top = document.getElementById("viewer-top");
   var status = document.getElementById("viewer-status");
@@ -27,8 +28,20 @@
   var cursor = null;      // "<inode>:<offset>" of the next byte to follow
   var start = 0;          // byte offset in the file where the shown text begins
   var paging = false, rotated = false;
+  var following = "FOLLOWING";  // what the status says between requests; "ENDED (...)" once we stopped
+  var ended = null;             // the final state of the run (of the task, for a sandbox file) once seen
+  var lastCheck = 0;
 
   function setStatus(s) { status.textContent = s; }
+
+  // The run (a log) or the task (a sandbox file) has ended: nothing more will be written.
+  function checkEnded() {
+    lastCheck = Date.now();
+    return getJSON(viewer.dataset.endedUrl).then(function (data) {
+      var state = viewer.dataset.kind === "log" ? data.state : (data[viewer.dataset.taskId] || {}).state;
+      if (TERMINAL.indexOf(state) >= 0) ended = state;
+    }).catch(function () {});
+  }
   function nearBottom() { return viewer.scrollHeight - viewer.scrollTop - viewer.clientHeight < 40; }
 
   function append(data) {
@@ -67,8 +80,20 @@
       if (chunk.rotated) { rotated = true; top.textContent = "(the log rotated while open; older parts are in its numbered files)"; }
       if (chunk.gap) append("\n[... output dropped by log rotation ...]\n");
       append(data);
-      setStatus("FOLLOWING");
-      setTimeout(follow, chunk.more ? 0 : POLL_MS);
+      if (chunk.more) { setStatus(following); setTimeout(follow, 0); return; }
+      if (ended !== null && !chunk.length) {
+        // It had ended before this read, and this read found nothing new: the end of the output.
+        following = "ENDED (" + ended + ")";
+        setStatus(following);
+        return;                                  // no more polling
+      }
+      setStatus(following);
+      if (ended !== null) { setTimeout(follow, 0); return; }   // read once more what it wrote last
+      if (!chunk.length && Date.now() - lastCheck >= ENDED_CHECK_MS) {
+        checkEnded().then(function () { setTimeout(follow, ended !== null ? 0 : POLL_MS); });
+        return;
+      }
+      setTimeout(follow, POLL_MS);
     }).catch(function (e) {
       setStatus("FAILED: " + e.message + " ... RETRYING");
       setTimeout(follow, 5 * POLL_MS);
@@ -91,7 +116,7 @@
       start = from;
       viewer.scrollTop += viewer.scrollHeight - height;
       updateTop();
-      setStatus("FOLLOWING");
+      setStatus(following);
       paging = false;
     }).catch(function (e) { setStatus("FAILED: " + e.message); paging = false; });
   }

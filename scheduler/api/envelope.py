@@ -1,0 +1,27 @@
+"""Aurora's Response envelope: every API method answers with one, built here.
+
+`{responseCode, serverInfo{clusterName, statsUrlPrefix}, result?, details[{message}]}`; a result is set only
+with OK (Aurora's rule), and `details` is always a list so clients can iterate it without a None check.
+"""
+
+from scheduler.api.gen.ttypes import Response, ResponseCode, ResponseDetail, Result, ServerInfo
+
+
+def response(code: int, server_info: ServerInfo, *messages: str, result: Result | None = None) -> Response:
+    """A Response with `code` (a ResponseCode) and one detail per message."""
+    if result is not None and code != ResponseCode.OK:
+        raise ValueError("a Response carries a result only when OK")
+    return Response(
+        responseCode=code,
+        serverInfo=server_info,
+        result=result,
+        details=[ResponseDetail(message=m) for m in messages],
+    )
+
+
+def ok(server_info: ServerInfo, result: Result | None = None, *messages: str) -> Response:
+    return response(ResponseCode.OK, server_info, *messages, result=result)
+
+
+def invalid_request(server_info: ServerInfo, *messages: str) -> Response:
+    return response(ResponseCode.INVALID_REQUEST, server_info, *messages)

@@ -1,0 +1,65 @@
+"""The import arrows of docs/architecture.md, read from the source: a layer that imports upward fails here."""
+import ast
+import os
+
+from tests.helpers import REPO
+
+# package (a path prefix, dotted) -> packages it must never import (dotted prefixes)
+FORBIDDEN = {
+    "thermos_executor": ("thermos_observer", "scheduler"),
+    "thermos_executor.runner": ("thermos_executor.cli", "thermos_executor.executor"),
+    "thermos_executor.config": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    "thermos_executor.logs": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    "thermos_executor.flags": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    "thermos_observer": ("scheduler", "thermos_executor.cli", "thermos_executor.executor"),
+    "scheduler.log": ("scheduler.mesos", "thermos_observer"),
+    "scheduler.mesos": ("scheduler.log", "thermos_observer"),
+}
+
+
+def _modules():
+    for top in ("thermos_executor", "thermos_observer", "scheduler"):
+        for dirpath, _, files in os.walk(os.path.join(REPO, top)):
+            for name in files:
+                if name.endswith(".py"):
+                    path = os.path.join(dirpath, name)
+                    dotted = os.path.relpath(path, REPO)[:-3].replace(os.sep, ".").removesuffix(".__init__")
+                    yield dotted, path
+
+
+def _imports(path: str, module: str):
+    tree = ast.parse(open(path).read(), path)
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:                # relative: resolve against this module's package
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module
+            yield target
+            yield from (f"{target}.{alias.name}" for alias in node.names)
+
+
+def _within(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def test_no_layer_imports_upward():
+    violations = []
+    for module, path in _modules():
+        for layer, forbidden in FORBIDDEN.items():
+            if not _within(module, layer):
+                continue
+            for target in _imports(path, module):
+                violations += [f"{module} imports {target}" for f in forbidden if _within(target, f)]
+    assert sorted(set(violations)) == []
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text("from thermos_observer import app\nfrom ..cli import common\n")
+    targets = set(_imports(str(path), "thermos_executor.runner.bad"))
+    assert {"thermos_observer", "thermos_executor.cli", "thermos_executor.cli.common"} <= targets

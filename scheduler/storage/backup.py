@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -64,8 +65,10 @@ class Backups:
             os.makedirs(directory, exist_ok=True)
         except OSError as e:
             raise BackupDirError(f"-backup_dir={directory} cannot be created: {e.strerror}") from None
-        if not os.access(directory, os.W_OK | os.X_OK):
-            raise BackupDirError(f"-backup_dir={directory} is not writable")
+        try:  # a real write, not os.access: a read-only mount refuses root too
+            tempfile.TemporaryFile(dir=directory).close()
+        except OSError as e:
+            raise BackupDirError(f"-backup_dir={directory} is not writable: {e.strerror}") from None
 
     def due(self) -> bool:
         return is_due(self.clock(), self.last, self.interval)

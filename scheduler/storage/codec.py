@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import zlib
 
-from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
-from thrift.TSerialization import deserialize, serialize
+from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated, TBinaryProtocolAcceleratedFactory
+from thrift.transport.TTransport import TMemoryBuffer
 
 from .gen.constants import CURRENT_SCHEMA_VERSION
 from .gen.ttypes import LogEntry, Op, Transaction
@@ -30,13 +30,24 @@ class SchemaVersionError(CodingError):
 
 
 def encode(struct) -> bytes:
-    return serialize(struct, _FACTORY)
+    buffer = TMemoryBuffer()
+    struct.write(_FACTORY.getProtocol(buffer))
+    return buffer.getvalue()
 
 
 def decode(data: bytes, cls=LogEntry):
-    """A `cls` decoded from Thrift binary; `CodingError` for anything malformed."""
+    """A `cls` decoded from Thrift binary; `CodingError` for anything malformed.
+
+    No string or container may claim more elements than the input has bytes: a corrupt length is refused at
+    once instead of making the C decoder build billions of empty values.
+    """
+    limit = len(data)
+    protocol = TBinaryProtocolAccelerated(TMemoryBuffer(data), string_length_limit=limit,
+                                          container_length_limit=limit)
     try:
-        return deserialize(cls(), data, _FACTORY)
+        struct = cls()
+        struct.read(protocol)
+        return struct
     except Exception as e:  # noqa: BLE001 - the C decoder raises many kinds; callers get one
         raise CodingError(f"undecodable {cls.__name__} ({len(data)} bytes): {e}") from None
 

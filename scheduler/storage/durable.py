@@ -7,7 +7,8 @@ Guarantees:
   the mutations (each applied to memory at once, its op recorded and coalesced), then appends the
   transaction as one log entry (framed if over -dlog_max_entry_size) and only then returns. If the block
   raises or the append fails, every change of the write is rolled back and the caller gets the error
-  (`StorageError` for a failed append). A write nested in another (same asyncio task context) joins it.
+  (`StorageError` for a failed append). A write nested in another in the same asyncio task joins it; a
+  task spawned inside a write does not (it waits for the lock like any other writer).
   Reads do not take the lock: a read running while a write awaits its append sees the write before it is
   durable, as Aurora's lock-free reads may - answer a client only after your own write returned. A failed
   append's outcome is unknown (the log may still hold it); the scheduler must then stop being the leader.
@@ -46,9 +47,10 @@ from .writer import Transaction, Writer
 
 log = logging.getLogger(__name__)
 
-# (storage, its open transaction) of the write this asyncio context is inside, if any.
-_open_write: contextvars.ContextVar[tuple[DurableStorage, Transaction] | None] = contextvars.ContextVar(
-    "open_storage_write", default=None)
+# (storage, its open transaction, the asyncio task that opened it) of the write this context is inside, if any.
+# Tasks spawned inside a write inherit the context but not the write: they check the task.
+_open_write: contextvars.ContextVar[tuple[DurableStorage, Transaction, asyncio.Task] | None] = \
+    contextvars.ContextVar("open_storage_write", default=None)
 
 __all__ = ["DurableStorage", "StorageError", "TransientStorageError", "State"]
 
@@ -116,14 +118,14 @@ class DurableStorage:
     async def write(self) -> AsyncIterator[Writer]:
         """A write transaction (see the module docstring)."""
         joined = _open_write.get()
-        if joined is not None and joined[0] is self:
+        if joined is not None and joined[0] is self and joined[2] is asyncio.current_task():
             yield Writer(joined[1])
             return
         self.lifecycle.require(State.READY)
         async with self._lock:
             self.lifecycle.require(State.READY)
             tx = Transaction(self._store)
-            token = _open_write.set((self, tx))
+            token = _open_write.set((self, tx, asyncio.current_task()))
             try:
                 try:
                     yield Writer(tx)

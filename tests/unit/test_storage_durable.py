@@ -309,3 +309,21 @@ def test_backups_ride_on_snapshots_but_not_the_first_after_boot(tmp_path):
         assert await storage.backup_now() == "scheduler-backup-2023-11-14-23-14"  # whatever the interval
         assert storage.vars()["scheduler_backup_success"] == 2
     _run(scenario())
+
+
+def test_a_task_spawned_inside_a_write_does_not_join_it():
+    async def scenario():
+        log = MemoryLog()
+        storage = await _ready(log)
+
+        async def other():
+            async with storage.write() as w:
+                w.save_tasks([_task(1)])
+        async with storage.write() as w:
+            w.save_tasks([_task(0)])
+            spawned = asyncio.ensure_future(other())  # inherits the context, must wait for the lock
+            await asyncio.sleep(0)
+            assert not spawned.done() and storage.store.tasks.get("task-1") is None
+        await spawned
+        assert [len(e.transaction.ops[0].saveTasks.tasks) for e in _entries(log)] == [1, 1]
+    _run(scenario())

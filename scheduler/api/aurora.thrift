@@ -12,7 +12,9 @@
 //
 // Python code is generated from this file by `make gen` into scheduler/api/gen (never edit it).
 
-namespace py gen
+// The namespace is relative to the `scheduler.` prefix codegen.py passes, so that storage.thrift can
+// include this file (see scheduler/api/codegen.py).
+namespace py api.gen
 
 // ---------------------------------------------------------------- response envelope
 

@@ -1,32 +1,40 @@
-"""Generate scheduler/api/gen from aurora.thrift with Debian's thrift compiler.
+"""Generate scheduler/api/gen and scheduler/storage/gen from their IDLs with Debian's thrift compiler.
 
-Run as a script (`python scheduler/api/codegen.py [OUT]`), so that a broken gen/ never stops its own repair.
-The generated package is committed (the .deb build packages only files git knows, and the executor and
-the client import it on machines without a compiler); `make gen` rewrites it and
-tests/unit/test_thrift_api.py fails when it is stale. Both go through `generate`, so there is one recipe.
+Run as a script (`python scheduler/api/codegen.py`), so that a broken gen/ never stops its own repair.
+The generated packages are committed (the .deb build packages only files git knows, and the executor and
+the client import them on machines without a compiler); `make gen` rewrites both, and
+tests/unit/test_thrift_api.py and tests/unit/test_storage_schema.py fail while either is stale. All go
+through `generate`, so there is one recipe.
+
+Every IDL names its Python package relative to `scheduler` (`namespace py api.gen`), and the compiler is
+given the prefix `scheduler.`: that way storage.thrift can include aurora.thrift and its generated code
+imports the API's structs as `scheduler.api.gen.ttypes`.
 """
 
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
 
-API_DIR = pathlib.Path(__file__).resolve().parent
+SCHEDULER_DIR = pathlib.Path(__file__).resolve().parent.parent
+API_DIR = SCHEDULER_DIR / "api"
 IDL = API_DIR / "aurora.thrift"
 GEN_DIR = API_DIR / "gen"
-# package_prefix makes the generated modules import each other as scheduler.api.gen.*.
-THRIFT_ARGS = ["--gen", "py:package_prefix=scheduler.api."]
+STORAGE_IDL = SCHEDULER_DIR / "storage" / "storage.thrift"
+STORAGE_GEN_DIR = SCHEDULER_DIR / "storage" / "gen"
+# IDL -> the committed package generated from it (a `namespace py <dir>.gen` under scheduler/).
+TARGETS = {IDL: GEN_DIR, STORAGE_IDL: STORAGE_GEN_DIR}
+THRIFT_ARGS = ["--gen", "py:package_prefix=scheduler."]
 
 
-def generate(out_dir: pathlib.Path) -> None:
-    """Write the generated package (the IDL's `namespace py gen`) as `out_dir`, replacing it.
+def generate(out_dir: pathlib.Path, idl: pathlib.Path = IDL) -> None:
+    """Write the package generated from `idl` as `out_dir`, replacing it.
 
-    thrift also writes an `__init__.py` beside the package and `*-remote` scripts; both are dropped.
+    thrift also writes `__init__.py` files above the package and `*-remote` scripts; both are dropped.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(["thrift", *THRIFT_ARGS, "-out", tmp, str(IDL)], check=True)
-        package = pathlib.Path(tmp, "gen")
+        subprocess.run(["thrift", *THRIFT_ARGS, "-out", tmp, str(idl)], check=True)
+        package = pathlib.Path(tmp, TARGETS[idl].relative_to(SCHEDULER_DIR))
         for script in package.glob("*-remote"):
             script.unlink()
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -34,4 +42,5 @@ def generate(out_dir: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    generate(pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else GEN_DIR)
+    for source, target in TARGETS.items():
+        generate(target, source)

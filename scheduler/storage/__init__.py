@@ -1,0 +1,26 @@
+"""Durable scheduler storage: an in-memory store whose every write is one transaction on the replicated log.
+
+Modules, lowest first:
+
+* `gen/` - generated from `storage.thrift` (Aurora's LogEntry/Transaction/Op/Snapshot); never edited.
+* `codec` - entries to bytes and back: Thrift binary, deflate, schema-version checks.
+* `framing` - entries over -dlog_max_entry_size split into a header and chunks, and reassembled.
+* `dedup` - snapshots with each distinct TaskConfig stored once.
+* `recorder` - the ops of one write, coalesced as Aurora's TransactionRecorder.
+* `tasks`, `store` - the in-memory state serving all reads; `store.apply` is the one place an op takes effect.
+* `snapshot` - the whole store as a Snapshot, and back.
+* `log` - the narrow `Log` interface storage is written against, and `MemoryLog` for tests.
+* `replicated` - `Log` over scheduler.log's Coordinator.
+* `backup` - backup files: naming, atomic writes, retention, reading back.
+* `durable` - `DurableStorage`: lifecycle, the write path, replay, snapshots.
+
+Importing this package gives the generated storage structs the API structs' value hash (see
+scheduler/api/__init__.py), so that Snapshot's sets of them decode.
+"""
+
+from scheduler.api import _value_hash
+from scheduler.storage.gen import ttypes
+
+for _struct in vars(ttypes).values():
+    if isinstance(_struct, type) and _struct.__module__ == ttypes.__name__ and hasattr(_struct, "thrift_spec"):
+        _struct.__hash__ = _value_hash

@@ -15,6 +15,13 @@ import of `scheduler.api.gen` runs this file first, so no decoder can miss it.
 from scheduler.api.gen import ttypes
 
 
+def hash_by_value(generated) -> None:
+    """Give every struct of a generated `ttypes` module the value hash (storage's structs need it too)."""
+    for struct in vars(generated).values():
+        if isinstance(struct, type) and struct.__module__ == generated.__name__ and hasattr(struct, "thrift_spec"):
+            struct.__hash__ = _value_hash
+
+
 def _value_hash(struct) -> int:
     return hash((type(struct), *(_frozen(getattr(struct, f[2])) for f in struct.thrift_spec if f)))
 
@@ -29,6 +36,4 @@ def _frozen(value):
     return value
 
 
-for _struct in vars(ttypes).values():
-    if isinstance(_struct, type) and _struct.__module__ == ttypes.__name__ and hasattr(_struct, "thrift_spec"):
-        _struct.__hash__ = _value_hash
+hash_by_value(ttypes)

@@ -18,9 +18,7 @@ Importing this package gives the generated storage structs the API structs' valu
 scheduler/api/__init__.py), so that Snapshot's sets of them decode.
 """
 
-from scheduler.api import _value_hash
+from scheduler.api import hash_by_value
 from scheduler.storage.gen import ttypes
 
-for _struct in vars(ttypes).values():
-    if isinstance(_struct, type) and _struct.__module__ == ttypes.__name__ and hasattr(_struct, "thrift_spec"):
-        _struct.__hash__ = _value_hash
+hash_by_value(ttypes)

@@ -18,6 +18,8 @@ FORBIDDEN = {
     "scheduler.state": ("scheduler.log", "scheduler.mesos", "scheduler.api", "scheduler.storage", "tornado",
                         "asyncio", "thermos_observer"),
     "scheduler.api": ("scheduler.log", "scheduler.mesos", "scheduler.storage", "thermos_observer"),
+    # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
+    "scheduler.storage": ("scheduler.mesos", "scheduler.state", "thermos_observer", "tornado"),
 }
 
 

@@ -9,6 +9,7 @@ from thermos_executor.errors import ThermosError
 from thermos_executor.executor import health
 from thermos_executor.executor.announcer import load_auth_config, member_data
 from thermos_executor.executor.task_data import AssignedTask, TaskDataError, resolve_ports
+from thermos_executor.mesos_state import MesosState
 
 
 def run_policy(results, interval=10, grace=15, failures=0, successes=1):
@@ -25,32 +26,32 @@ def run_policy(results, interval=10, grace=15, failures=0, successes=1):
 
 def test_grace_period_forgives_early_failures():
     policy, verdicts = run_policy([False, False, True])     # forgiving = ceil(15/10) = 2
-    assert verdicts == [health.STARTING, health.STARTING, health.RUNNING]
-    assert policy.verdict == (health.RUNNING, "Task is healthy.")
+    assert verdicts == [MesosState.TASK_STARTING, MesosState.TASK_STARTING, MesosState.TASK_RUNNING]
+    assert policy.verdict == (MesosState.TASK_RUNNING, "Task is healthy.")
 
 
 def test_failure_after_grace_fails_with_the_check_reason():
     policy, verdicts = run_policy([False, False, False])
-    assert verdicts[-1] == health.FAILED and policy.verdict[1] == "Failed health check! boom"
+    assert verdicts[-1] == MesosState.TASK_FAILED and policy.verdict[1] == "Failed health check! boom"
 
 
 def test_consecutive_failures_tolerated_once_running_and_failure_is_sticky():
     policy, verdicts = run_policy([True, True, True, False, True, False, False], grace=0, failures=1)
-    assert verdicts == [health.RUNNING] * 6 + [health.FAILED]
+    assert verdicts == [MesosState.TASK_RUNNING] * 6 + [MesosState.TASK_FAILED]
     policy.record(True)
-    assert policy.verdict[0] == health.FAILED
+    assert policy.verdict[0] == MesosState.TASK_FAILED
 
 
 def test_fail_fast_when_needed_successes_cannot_fit():
     # forgiving 1, S=3, F=1: max_attempts 5; after a failure at attempt 2, 3 successes cannot fit in 3 left? they
     # can (3 == 3); a failure at attempt 3 leaves 2 < 3 needed: fail fast.
     policy, verdicts = run_policy([False, True, False], grace=10, failures=1, successes=3)
-    assert verdicts[-1] == health.FAILED
+    assert verdicts[-1] == MesosState.TASK_FAILED
 
 
 def test_attempts_running_out_before_healthy():
     policy, verdicts = run_policy([False] * 1 + [True, False] * 10, grace=10, failures=5, successes=2)
-    assert verdicts[-1] == health.FAILED
+    assert verdicts[-1] == MesosState.TASK_FAILED
     assert policy.failure == "Not enough successful health checks in time."
 
 

@@ -19,7 +19,8 @@ import subprocess
 import threading
 from collections.abc import Callable
 
-RUNNING, STARTING, FAILED = "TASK_RUNNING", "TASK_STARTING", "TASK_FAILED"
+from thermos_executor.mesos_state import MesosState
+
 SNOOZE_FILE = ".healthchecksnooze"
 
 
@@ -66,10 +67,10 @@ class HealthPolicy:
     @property
     def verdict(self) -> tuple[str, str | None]:
         if self.failure is not None:
-            return FAILED, f"Failed health check! {self.failure}"
+            return MesosState.TASK_FAILED, f"Failed health check! {self.failure}"
         if self.running:
-            return RUNNING, "Task is healthy."
-        return STARTING, None
+            return MesosState.TASK_RUNNING, "Task is healthy."
+        return MesosState.TASK_STARTING, None
 
 
 def _short(text: str) -> str:

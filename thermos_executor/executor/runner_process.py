@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from thermos_executor.mesos_state import MesosState
 from thermos_executor.runner import inspector
 from thermos_executor.runner.inotify import IN_CREATE, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import TaskPath
@@ -22,12 +23,11 @@ from thermos_executor.runner.state import ProcessState, TaskState
 
 log = logging.getLogger("thermos.executor")
 
-FINISHED, FAILED, KILLED, LOST = "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST"
 # thermos_runner's exit codes for failures before the task ran (Aurora's).
-EXIT_CODES = {101: (LOST, "Thermos failed with internal error."),
-              102: (FAILED, "Thermos received an invalid task."),
-              103: (LOST, "Thermos failed with an unknown error."),
-              104: (FAILED, "Task started with unknown user.")}
+EXIT_CODES = {101: (MesosState.TASK_LOST, "Thermos failed with internal error."),
+              102: (MesosState.TASK_FAILED, "Thermos received an invalid task."),
+              103: (MesosState.TASK_LOST, "Thermos failed with an unknown error."),
+              104: (MesosState.TASK_FAILED, "Task started with unknown user.")}
 
 
 def runner_command() -> list[str]:
@@ -124,22 +124,22 @@ class RunnerProcess:
         if code in EXIT_CODES:
             return EXIT_CODES[code]
         if code is not None and code > 0:
-            return LOST, f"Thermos exited for unknown reason (exit status: {code})"
+            return MesosState.TASK_LOST, f"Thermos exited for unknown reason (exit status: {code})"
         view = inspector.read_task(self.paths.root, self.paths.task_id)
         state = view.state.task_state if view else None
         if state == TaskState.SUCCESS:
-            return FINISHED, "Task finished."
+            return MesosState.TASK_FINISHED, "Task finished."
         if state == TaskState.FAILED:
-            return FAILED, "Task failed." + _failed_processes(view.state)
+            return MesosState.TASK_FAILED, "Task failed." + _failed_processes(view.state)
         if state == TaskState.KILLED:
-            return KILLED, "Task killed."
+            return MesosState.TASK_KILLED, "Task killed."
         if state == TaskState.LOST:
-            return LOST, "Task lost."
+            return MesosState.TASK_LOST, "Task lost."
         if code is not None and code < 0:
-            return KILLED, f"Task killed by signal {-code}."
+            return MesosState.TASK_KILLED, f"Task killed by signal {-code}."
         if state is None:
-            return LOST, "Task checkpoint could not be read."
-        return LOST, "Runner died while task was active."
+            return MesosState.TASK_LOST, "Task checkpoint could not be read."
+        return MesosState.TASK_LOST, "Runner died while task was active."
 
 
 def _failed_processes(state) -> str:

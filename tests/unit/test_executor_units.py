@@ -5,6 +5,7 @@ import json
 import pytest
 
 from thermos_executor.config import schema
+from thermos_executor.config.spec import HealthCheckSpec, LifecycleSpec
 from thermos_executor.errors import ThermosError
 from thermos_executor.executor import health
 from thermos_executor.executor.announcer import load_auth_config, member_data
@@ -74,8 +75,22 @@ def good_data(**overrides):
 def test_task_data_round_trip_and_ports():
     assigned = AssignedTask.from_task_info(task_info(good_data()))
     assert (assigned.task_id, assigned.instance_id, assigned.role) == ("t-1", 2, "www-data")
-    assert assigned.ports() == {"http": 31000, "aurora": 31000}
-    assert assigned.lifecycle_http["graceful_shutdown_endpoint"] == "/quitquitquit"
+    assert assigned.ports == {"http": 31000, "aurora": 31000}
+    assert assigned.lifecycle == LifecycleSpec(port="health", graceful_shutdown_endpoint="/quitquitquit",
+                                               graceful_shutdown_wait_secs=5, shutdown_endpoint="/abortabortabort",
+                                               shutdown_wait_secs=5)
+    assert assigned.health_check == HealthCheckSpec(
+        initial_interval_secs=15.0, interval_secs=10.0, max_consecutive_failures=0, min_consecutive_successes=1,
+        timeout_secs=1.0, shell_command=None, endpoint="/health", expected_response="ok", expected_response_code=0)
+
+
+def test_job_specs_follow_the_config():
+    config = good_data()["config"]
+    config["health_check_config"] = {"health_checker": {"shell": {"shell_command": "true"}}, "interval_secs": 2}
+    config["lifecycle"] = {}
+    assigned = AssignedTask.from_task_info(task_info(good_data(config=config)))
+    assert (assigned.health_check.shell_command, assigned.health_check.interval_secs) == ("true", 2.0)
+    assert assigned.health_check.initial_interval_secs == 15.0 and assigned.lifecycle is None
 
 
 @pytest.mark.parametrize("data, message", [
@@ -86,6 +101,10 @@ def test_task_data_round_trip_and_ports():
     ({"task_id": "x", "instance_id": 0, "job": "www-data/prod/web", "config": {}}, "job must be"),
     ({**good_data(), "assigned_ports": {"http": "31000"}}, "assigned_ports"),
     ({**good_data(), "config": {"task": {"processes": "nope"}}}, "not a valid job"),
+    ({**good_data(), "config": {"role": "www-data"}}, "the job config has no task"),
+    ({**good_data(), "task_id": None}, "task_id must be a non-empty string"),
+    ({**good_data(), "instance_id": True}, "instance_id must be an integer >= 0"),
+    ({**good_data(), "instance_id": -1}, "instance_id must be an integer >= 0"),
 ])
 def test_bad_task_data(data, message):
     info = {"data": ""} if data == b"" else task_info(data)

@@ -78,7 +78,6 @@ class ThermosExecutor(Executor):
         self._terminal_sent = False
         self._acks: dict[str, threading.Event] = {}
         self.assigned: AssignedTask | None = None
-        self.ports: dict[str, int] = {}
         self.runner: RunnerProcess | None = None
         self.health: health.HealthChecker | None = None
         self.announcer: Announcer | None = None
@@ -151,6 +150,8 @@ class ThermosExecutor(Executor):
             assigned = self.assigned = AssignedTask.from_task_info(self.task_info)
         except TaskDataError as e:
             return MesosState.TASK_FAILED, f"Could not deserialize task: {e}"
+        except ConfigError as e:
+            return MesosState.TASK_FAILED, f"Invalid task: {e}"
         unsupported = self._unsupported(assigned)
         if unsupported:
             return MesosState.TASK_FAILED, unsupported
@@ -159,7 +160,7 @@ class ThermosExecutor(Executor):
             sandbox = create_sandbox(self.mesos_directory, self._sandbox_owner(user))
         except SandboxError as e:
             return MesosState.TASK_FAILED, f"Failed to initialize sandbox: {e}"
-        ports = self.ports = assigned.ports()
+        ports = assigned.ports
         try:
             task = assigned.thermos_task(ports, user)
             check = self._health_check(assigned, sandbox, ports, user)
@@ -223,34 +224,30 @@ class ThermosExecutor(Executor):
     def _health_check(self, assigned: AssignedTask, sandbox: str, ports: dict, user: str):
         """The task's health check as a callable, or None when it has none (raises ConfigError)."""
         hc = assigned.health_check
-        checker = hc["health_checker"]
-        if checker.get("shell"):
-            command = config.interpolate_text(checker["shell"]["shell_command"], task_id=assigned.task_id,
-                                              ports=ports, user=user, instance=assigned.instance_id,
-                                              hostname=assigned.agent_host or None)
+        if hc.shell_command is not None:
+            command = config.interpolate_text(hc.shell_command, task_id=assigned.task_id, ports=ports, user=user,
+                                              instance=assigned.instance_id, hostname=assigned.agent_host or None)
             as_user = None if self.opts.nosetuid_health_checks or os.geteuid() != 0 else user
-            return lambda: health.shell_check(command, hc["timeout_secs"], sandbox, as_user)
+            return lambda: health.shell_check(command, hc.timeout_secs, sandbox, as_user)
         if "health" in ports:
-            http = checker.get("http") or {}
-            return lambda: health.http_check(ports["health"], http.get("endpoint", "/health"),
-                                             http.get("expected_response", "ok"),
-                                             http.get("expected_response_code", 0), hc["timeout_secs"])
+            return lambda: health.http_check(ports["health"], hc.endpoint, hc.expected_response,
+                                             hc.expected_response_code, hc.timeout_secs)
         return None
 
     def _start_checkers(self, assigned: AssignedTask, sandbox: str, ports: dict, check) -> None:
         hc = assigned.health_check
         if check is not None:
-            policy = health.HealthPolicy(hc["interval_secs"], hc["initial_interval_secs"],
-                                         hc["max_consecutive_failures"], hc["min_consecutive_successes"])
-            self.health = health.HealthChecker(check, policy, hc["interval_secs"], sandbox, self._notify)
+            policy = health.HealthPolicy(hc.interval_secs, hc.initial_interval_secs, hc.max_consecutive_failures,
+                                         hc.min_consecutive_successes)
+            self.health = health.HealthChecker(check, policy, hc.interval_secs, sandbox, self._notify)
             self.health.start()
         if self.opts.announcer_ensemble and assigned.announce is not None:
             announce = assigned.announce
             path = announce.get("zk_path") or "/".join([self.opts.announcer_serverset_path.rstrip("/"),
                                                        assigned.role, assigned.environment, assigned.name])
             host = self.opts.announcer_hostname or assigned.agent_host or os.uname().nodename
-            data = member_data(host, ports, announce.get("primary_port", "http"), assigned.instance_id)
-            wait = hc["initial_interval_secs"] + hc["max_consecutive_failures"] * hc["interval_secs"]
+            data = member_data(host, ports, announce["primary_port"], assigned.instance_id)
+            wait = hc.initial_interval_secs + hc.max_consecutive_failures * hc.interval_secs
             self.announcer = Announcer(self.opts.announcer_ensemble, path, data,
                                        self.opts.announcer_zookeeper_auth_config, wait, self._announcer_failed)
             self.announcer.start()
@@ -305,11 +302,9 @@ class ThermosExecutor(Executor):
         if self.runner.exited.is_set() and not self.runner.restartable:
             return self.runner.outcome()                  # it had ended on its own before we stopped it
         self._stop_checkers()
-        http, ports = self.assigned.lifecycle_http, self.ports
-        if http and http.get("port", "health") in ports:
-            steps = [(http["graceful_shutdown_endpoint"], http["graceful_shutdown_wait_secs"]),
-                     (http["shutdown_endpoint"], http["shutdown_wait_secs"])]
-            lifecycle.graceful_stop(ports[http.get("port", "health")], steps, self.runner.exited, left)
+        spec, ports = self.assigned.lifecycle, self.assigned.ports
+        if spec is not None and spec.port in ports:
+            lifecycle.graceful_stop(ports[spec.port], spec.steps(), self.runner.exited, left)
         for _ in range(MAX_RUNNER_RESTARTS + 1):
             self.runner.kill()
             if self.runner.exited.wait(left()) and not self.runner.restartable:

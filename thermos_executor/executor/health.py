@@ -25,9 +25,8 @@ SNOOZE_FILE = ".healthchecksnooze"
 
 
 class HealthPolicy:
-    def __init__(self, interval: float, grace: float | None, max_failures: int, min_successes: int):
-        grace = 2 * interval if grace is None else grace
-        self.forgiving = math.ceil(grace / interval) if interval > 0 else 0
+    def __init__(self, interval: float, grace: float, max_failures: int, min_successes: int):
+        self.forgiving = math.ceil(grace / interval)
         self.max_failures = max_failures
         self.min_successes = min_successes
         self.max_attempts = self.forgiving + max_failures + min_successes

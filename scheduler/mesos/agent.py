@@ -27,7 +27,6 @@ import uuid
 
 import tornado.httpserver
 import tornado.ioloop
-import tornado.netutil
 import tornado.web
 
 from scheduler.mesos import containerizer, protocol, web
@@ -118,7 +117,7 @@ class Agent:
 
     def listen(self) -> None:
         """Serve on ip:port (port 0 picks a free one, kept for later restarts) and register with the master."""
-        sockets = tornado.netutil.bind_sockets(self.port, self.ip)
+        sockets = web.bind_sockets("agent", self.ip, self.port)
         self.port = sockets[0].getsockname()[1]
         self._server = tornado.httpserver.HTTPServer(self.application())
         self._server.add_sockets(sockets)

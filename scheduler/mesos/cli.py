@@ -17,6 +17,8 @@ import sys
 
 from scheduler.mesos.local import Cluster
 from scheduler.mesos.resources import ResourceError, Resources, parse_attributes
+from scheduler.mesos.web import ListenError
+from thermos_executor.argtypes import port
 
 DEFAULT_RESOURCES = "cpus:2;mem:4096;disk:10240;ports:[31000-31999]"
 
@@ -37,8 +39,8 @@ def parser() -> argparse.ArgumentParser:
                                     "aurora-mesos")
     _flag(p, "work_dir", default=default_work_dir, help="agent work directory (sandboxes) [%(default)s]")
     _flag(p, "ip", default="127.0.0.1", help="address to listen on [%(default)s]")
-    _flag(p, "master_port", type=int, default=5050, help="master port, 0 for a free one [%(default)s]")
-    _flag(p, "agent_port", type=int, default=5051, help="agent port, 0 for a free one [%(default)s]")
+    _flag(p, "master_port", type=port, default=5050, help="master port, 0 for a free one [%(default)s]")
+    _flag(p, "agent_port", type=port, default=5051, help="agent port, 0 for a free one [%(default)s]")
     _flag(p, "resources", default=DEFAULT_RESOURCES, help="agent resources [%(default)s]")
     _flag(p, "attributes", default="", help="agent attributes, e.g. 'rack:a;zone:b'")
     _flag(p, "hostname", default=None, help="host name in offers [this machine's name]")
@@ -68,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(_serve(args, resources, attributes, env))
-    except OSError as e:
-        print(f"aurora-mesos-local: cannot listen on {args.ip}: {e.strerror or e}", file=sys.stderr)
+    except ListenError as e:
+        print(f"aurora-mesos-local: {e}", file=sys.stderr)
         return 1
 
 

@@ -12,7 +12,6 @@ Prints `metric value unit | comparator value | ratio` and writes bench/results/l
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from tornado.httpserver import HTTPServer  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from tests.zookeeper import ZooKeeperEnsemble, ZooKeeperServer  # noqa: E402
 
+import benchlib  # noqa: E402
 from scheduler.log.node import LogNode  # noqa: E402
 from scheduler.log.replica import Replica  # noqa: E402
 from scheduler.log.server import make_app  # noqa: E402
@@ -135,21 +135,22 @@ def main() -> int:
             finally:
                 followers.shutdown()
         theirs = zookeeper_comparator(d)
-    rows = [
-        ("log_seq_appends", mine["seq_per_s"], "appends/s", theirs["seq_per_s"], True),
-        ("log_seq_commit_p50", mine["seq_p50_ms"], "ms", theirs["seq_p50_ms"], False),
-        ("log_seq_commit_p99", mine["seq_p99_ms"], "ms", theirs["seq_p99_ms"], False),
-        ("log_batched_entries", mine["batch_entries_per_s"], "entries/s", theirs["batch_entries_per_s"], True),
+    comparator = "zk-3-ensemble"
+    figures = [
+        benchlib.figure("log_seq_appends", mine["seq_per_s"], "appends/s", comparator, theirs["seq_per_s"],
+                        goal=">= 1000", met=mine["seq_per_s"] >= 1000, rate=True),
+        benchlib.figure("log_seq_commit_p50", mine["seq_p50_ms"], "ms", comparator, theirs["seq_p50_ms"]),
+        benchlib.figure("log_seq_commit_p99", mine["seq_p99_ms"], "ms", comparator, theirs["seq_p99_ms"],
+                        goal="<= 5", met=mine["seq_p99_ms"] <= 5),
+        benchlib.figure("log_batched_entries", mine["batch_entries_per_s"], "entries/s", comparator,
+                        theirs["batch_entries_per_s"], goal=">= 10000", met=mine["batch_entries_per_s"] >= 10000,
+                        rate=True),
+        benchlib.figure("log_batched_mean_entries_per_round", mine["batch_mean_entries_per_round"], "entries",
+                        "-", None),
     ]
-    for name, value, unit, comp, higher in rows:
-        ratio = value / comp if higher else comp / value
-        print(f"{name} {value:.2f} {unit} | zk-3-ensemble {comp:.2f} | {ratio:.2f}x")
-    print(f"log_batched_mean_entries_per_round {mine['batch_mean_entries_per_round']:.1f} entries | - | -")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "log_append.json"), "w") as f:
-        json.dump({"ours": mine, "zookeeper_3_ensemble": theirs, "payload_bytes": len(PAYLOAD),
-                   "sequential_n": SEQ_N, "batched_n": BATCH_N, "concurrency": CONCURRENCY,
-                   "goals": {"seq_per_s": 1000, "seq_p99_ms": 5, "batch_entries_per_s": 10000}}, f, indent=2)
+    benchlib.write_results("log_append", figures, ours=mine, zookeeper_3_ensemble=theirs,
+                           payload_bytes=len(PAYLOAD), sequential_n=SEQ_N, batched_n=BATCH_N,
+                           concurrency=CONCURRENCY)
     return 0
 
 

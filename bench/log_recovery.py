@@ -9,7 +9,6 @@ Prints `metric value unit | comparator value | ratio` and writes bench/results/l
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -22,6 +21,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from tests.integration.logcluster import LogCluster, wait_for  # noqa: E402
 from tests.zookeeper import ZooKeeperServer  # noqa: E402
 
+import benchlib  # noqa: E402
 from scheduler.log.protocol import LogError  # noqa: E402
 
 PAYLOAD = b"y" * 256
@@ -87,14 +87,13 @@ def main() -> int:
         cu = catchup(d, zk.endpoints)
         fo = failover(d, zk.endpoints)
     goal_fo = SESSION_TIMEOUT + 1
-    print(f"log_catchup_100k {cu['seconds']:.2f} s | goal 2.00 | {2.0 / cu['seconds']:.2f}x")
-    print(f"log_failover_median {fo['median']:.2f} s | zk-session-timeout+1s {goal_fo:.2f} | "
-          f"{goal_fo / fo['median']:.2f}x")
-    print(f"log_failover_max {fo['max']:.2f} s | zk-session-timeout+1s {goal_fo:.2f} | {goal_fo / fo['max']:.2f}x")
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "log_recovery.json"), "w") as f:
-        json.dump({"catchup": cu, "failover": fo, "session_timeout_s": SESSION_TIMEOUT,
-                   "goals": {"catchup_s": 2.0, "failover_s": goal_fo}}, f, indent=2)
+    figures = [
+        benchlib.figure("log_catchup_100k", cu["seconds"], "s", "goal", 2.0, goal="<= 2", met=cu["seconds"] <= 2.0),
+        benchlib.figure("log_failover_median", fo["median"], "s", "zk-session-timeout+1s", goal_fo,
+                        goal=f"<= {goal_fo:g}", met=fo["median"] <= goal_fo),
+        benchlib.figure("log_failover_max", fo["max"], "s", "zk-session-timeout+1s", goal_fo),
+    ]
+    benchlib.write_results("log_recovery", figures, catchup=cu, failover=fo, session_timeout_s=SESSION_TIMEOUT)
     return 0
 
 

@@ -9,7 +9,8 @@
      "job": {"role": "www-data", "environment": "prod", "name": "hello"},
      "config": {...}}                            # the job: pystachio Job/Service JSON (`Job.json_dumps()`)
 
-docs/executor.md documents it for the scheduler that produces it.
+docs/executor.md documents it for the scheduler that produces it; `encode` produces it (for
+`aurora-mesos-local launch`, and the scheduler), `AssignedTask.from_task_info` reads it.
 """
 from __future__ import annotations
 
@@ -100,6 +101,17 @@ class AssignedTask:
         bindings = {"mesos.instance": str(self.instance_id)}
         return config.interpolate(task, task_id=self.task_id, ports=ports, user=user, bindings=bindings,
                                   hostname=self.agent_host or None)
+
+
+def encode(task_id: str, job, instance_id: int, assigned_ports: dict[str, int], agent_host: str) -> bytes:
+    """The AssignedTask JSON (TaskInfo.data before base64) that runs instance `instance_id` of `job`, a
+    schema.Job whose bound values (`-E` bindings, `{{role}}` ...) are interpolated into it; what is left unbound
+    (`{{thermos.ports[http]}}`, `{{mesos.instance}}`) the executor binds."""
+    job, _ = job.interpolate()
+    key = {field: str(getattr(job, field)().get()) for field in ("role", "environment", "name")}
+    return json.dumps({"task_id": task_id, "agent_host": agent_host, "instance_id": instance_id,
+                       "assigned_ports": assigned_ports, "job": key,
+                       "config": json.loads(job.json_dumps())}).encode()
 
 
 def _is_int(value) -> bool:

@@ -31,6 +31,14 @@ def test_grace_period_forgives_early_failures():
     assert policy.verdict == (MesosState.TASK_RUNNING, "Task is healthy.")
 
 
+def test_grace_period_forgives_failures_after_running_too():
+    # Aurora counts the grace in attempts, not in time before RUNNING: healthy at once, then failing
+    policy, verdicts = run_policy([True, False, False], grace=30)     # forgiving = 3
+    assert verdicts == [MesosState.TASK_RUNNING] * 3
+    policy.record(False, "boom")
+    assert policy.verdict == (MesosState.TASK_FAILED, "Failed health check! boom")
+
+
 def test_failure_after_grace_fails_with_the_check_reason():
     policy, verdicts = run_policy([False, False, False])
     assert verdicts[-1] == MesosState.TASK_FAILED and policy.verdict[1] == "Failed health check! boom"

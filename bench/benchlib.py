@@ -90,10 +90,13 @@ def _check_results(metric: str, data) -> None:
     if data["metric"] != metric or not isinstance(data["figures"], list) or not data["figures"]:
         raise ResultsError(f"{metric}: results name another metric or hold no figures")
     for fig in data["figures"]:
-        if not isinstance(fig, dict) or set(fig) != set(_FIGURE_FIELDS) or any(
-                isinstance(fig[k], bool) and bool not in kinds or not isinstance(fig[k], kinds)
-                for k, kinds in _FIGURE_FIELDS.items()):
-            raise ResultsError(f"{metric}: a figure is not in benchlib.figure's shape: {fig!r:.200}")
+        if not isinstance(fig, dict) or set(fig) != set(_FIGURE_FIELDS):
+            raise ResultsError(f"{metric}: a figure is not benchlib.figure's {sorted(_FIGURE_FIELDS)}")
+        wrong = [k for k, kinds in _FIGURE_FIELDS.items()
+                 if not isinstance(fig[k], kinds) or isinstance(fig[k], bool) and bool not in kinds]
+        if wrong:
+            raise ResultsError(f"{metric}: figure {fig['name']!r}: " + ", ".join(
+                f"{k} {fig[k]!r} is not {' or '.join(t.__name__ for t in _FIGURE_FIELDS[k])}" for k in wrong))
 
 
 def cpu_seconds(*procs: psutil.Process) -> float:

@@ -33,6 +33,12 @@ def test_results_round_trip_and_other_shapes_are_refused(tmp_path, monkeypatch):
     benchlib.write_results("m", [benchlib.figure("m_rate", 5.0, "ops/s", "peer", 10.0, rate=True, goal=">= 1",
                                                  met=True), benchlib.figure("m_alone", 3.0, "s", "-", None)])
     assert [(f["name"], f["ratio"]) for f in benchlib.read_results("m")] == [("m_rate", 2.0), ("m_alone", None)]
+    try:
+        benchlib.write_results("m", [benchlib.figure("m_goal", 1.0, "ms", "peer", 2.0, goal=300.0)])
+    except benchlib.ResultsError as e:
+        assert str(e) == "m: figure 'm_goal': goal 300.0 is not str or NoneType"
+    else:
+        raise AssertionError("a number as goal accepted")
     (tmp_path / "m.json").write_text('{"ours": {"seq_per_s": 1}}')
     for metric in ("m", "missing"):
         try:

@@ -6,6 +6,7 @@ real stream cannot promise. The whole path through Mesos is in test_executor_mes
 import base64
 import json
 import os
+import sys
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from tests.helpers import wait_for
 from thermos_executor.config import schema
 from thermos_executor.executor.executor import ExecutorOptions, ThermosExecutor
+from thermos_executor.executor.runner_process import RunnerProcess
 
 
 class RecordingDriver:
@@ -217,3 +219,25 @@ def test_the_executor_exits_when_no_task_is_launched(tmp_path):
                              "--executor_timeout_secs", "0.5"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "no task launched within 0.5s: exiting" in result.stderr
+
+
+SLOW_RUNNER = """
+import os, signal, sys, time
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+open(sys.argv[1], "w").close()             # the task shows in the checkpoint root...
+time.sleep(0.5)                            # ...well before the runner takes signals (fork server, sandbox, ...)
+signal.signal(signal.SIGUSR1, lambda *a: sys.exit(0))
+signal.pause()
+"""
+
+
+def test_a_kill_right_after_start_waits_for_the_runner_to_take_signals(tmp_path):
+    root = tmp_path / "checkpoints"
+    exited = threading.Event()
+    runner = RunnerProcess([sys.executable, "-c", SLOW_RUNNER, str(root / "tasks" / "active" / "t-1")],
+                           str(tmp_path), str(root), "t-1", exited.set)
+    runner.start()
+    assert runner.wait_started(30)
+    runner.kill()
+    assert exited.wait(30)
+    assert runner.returncode == 0                 # asked to stop, not killed by SIGUSR1's default action

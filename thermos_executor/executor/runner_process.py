@@ -30,6 +30,20 @@ EXIT_CODES = {101: (MesosState.TASK_LOST, "Thermos failed with internal error.")
               104: (MesosState.TASK_FAILED, "Task started with unknown user.")}
 
 
+SIGNAL_WAIT = 10.0                 # for a starting runner to install its signal handlers
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler for `sig` (the SigCgt mask of /proc/<pid>/status); True when it is
+    gone, so that the caller stops waiting."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    except (FileNotFoundError, ProcessLookupError, StopIteration):
+        return True
+    return bool(caught >> (sig - 1) & 1)
+
+
 def runner_command() -> list[str]:
     """`thermos_runner` on this interpreter, importing thermos_executor from where this process found it.
 
@@ -95,11 +109,21 @@ class RunnerProcess:
             watch.close()
 
     def signal(self, sig: int) -> None:
-        if self.proc is not None and not self.exited.is_set():
-            try:
-                os.kill(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
+        """Send `sig` once the runner handles it. A runner shows its task before it installs its signal handlers
+        (its fork server starts in between), and until then SIGUSR1/SIGUSR2 would kill it by their default
+        action instead of asking it to stop: a kill right after TASK_RUNNING ended the task LOST. Its
+        /proc/<pid>/status says when it catches the signal; we look again every 10 ms (or wake when it exits),
+        for at most SIGNAL_WAIT seconds, then send it anyway."""
+        proc = self.proc
+        if proc is None or self.exited.is_set():
+            return
+        deadline = time.monotonic() + SIGNAL_WAIT
+        while not _catches(proc.pid, sig) and time.monotonic() < deadline and not self.exited.wait(0.01):
+            pass
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         """Graceful: the runner SIGTERMs the processes, runs the final ones, ends KILLED."""

@@ -69,7 +69,8 @@ class ResultsError(Exception):
 
 
 _FIGURE_FIELDS = {"name": (str,), "value": (int, float), "unit": (str,), "floor_name": (str,),
-                  "floor": (int, float, type(None)), "ratio": (int, float, type(None)), "goal": (str, type(None)),
+                  "floor": (int, float, type(None)), "ratio": (int, float, type(None)),
+                  "goal": (str, int, float, type(None)),
                   "met": (bool, type(None))}
 
 

@@ -1,8 +1,10 @@
 """Shared helpers of the benchmarks: run a real `thermos run`, wait for its state, report figures.
 
 Every benchmark prints one line per figure, `metric value unit | floor/comparator value | ratio`, and writes
-bench/results/<metric>.json with the same figures (plus whatever detail it adds). The ratio is always
-value / floor (floor / value for rates), so 1.0x means "as good as the floor" and bigger is worse.
+bench/results/<metric>.json with the same figures (plus whatever detail it adds) through `write_results`:
+`{"metric", "time", "figures": [figure(...), ...], "detail"}`, the one shape `read_results` accepts and
+run_all.py tabulates. The ratio is always value / floor (floor / value for rates), so 1.0x means "as good as the
+floor" and bigger is worse.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import psutil
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
-RESULTS = os.path.join(BENCH_DIR, "results")
+RESULTS = os.environ.get("BENCH_RESULTS") or os.path.join(BENCH_DIR, "results")   # tests give their own
 PYTHON = sys.executable
 THERMOS = os.path.join(os.path.dirname(PYTHON), "thermos")
 MB = 1 << 20          # the benchmarks' MB: 2**20 bytes (a MiB)
@@ -40,19 +42,62 @@ def percentile(values, p: float) -> float:
 
 
 def figure(name, value, unit, floor_name, floor, goal=None, met=None, fmt="{:.4g}", rate=False) -> dict:
-    """One printed line and its JSON row (rate=True: higher is better, so the ratio is floor / value)."""
+    """One printed line and its JSON row (rate=True: higher is better, so the ratio is floor / value).
+    `floor` None: a figure with nothing to compare it to."""
     ratio = (floor / value if rate else value / floor) if floor and value else None
     ratio_text = f"{ratio:.2f}x" if ratio is not None else "-"
-    print(f"{name} {fmt.format(value)} {unit} | {floor_name} {fmt.format(floor)} {unit} | {ratio_text}", flush=True)
+    floor_text = "-" if floor is None else f"{fmt.format(floor)} {unit}"
+    print(f"{name} {fmt.format(value)} {unit} | {floor_name} {floor_text} | {ratio_text}", flush=True)
     return {"name": name, "value": value, "unit": unit, "floor_name": floor_name, "floor": floor,
             "ratio": ratio, "goal": goal, "met": met}
+
+
+def results_path(metric: str) -> str:
+    return os.path.join(RESULTS, f"{metric}.json")
 
 
 def write_results(metric: str, figures: list[dict], **detail) -> None:
     os.makedirs(RESULTS, exist_ok=True)
     data = {"metric": metric, "time": time.time(), "figures": figures, "detail": detail}
-    with open(os.path.join(RESULTS, f"{metric}.json"), "w") as f:
+    _check_results(metric, data)
+    with open(results_path(metric), "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
+
+
+class ResultsError(Exception):
+    """A results file is missing or not in write_results' shape; the message is one line."""
+
+
+_FIGURE_FIELDS = {"name": (str,), "value": (int, float), "unit": (str,), "floor_name": (str,),
+                  "floor": (int, float, type(None)), "ratio": (int, float, type(None)),
+                  "goal": (str, int, float, type(None)),
+                  "met": (bool, type(None))}
+
+
+def read_results(metric: str) -> list[dict]:
+    """The figures of bench/results/<metric>.json; ResultsError unless it is exactly write_results' shape."""
+    try:
+        with open(results_path(metric)) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{metric}: no readable results file: {e}") from None
+    _check_results(metric, data)
+    return data["figures"]
+
+
+def _check_results(metric: str, data) -> None:
+    if not isinstance(data, dict) or set(data) != {"metric", "time", "figures", "detail"}:
+        raise ResultsError(f"{metric}: results must be {{metric, time, figures, detail}} (benchlib.write_results)")
+    if data["metric"] != metric or not isinstance(data["figures"], list) or not data["figures"]:
+        raise ResultsError(f"{metric}: results name another metric or hold no figures")
+    for fig in data["figures"]:
+        if not isinstance(fig, dict) or set(fig) != set(_FIGURE_FIELDS):
+            raise ResultsError(f"{metric}: a figure is not benchlib.figure's {sorted(_FIGURE_FIELDS)}")
+        wrong = [k for k, kinds in _FIGURE_FIELDS.items()
+                 if not isinstance(fig[k], kinds) or isinstance(fig[k], bool) and bool not in kinds]
+        if wrong:
+            raise ResultsError(f"{metric}: figure {fig['name']!r}: " + ", ".join(
+                f"{k} {fig[k]!r} is not {' or '.join(t.__name__ for t in _FIGURE_FIELDS[k])}" for k in wrong))
 
 
 def cpu_seconds(*procs: psutil.Process) -> float:

@@ -59,7 +59,7 @@ def main() -> int:
             mesos.stop()
     figures = [
         benchlib.figure("executor_runner_pss (against the Mesos-API stand-in)", ours, "MB",
-                        "aurora_reservation", AURORA_RESERVATION_MB, goal=GOAL_MB, met=ours <= GOAL_MB),
+                        "aurora_reservation", AURORA_RESERVATION_MB, goal=f"<= {GOAL_MB:g} MB", met=ours <= GOAL_MB),
         benchlib.figure("executor_runner_pss (against the Mesos-API stand-in)", ours, "MB",
                         "echo_executor_pss", echo),
     ]

@@ -1,16 +1,20 @@
 """Run every benchmark in sequence (never in parallel: they would measure each other), then print a table.
 
-`make bench` runs this. Each script prints its own lines and writes bench/results/<metric>.json; the table is
-built from those files. --idle-seconds shortens the idle CPU window for a quick run (default 60).
-Exit status 1 if a script failed; a missed goal is reported, not an error (a benchmark is not a test).
+`make bench` runs this. Each script prints its own lines and writes bench/results/<metric>.json
+(benchlib.write_results); the table is built from those files, and always printed. A script that exits non-zero,
+or leaves no results file of that shape (an older one is removed first), is a FAILED row, and the exit status is 1;
+a missed goal is reported, not an error (a benchmark is not a test). --idle-seconds shortens the idle CPU
+window for a quick run (default 60).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import subprocess
 import sys
+
+import benchlib
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_throughput", "executor_launch",
@@ -26,23 +30,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
+    rows = [("figure", "value", "unit", "floor/comparator", "floor", "ratio", "goal", "met")]
     failed = []
     for name in SCRIPTS:
         extra = ["--seconds", str(args.idle_seconds)] if name in ("idle_cpu", "observer_cpu") else []
         print(f"== {name}", flush=True)
-        if subprocess.run([sys.executable, os.path.join(BENCH_DIR, f"{name}.py")] + extra).returncode:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(benchlib.results_path(name))
+        code = subprocess.run([sys.executable, os.path.join(BENCH_DIR, f"{name}.py")] + extra).returncode
+        try:
+            if code:
+                raise benchlib.ResultsError(f"exited with status {code}")
+            figures = benchlib.read_results(name)
+        except benchlib.ResultsError as e:
+            print(f"{name}: FAILED: {e}", flush=True)
             failed.append(name)
-    rows = [("figure", "value", "unit", "floor/comparator", "floor", "ratio", "goal", "met")]
-    for name in SCRIPTS:
-        if name in failed:
             rows.append((name, "FAILED", "", "", "", "", "", ""))
             continue
-        with open(os.path.join(BENCH_DIR, "results", f"{name}.json")) as f:
-            for fig in json.load(f)["figures"]:
-                met = {True: "yes", False: "NO", None: ""}[fig["met"]]
-                ratio = "-" if fig["ratio"] is None else f"{fig['ratio']:.2f}x"
-                rows.append((fig["name"], fmt(fig["value"]), fig["unit"], fig["floor_name"], fmt(fig["floor"]),
-                             ratio, fig["goal"] or "", met))
+        for fig in figures:
+            met = {True: "yes", False: "NO", None: ""}[fig["met"]]
+            ratio = "-" if fig["ratio"] is None else f"{fig['ratio']:.2f}x"
+            rows.append((fig["name"], fmt(fig["value"]), fig["unit"], fig["floor_name"], fmt(fig["floor"]),
+                         ratio, fig["goal"] or "", met))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     print()
     for i, row in enumerate(rows):

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 
+from thermos_executor.argtypes import port
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.runner.paths import default_root
 from thermos_observer.app import AppState, Options, make_app
@@ -28,16 +29,6 @@ def _positive(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="thermos_observer", description="Read-only web UI and JSON API of the "
                           "Thermos tasks on this node. Without --root or --mesos-root it looks at the "
@@ -47,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     add_flag(p, "--mesos-root", dest="mesos_roots", action="append", default=[], metavar="DIR",
              help="a Mesos agent work dir (its --work_dir); repeatable")
     p.add_argument("--ip", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
-    p.add_argument("--port", type=_port, default=1338, help="port to listen on (default 1338; 0 picks one)")
+    p.add_argument("--port", type=port, default=1338, help="port to listen on (default 1338; 0 picks one)")
     add_flag(p, "--polling_interval_secs", dest="polling_interval", type=_positive, default=1.0,
              help="seconds between scans for new and finished tasks (default 1)")
     add_flag(p, "--task_process_collection_interval_secs", dest="process_interval", type=_positive,

@@ -27,12 +27,12 @@ import uuid
 
 import tornado.httpserver
 import tornado.ioloop
-import tornado.netutil
 import tornado.web
 
 from scheduler.mesos import containerizer, protocol, web
 from scheduler.mesos.resources import Resources, attributes_summary
 from scheduler.mesos.web import CallError, id_value, require
+from thermos_executor.mesos_state import MesosState, STATES, is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Executor:
         return self.stream is not None and self.stream.is_open
 
     def live_tasks(self) -> list[str]:
-        return list(self.queued) + [t for t in self.tasks if not protocol.is_terminal(self.states.get(t, ""))]
+        return list(self.queued) + [t for t in self.tasks if not is_terminal(self.states.get(t, ""))]
 
 
 class Agent:
@@ -117,7 +117,7 @@ class Agent:
 
     def listen(self) -> None:
         """Serve on ip:port (port 0 picks a free one, kept for later restarts) and register with the master."""
-        sockets = tornado.netutil.bind_sockets(self.port, self.ip)
+        sockets = web.bind_sockets("agent", self.ip, self.port)
         self.port = sockets[0].getsockname()[1]
         self._server = tornado.httpserver.HTTPServer(self.application())
         self._server.add_sockets(sockets)
@@ -163,7 +163,7 @@ class Agent:
         self.removed_frameworks.discard(framework_id)
         ex = self.executors.get((framework_id, executor_id))
         if ex is not None and ex.state in (TERMINATING, TERMINATED):
-            self._agent_update(framework_id, task_id, executor_id, "TASK_LOST", "REASON_EXECUTOR_TERMINATED",
+            self._agent_update(framework_id, task_id, executor_id, MesosState.TASK_LOST, "REASON_EXECUTOR_TERMINATED",
                                "Executor is terminating")
             return
         if ex is None:
@@ -171,7 +171,7 @@ class Agent:
                 ex = self._spawn(framework_info, task["executor"])
             except containerizer.LaunchError as e:
                 log.warning("executor %s of framework %s: %s", executor_id, framework_id, e)
-                self._agent_update(framework_id, task_id, executor_id, "TASK_FAILED",
+                self._agent_update(framework_id, task_id, executor_id, MesosState.TASK_FAILED,
                                    "REASON_CONTAINER_LAUNCH_FAILED", f"Failed to launch container: {e}")
                 self.master.executor_terminated(framework_id, self.id, executor_id, None)
                 return
@@ -189,7 +189,7 @@ class Agent:
             return
         if task_id in ex.queued:
             del ex.queued[task_id]
-            self._agent_update(framework_id, task_id, ex.executor_id, "TASK_KILLED",
+            self._agent_update(framework_id, task_id, ex.executor_id, MesosState.TASK_KILLED,
                                "REASON_TASK_KILLED_DURING_LAUNCH", "Killed before delivery to the executor")
             if not ex.live_tasks():
                 self._shutdown(ex)
@@ -291,9 +291,9 @@ class Agent:
             status = call["update"]["status"]
             require(status, "task_id", "state", where="update.status.")
             task_id = id_value(status["task_id"], "update.status.task_id")
-            if status["state"] not in protocol.TASK_STATES:
+            if status["state"] not in STATES:
                 raise CallError(400, f"'update.status.state' {status['state']!r} is not a task state")
-            if status["state"] == "TASK_STAGING":
+            if status["state"] == MesosState.TASK_STAGING:
                 raise CallError(400, "Received an Update call with TASK_STAGING, which is not a valid update state")
             if not isinstance(status.get("uuid"), str) or not status["uuid"]:
                 raise CallError(400, "Expecting 'uuid' to be present")
@@ -378,14 +378,14 @@ class Agent:
 
     def _registration_timeout(self, ex: Executor) -> None:
         if ex.state == LAUNCHING:
-            ex.termination = ("TASK_FAILED", "REASON_EXECUTOR_REGISTRATION_TIMEOUT",
+            ex.termination = (MesosState.TASK_FAILED, "REASON_EXECUTOR_REGISTRATION_TIMEOUT",
                               f"Executor did not register within {self.registration_timeout:g}secs")
             log.warning("executor %s did not subscribe in time: killing it", ex.executor_id)
             self._kill(ex)
 
     def _reregistration_timeout(self, ex: Executor) -> None:
         if ex.state == REGISTERED and not ex.connected:
-            ex.termination = ("TASK_LOST", "REASON_EXECUTOR_REREGISTRATION_TIMEOUT",
+            ex.termination = (MesosState.TASK_LOST, "REASON_EXECUTOR_REREGISTRATION_TIMEOUT",
                               f"Executor did not re-register within {self.reregistration_timeout:g}secs")
             log.warning("executor %s did not re-subscribe after the restart: killing it", ex.executor_id)
             self._kill(ex)
@@ -433,7 +433,7 @@ class Agent:
         log.info("executor %s of framework %s %s", ex.executor_id, ex.framework_id, how)
         if ex.lost:
             return
-        state, reason, message = ex.termination or ("TASK_FAILED", "REASON_EXECUTOR_TERMINATED",
+        state, reason, message = ex.termination or (MesosState.TASK_FAILED, "REASON_EXECUTOR_TERMINATED",
                                                      f"Executor terminated: {how}")
         for task_id in ex.live_tasks():
             ex.states[task_id] = state
@@ -497,7 +497,7 @@ class Agent:
                     "directory": ex.directory, "state": ex.state,
                     "pid": ex.process.pid if ex.process is not None else None,
                     "resources": Resources.from_proto(ex.info.get("resources")).summary(),
-                    "tasks": [{"id": t, "state": ex.states.get(t, "TASK_STAGING")} for t in ex.tasks],
+                    "tasks": [{"id": t, "state": ex.states.get(t, MesosState.TASK_STAGING)} for t in ex.tasks],
                     "queued_tasks": [{"id": t} for t in ex.queued]}
 
         frameworks: dict[str, dict] = {}

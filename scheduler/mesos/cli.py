@@ -2,6 +2,7 @@
 
     aurora-mesos-local --work_dir /tmp/mesos --resources 'cpus:2;mem:4096;disk:10240;ports:[31000-31999]' \\
                        --attributes 'rack:a'
+    aurora-mesos-local launch FILE.aurora --job NAME      # run one task through thermos_executor (launch.py)
 
 Flags keep Mesos' spellings; `-` and `_` are both accepted. Port 0 picks a free port. It prints one line
 `master=<ip:port> agent=<ip:port> agent_id=<id> work_dir=<dir>` on stdout once both listen.
@@ -15,8 +16,11 @@ import os
 import signal
 import sys
 
+from scheduler.mesos import launch
 from scheduler.mesos.local import Cluster
 from scheduler.mesos.resources import ResourceError, Resources, parse_attributes
+from scheduler.mesos.web import ListenError
+from thermos_executor.argtypes import port
 from thermos_executor.version import add_version_flag
 
 DEFAULT_RESOURCES = "cpus:2;mem:4096;disk:10240;ports:[31000-31999]"
@@ -32,15 +36,18 @@ def _flag(parser, name, **kw):
     parser.add_argument(*sorted(names), dest=name, **kw)
 
 
+def default_work_dir() -> str:
+    return os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "aurora-mesos")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="aurora-mesos-local", description="Single-machine Mesos-API stand-in (master + agent).")
+    p = _Parser(prog="aurora-mesos-local", description="Single-machine Mesos-API stand-in (master + agent). "
+                "`aurora-mesos-local launch --help`: run one task of a job through thermos_executor on it.")
     add_version_flag(p)
-    default_work_dir = os.path.join(os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"),
-                                    "aurora-mesos")
-    _flag(p, "work_dir", default=default_work_dir, help="agent work directory (sandboxes) [%(default)s]")
+    _flag(p, "work_dir", default=default_work_dir(), help="agent work directory (sandboxes) [%(default)s]")
     _flag(p, "ip", default="127.0.0.1", help="address to listen on [%(default)s]")
-    _flag(p, "master_port", type=int, default=5050, help="master port, 0 for a free one [%(default)s]")
-    _flag(p, "agent_port", type=int, default=5051, help="agent port, 0 for a free one [%(default)s]")
+    _flag(p, "master_port", type=port, default=5050, help="master port, 0 for a free one [%(default)s]")
+    _flag(p, "agent_port", type=port, default=5051, help="agent port, 0 for a free one [%(default)s]")
     _flag(p, "resources", default=DEFAULT_RESOURCES, help="agent resources [%(default)s]")
     _flag(p, "attributes", default="", help="agent attributes, e.g. 'rack:a;zone:b'")
     _flag(p, "hostname", default=None, help="host name in offers [this machine's name]")
@@ -53,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["launch"]:
+        return launch.main(argv[1:], default_work_dir(), DEFAULT_RESOURCES)
     p = parser()
     args = p.parse_args(argv)
     try:
@@ -70,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(_serve(args, resources, attributes, env))
-    except OSError as e:
-        print(f"aurora-mesos-local: cannot listen on {args.ip}: {e.strerror or e}", file=sys.stderr)
+    except ListenError as e:
+        print(f"aurora-mesos-local: {e}", file=sys.stderr)
         return 1
 
 

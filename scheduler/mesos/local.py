@@ -23,7 +23,6 @@ import threading
 
 import tornado.httpserver
 import tornado.ioloop
-import tornado.netutil
 
 from scheduler.mesos import web
 from scheduler.mesos.agent import Agent
@@ -57,7 +56,7 @@ class Cluster:
 
     def start(self) -> None:
         os.makedirs(self.work_dir, exist_ok=True)
-        sockets = tornado.netutil.bind_sockets(self._master_port, self.master.ip)
+        sockets = web.bind_sockets("master", self.master.ip, self._master_port)
         self.master.port = sockets[0].getsockname()[1]
         self._master_server = tornado.httpserver.HTTPServer(self.master.application())
         self._master_server.add_sockets(sockets)

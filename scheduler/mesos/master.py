@@ -33,6 +33,7 @@ import tornado.web
 from scheduler.mesos import protocol, web
 from scheduler.mesos.resources import ResourceError, Resources, attributes_summary
 from scheduler.mesos.web import CallError, id_value, require
+from thermos_executor.mesos_state import MesosState, is_terminal
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class Task:
     executor_id: str
     info: dict
     resources: Resources
-    state: str = "TASK_STAGING"  # the latest state the agent knows (Mesos' task.state)
+    state: str = MesosState.TASK_STAGING  # the latest state the agent knows (Mesos' task.state)
     status_update_state: str | None = None  # the state of the last update forwarded to the scheduler
     latest_status: dict | None = None
     statuses: list = dataclasses.field(default_factory=list)
@@ -184,7 +185,7 @@ class Master:
             self._rescind(offer)
         for fw in self.frameworks.values():
             for task in [t for t in fw.tasks.values() if t.agent_id == agent_id]:
-                state = "TASK_UNREACHABLE" if protocol.partition_aware(fw.info) else "TASK_LOST"
+                state = MesosState.TASK_UNREACHABLE if protocol.partition_aware(fw.info) else MesosState.TASK_LOST
                 status = protocol.status(task.task_id, state, source="SOURCE_MASTER", agent_id=agent_id,
                                          executor_id=task.executor_id, reason="REASON_AGENT_REMOVED",
                                          message=f"Agent {agent_id} removed: {message}")
@@ -200,10 +201,10 @@ class Master:
         task = fw.tasks.get(task_id) if fw else None
         if task is None:
             return
-        was_terminal = protocol.is_terminal(task.state)
+        was_terminal = is_terminal(task.state)
         task.state = status["state"]
         task.latest_status = status
-        if protocol.is_terminal(task.state) and not was_terminal:
+        if is_terminal(task.state) and not was_terminal:
             self._allocate_soon()  # the task's resources are free again
 
     def forward_update(self, framework_id: str, status: dict) -> bool:
@@ -238,7 +239,7 @@ class Master:
         total = Resources()
         for fw in self.frameworks.values():
             for task in fw.tasks.values():
-                if task.agent_id == agent_id and not protocol.is_terminal(task.state):
+                if task.agent_id == agent_id and not is_terminal(task.state):
                     total = total + task.resources
         for (a, _, _), resources in self.executors.items():
             if a == agent_id:
@@ -474,7 +475,7 @@ class Master:
             log.info("acknowledgement for task %s on unknown agent %s ignored", task_id, agent_id)
             return
         acked = agent.acknowledge(fw.id, task_id, ack["uuid"])
-        if acked is not None and protocol.is_terminal(acked["state"]):
+        if acked is not None and is_terminal(acked["state"]):
             self._complete(fw, task_id)
 
     def _call_reconcile(self, fw: Framework, call: dict) -> None:
@@ -498,11 +499,12 @@ class Master:
             if task is not None:
                 statuses.append(self._reconciliation_status(task))
             elif agent_id and agent_id in self.agents:
-                statuses.append(protocol.status(task_id, "TASK_GONE" if aware else "TASK_LOST", source="SOURCE_MASTER",
-                                                agent_id=agent_id, reason="REASON_RECONCILIATION",
+                statuses.append(protocol.status(task_id, MesosState.TASK_GONE if aware else MesosState.TASK_LOST,
+                                                source="SOURCE_MASTER", agent_id=agent_id,
+                                                reason="REASON_RECONCILIATION",
                                                 message="Reconciliation: Task is unknown to the agent"))
             else:
-                statuses.append(protocol.status(task_id, "TASK_UNKNOWN" if aware else "TASK_LOST",
+                statuses.append(protocol.status(task_id, MesosState.TASK_UNKNOWN if aware else MesosState.TASK_LOST,
                                                 source="SOURCE_MASTER", reason="REASON_RECONCILIATION",
                                                 message="Reconciliation: Task is unknown"))
         for status in statuses:
@@ -570,7 +572,7 @@ class Master:
         for offer in offers:
             self.offers.pop(offer.offer_id, None)
         if error:
-            state = "TASK_DROPPED" if protocol.partition_aware(fw.info) else "TASK_LOST"
+            state = MesosState.TASK_DROPPED if protocol.partition_aware(fw.info) else MesosState.TASK_LOST
             for task in launches:
                 fw.send(protocol.event("UPDATE", {"status": protocol.status(
                     task["task_id"]["value"], state, source="SOURCE_MASTER", reason="REASON_INVALID_OFFERS",
@@ -592,7 +594,7 @@ class Master:
                                      f"available {available}")
             except (ValueError, ResourceError) as e:
                 fw.send(protocol.event("UPDATE", {"status": protocol.status(
-                    task_id, "TASK_ERROR", source="SOURCE_MASTER", agent_id=offers[0].agent_id,
+                    task_id, MesosState.TASK_ERROR, source="SOURCE_MASTER", agent_id=offers[0].agent_id,
                     reason="REASON_TASK_INVALID", message=str(e))}))
                 continue
             available = available - needed
@@ -649,8 +651,8 @@ class Master:
         for offer in [o for o in self.offers.values() if o.framework_id == fw.id]:
             del self.offers[offer.offer_id]
         for task in list(fw.tasks.values()):
-            if not protocol.is_terminal(task.state):
-                task.state = "TASK_KILLED"
+            if not is_terminal(task.state):
+                task.state = MesosState.TASK_KILLED
             self._complete(fw, task.task_id)
         for agent in self.agents.values():
             agent.shutdown_framework(fw.id)
@@ -685,7 +687,7 @@ class Master:
         def framework_json(fw: Framework, active: bool) -> dict:
             used = Resources()
             for task in fw.tasks.values():
-                if not protocol.is_terminal(task.state):
+                if not is_terminal(task.state):
                     used = used + task.resources
             offered = Resources()
             for offer in self.offers.values():

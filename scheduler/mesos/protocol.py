@@ -1,7 +1,7 @@
-"""Mesos v1 vocabulary shared by the master and the agent: task states, status builders, event constructors.
+"""Mesos v1 messages shared by the master and the agent: status builders, event constructors.
 
 Messages are plain dicts in the v1 JSON form (IDs are `{"value": ...}`, enums are names, bytes are base64);
-tests check every one against the real Mesos protos.
+tests check every one against the real Mesos protos. Task states are `thermos_executor.mesos_state`'s.
 """
 from __future__ import annotations
 
@@ -9,19 +9,6 @@ import base64
 import os
 import time
 import uuid
-
-TERMINAL_STATES = frozenset({
-    "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-})
-TASK_STATES = TERMINAL_STATES | {
-    "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE", "TASK_UNKNOWN",
-}
-
-
-def is_terminal(state: str) -> bool:
-    return state in TERMINAL_STATES
-
 
 def partition_aware(framework_info: dict) -> bool:
     return any(c.get("type") == "PARTITION_AWARE" for c in framework_info.get("capabilities") or [])

@@ -15,6 +15,7 @@ import uuid
 
 import tornado.concurrent
 import tornado.iostream
+import tornado.netutil
 import tornado.web
 
 from scheduler.mesos import files, recordio
@@ -29,6 +30,18 @@ class CallError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class ListenError(OSError):
+    """The master or the agent cannot listen; the message names which, and where."""
+
+
+def bind_sockets(what: str, ip: str, port: int) -> list:
+    """tornado's bind_sockets, failing with a ListenError that names `what` and the address."""
+    try:
+        return tornado.netutil.bind_sockets(port, ip)
+    except OSError as e:
+        raise ListenError(f"the {what} cannot listen on {ip}:{port}: {e.strerror or e}") from None
 
 
 def require(obj: dict, *keys: str, where: str = "") -> None:

@@ -6,6 +6,7 @@ real stream cannot promise. The whole path through Mesos is in test_executor_mes
 import base64
 import json
 import os
+import sys
 import threading
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from tests.helpers import wait_for
 from thermos_executor.config import schema
 from thermos_executor.executor.executor import ExecutorOptions, ThermosExecutor
+from thermos_executor.executor.runner_process import RunnerProcess
 
 
 class RecordingDriver:
@@ -124,6 +126,40 @@ def test_malformed_task_data_fails_with_a_clear_message(executor, data, message)
     assert ex.driver.updates[-1][2].startswith(message)
 
 
+def with_config(info, change):
+    """`info` with its AssignedTask's job config changed by `change(config)` (which edits it in place)."""
+    data = json.loads(base64.b64decode(info["data"]))
+    change(data["config"])
+    return {**info, "data": base64.b64encode(json.dumps(data).encode()).decode()}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.pop("task"), "Could not deserialize task: the job config has no task"),
+    (lambda c: c.update(announce={"portmap": {"a": "b", "b": "a"}}),
+     "Could not deserialize task: port aliases form a cycle: a -> b -> a"),
+    (lambda c: c["health_check_config"].update(interval_secs="often"),
+     "Invalid task: health_check_config.interval_secs: 'often' is not a number"),
+    (lambda c: c["health_check_config"].update(interval_secs=0),
+     "Invalid task: health_check_config.interval_secs must be positive, got 0.0"),
+    (lambda c: c["health_check_config"].update(timeout_secs="{{later}}"),
+     "Invalid task: health_check_config: unbound template variables {{later}}"),
+    (lambda c: c["health_check_config"].update(health_checker={"shell": {}}),
+     "Invalid task: health_check_config.health_checker.shell.shell_command is required"),
+    (lambda c: c["lifecycle"]["http"].update(graceful_shutdown_wait_secs="soon"),
+     "Invalid task: lifecycle.http.graceful_shutdown_wait_secs: 'soon' is not an integer"),
+    (lambda c: c["lifecycle"]["http"].update(shutdown_wait_secs=-1),
+     "Invalid task: lifecycle.http.shutdown_wait_secs must not be negative, got -1"),
+])
+def test_malformed_job_config_fails_before_the_sandbox_without_a_traceback(executor, tmp_path, caplog, change,
+                                                                             message):
+    ex = executor()
+    ex.launchTask(ex.driver, with_config(task_data(), change))
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.updates == [("t-1", "TASK_STARTING", None), ("t-1", "TASK_FAILED", message)]
+    assert not any(record.exc_info for record in caplog.records)
+    assert not os.path.exists(tmp_path / "executor" / "sandbox")
+
+
 def test_unbound_template_is_an_invalid_task(executor):
     ex = executor()
     ex.launchTask(ex.driver, task_data("echo {{thermos.ports[http]}}"))
@@ -183,3 +219,25 @@ def test_the_executor_exits_when_no_task_is_launched(tmp_path):
                              "--executor_timeout_secs", "0.5"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "no task launched within 0.5s: exiting" in result.stderr
+
+
+SLOW_RUNNER = """
+import os, signal, sys, time
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+open(sys.argv[1], "w").close()             # the task shows in the checkpoint root...
+time.sleep(0.5)                            # ...well before the runner takes signals (fork server, sandbox, ...)
+signal.signal(signal.SIGUSR1, lambda *a: sys.exit(0))
+signal.pause()
+"""
+
+
+def test_a_kill_right_after_start_waits_for_the_runner_to_take_signals(tmp_path):
+    root = tmp_path / "checkpoints"
+    exited = threading.Event()
+    runner = RunnerProcess([sys.executable, "-c", SLOW_RUNNER, str(root / "tasks" / "active" / "t-1")],
+                           str(tmp_path), str(root), "t-1", exited.set)
+    runner.start()
+    assert runner.wait_started(30)
+    runner.kill()
+    assert exited.wait(30)
+    assert runner.returncode == 0                 # asked to stop, not killed by SIGUSR1's default action

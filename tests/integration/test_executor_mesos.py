@@ -135,6 +135,20 @@ def test_malformed_task_data(mesos, framework):
     assert messages(framework, "bad-0")[-1][1].startswith("Could not deserialize task: task data is not")
 
 
+def test_a_job_without_a_task_cannot_be_deserialized_and_leaves_no_traceback(mesos, framework):
+    config = json.loads(job("true").json_dumps())
+    del config["task"]
+    data = {"task_id": "notask-0", "instance_id": 0, "job": {"role": "www-data", "environment": "test",
+                                                            "name": "hello"}, "config": config}
+    framework.launch([task_info("notask-0", f"{EXECUTOR} --nosetuid", json.dumps(data).encode(), RESOURCES)])
+    framework.wait_for_state("notask-0", "TASK_FAILED", timeout=60)
+    assert messages(framework, "notask-0") == [("TASK_STARTING", None), (
+        "TASK_FAILED", "Could not deserialize task: the job config has no task")]
+    stderr = sandbox(mesos, "notask-0", "stderr")
+    wait_for(lambda: mesos.executor_pid("notask-0-executor") is None, what="the executor's exit")
+    assert "Traceback" not in open(stderr).read()
+
+
 def members(zk, path):
     try:
         return {name: json.loads(zk.get(f"{path}/{name}")[0]) for name in zk.get_children(path)}

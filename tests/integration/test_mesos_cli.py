@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 
 from tests.helpers import BIN
@@ -30,12 +31,29 @@ def test_cli_serves_master_and_agent_until_sigterm(tmp_path):
 
 
 def test_cli_bad_flags_one_line_exit_2(tmp_path):
-    for flags in (["--resources", "cpus:lots"], ["--attributes", "rack"], ["--master_port", "x"],
-                  ["--executor_environment", "NOEQUALS"]):
+    for flags, says in ((["--resources", "cpus:lots"], "cpus"), (["--attributes", "rack"], "rack"),
+                        (["--master_port", "x"], "expected a port number, got 'x'"),
+                        (["--master_port", "99999"], "port must be 0-65535, got 99999"),
+                        (["--agent-port", "-5"], "port must be 0-65535, got -5"),
+                        (["--executor_environment", "NOEQUALS"], "NOEQUALS")):
         result = subprocess.run([os.path.join(BIN, "aurora-mesos-local"), "--work_dir", str(tmp_path), *flags],
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, (flags, result.stderr)
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("aurora-mesos-local:"), result.stderr
+        assert says in result.stderr, result.stderr
+
+
+def test_cli_port_in_use_names_the_port(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for flags, who in ((["--master_port", str(port), "--agent_port", "0"], "master"),
+                           (["--master_port", "0", "--agent_port", str(port)], "agent")):
+            result = subprocess.run([os.path.join(BIN, "aurora-mesos-local"), "--work_dir", str(tmp_path), *flags],
+                                    capture_output=True, text=True, timeout=30)
+            assert (result.returncode, result.stderr) == (
+                1, f"aurora-mesos-local: the {who} cannot listen on 127.0.0.1:{port}: Address already in use\n")
 
 
 def test_proto_validator_catches_bad_messages():

@@ -5,10 +5,12 @@ import json
 import pytest
 
 from thermos_executor.config import schema
+from thermos_executor.config.spec import HealthCheckSpec, LifecycleSpec
 from thermos_executor.errors import ThermosError
 from thermos_executor.executor import health
 from thermos_executor.executor.announcer import load_auth_config, member_data
 from thermos_executor.executor.task_data import AssignedTask, TaskDataError, resolve_ports
+from thermos_executor.mesos_state import MesosState
 
 
 def run_policy(results, interval=10, grace=15, failures=0, successes=1):
@@ -25,32 +27,40 @@ def run_policy(results, interval=10, grace=15, failures=0, successes=1):
 
 def test_grace_period_forgives_early_failures():
     policy, verdicts = run_policy([False, False, True])     # forgiving = ceil(15/10) = 2
-    assert verdicts == [health.STARTING, health.STARTING, health.RUNNING]
-    assert policy.verdict == (health.RUNNING, "Task is healthy.")
+    assert verdicts == [MesosState.TASK_STARTING, MesosState.TASK_STARTING, MesosState.TASK_RUNNING]
+    assert policy.verdict == (MesosState.TASK_RUNNING, "Task is healthy.")
+
+
+def test_grace_period_forgives_failures_after_running_too():
+    # Aurora counts the grace in attempts, not in time before RUNNING: healthy at once, then failing
+    policy, verdicts = run_policy([True, False, False], grace=30)     # forgiving = 3
+    assert verdicts == [MesosState.TASK_RUNNING] * 3
+    policy.record(False, "boom")
+    assert policy.verdict == (MesosState.TASK_FAILED, "Failed health check! boom")
 
 
 def test_failure_after_grace_fails_with_the_check_reason():
     policy, verdicts = run_policy([False, False, False])
-    assert verdicts[-1] == health.FAILED and policy.verdict[1] == "Failed health check! boom"
+    assert verdicts[-1] == MesosState.TASK_FAILED and policy.verdict[1] == "Failed health check! boom"
 
 
 def test_consecutive_failures_tolerated_once_running_and_failure_is_sticky():
     policy, verdicts = run_policy([True, True, True, False, True, False, False], grace=0, failures=1)
-    assert verdicts == [health.RUNNING] * 6 + [health.FAILED]
+    assert verdicts == [MesosState.TASK_RUNNING] * 6 + [MesosState.TASK_FAILED]
     policy.record(True)
-    assert policy.verdict[0] == health.FAILED
+    assert policy.verdict[0] == MesosState.TASK_FAILED
 
 
 def test_fail_fast_when_needed_successes_cannot_fit():
     # forgiving 1, S=3, F=1: max_attempts 5; after a failure at attempt 2, 3 successes cannot fit in 3 left? they
     # can (3 == 3); a failure at attempt 3 leaves 2 < 3 needed: fail fast.
     policy, verdicts = run_policy([False, True, False], grace=10, failures=1, successes=3)
-    assert verdicts[-1] == health.FAILED
+    assert verdicts[-1] == MesosState.TASK_FAILED
 
 
 def test_attempts_running_out_before_healthy():
     policy, verdicts = run_policy([False] * 1 + [True, False] * 10, grace=10, failures=5, successes=2)
-    assert verdicts[-1] == health.FAILED
+    assert verdicts[-1] == MesosState.TASK_FAILED
     assert policy.failure == "Not enough successful health checks in time."
 
 
@@ -73,8 +83,22 @@ def good_data(**overrides):
 def test_task_data_round_trip_and_ports():
     assigned = AssignedTask.from_task_info(task_info(good_data()))
     assert (assigned.task_id, assigned.instance_id, assigned.role) == ("t-1", 2, "www-data")
-    assert assigned.ports() == {"http": 31000, "aurora": 31000}
-    assert assigned.lifecycle_http["graceful_shutdown_endpoint"] == "/quitquitquit"
+    assert assigned.ports == {"http": 31000, "aurora": 31000}
+    assert assigned.lifecycle == LifecycleSpec(port="health", graceful_shutdown_endpoint="/quitquitquit",
+                                               graceful_shutdown_wait_secs=5, shutdown_endpoint="/abortabortabort",
+                                               shutdown_wait_secs=5)
+    assert assigned.health_check == HealthCheckSpec(
+        initial_interval_secs=15.0, interval_secs=10.0, max_consecutive_failures=0, min_consecutive_successes=1,
+        timeout_secs=1.0, shell_command=None, endpoint="/health", expected_response="ok", expected_response_code=0)
+
+
+def test_job_specs_follow_the_config():
+    config = good_data()["config"]
+    config["health_check_config"] = {"health_checker": {"shell": {"shell_command": "true"}}, "interval_secs": 2}
+    config["lifecycle"] = {}
+    assigned = AssignedTask.from_task_info(task_info(good_data(config=config)))
+    assert (assigned.health_check.shell_command, assigned.health_check.interval_secs) == ("true", 2.0)
+    assert assigned.health_check.initial_interval_secs == 15.0 and assigned.lifecycle is None
 
 
 @pytest.mark.parametrize("data, message", [
@@ -85,6 +109,10 @@ def test_task_data_round_trip_and_ports():
     ({"task_id": "x", "instance_id": 0, "job": "www-data/prod/web", "config": {}}, "job must be"),
     ({**good_data(), "assigned_ports": {"http": "31000"}}, "assigned_ports"),
     ({**good_data(), "config": {"task": {"processes": "nope"}}}, "not a valid job"),
+    ({**good_data(), "config": {"role": "www-data"}}, "the job config has no task"),
+    ({**good_data(), "task_id": None}, "task_id must be a non-empty string"),
+    ({**good_data(), "instance_id": True}, "instance_id must be an integer >= 0"),
+    ({**good_data(), "instance_id": -1}, "instance_id must be an integer >= 0"),
 ])
 def test_bad_task_data(data, message):
     info = {"data": ""} if data == b"" else task_info(data)

@@ -68,6 +68,17 @@ def choose_task(loaded, task=None, job=None):
                       'choose one with --task NAME or --job NAME')
 
 
+def choose_job(loaded, job=None):
+    """The job named `job` (NAME or CLUSTER/ROLE/ENV/NAME) in `loaded`, else the only job it defines."""
+    if job is not None:
+        return _pick_job(loaded, job)
+    if len(loaded.jobs) != 1:
+        names = ', '.join(_name(j) for j in loaded.jobs) or 'none'
+        raise ConfigError(f'{loaded.path} defines {len(loaded.jobs)} jobs ({names}): give --job NAME'
+                          if loaded.jobs else f'{loaded.path} defines no job')
+    return loaded.jobs[0]
+
+
 def _load_python(path):
     namespace = {}
     exec('from pystachio import *', namespace)

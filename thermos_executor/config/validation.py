@@ -157,6 +157,14 @@ def check_types(task):
         raise ConfigError(f'{_task_label(task)}: {_format(*problem)}')
 
 
+def check_fields(obj, label):
+    """Raise ConfigError for a missing required field or a wrongly typed value anywhere in `obj` (a struct of a
+    job, such as its health_check_config), naming it under `label`."""
+    problem = _type_problem(obj)
+    if problem:
+        raise ConfigError(_format([label] + problem[0], problem[1]))
+
+
 def _type_problem(obj, skip=()):
     """The first type problem in a pystachio value, read in its scopes, as (field path, what), or None.
 

@@ -30,13 +30,13 @@ from thermos_executor import config
 from thermos_executor.errors import ConfigError
 from thermos_executor.executor import health, lifecycle
 from thermos_executor.executor.announcer import Announcer, member_data
-from thermos_executor.executor.runner_process import FAILED, KILLED, LOST, RunnerProcess, runner_command
+from thermos_executor.executor.runner_process import RunnerProcess, runner_command
 from thermos_executor.executor.sandbox import SandboxError, create_sandbox
 from thermos_executor.executor.task_data import AssignedTask, TaskDataError
+from thermos_executor.mesos_state import MesosState
 
 log = logging.getLogger("thermos.executor")
 
-STARTING, RUNNING = "TASK_STARTING", "TASK_RUNNING"
 START_TIMEOUT = 120.0          # for the runner to show the task in its checkpoint
 PERSISTENCE_WAIT = 5.0         # after the terminal update, for the agent to acknowledge it
 MAX_RUNNER_RESTARTS = 3        # runners that die with the task unfinished are restarted to re-attach
@@ -78,7 +78,6 @@ class ThermosExecutor(Executor):
         self._terminal_sent = False
         self._acks: dict[str, threading.Event] = {}
         self.assigned: AssignedTask | None = None
-        self.ports: dict[str, int] = {}
         self.runner: RunnerProcess | None = None
         self.health: health.HealthChecker | None = None
         self.announcer: Announcer | None = None
@@ -97,7 +96,7 @@ class ThermosExecutor(Executor):
             else:
                 running, self.task_id, self.task_info = None, task_id, task
         if running is not None:
-            self._send(LOST, f"Task already running on this executor: {running}", task_id=task_id)
+            self._send(MesosState.TASK_LOST, f"Task already running on this executor: {running}", task_id=task_id)
             return
         self.launched.set()
         threading.Thread(target=self._run, name="supervisor", daemon=True).start()
@@ -139,39 +138,41 @@ class ThermosExecutor(Executor):
     # ---- the task's life (supervisor thread) -----------------------------------------------------------
     def _run(self) -> None:
         try:
-            self._send(STARTING)
+            self._send(MesosState.TASK_STARTING)
             outcome = self._launch_and_supervise()
         except Exception as e:  # noqa: BLE001 - a bug of ours still owes Mesos a terminal update
             log.exception("internal error")
-            outcome = (FAILED, f"Internal error: {e}")
+            outcome = (MesosState.TASK_FAILED, f"Internal error: {e}")
         self._finish(*outcome)
 
     def _launch_and_supervise(self) -> tuple[str, str]:
         try:
             assigned = self.assigned = AssignedTask.from_task_info(self.task_info)
         except TaskDataError as e:
-            return FAILED, f"Could not deserialize task: {e}"
+            return MesosState.TASK_FAILED, f"Could not deserialize task: {e}"
+        except ConfigError as e:
+            return MesosState.TASK_FAILED, f"Invalid task: {e}"
         unsupported = self._unsupported(assigned)
         if unsupported:
-            return FAILED, unsupported
+            return MesosState.TASK_FAILED, unsupported
         user = self._task_user(assigned)
         try:
             sandbox = create_sandbox(self.mesos_directory, self._sandbox_owner(user))
         except SandboxError as e:
-            return FAILED, f"Failed to initialize sandbox: {e}"
-        ports = self.ports = assigned.ports()
+            return MesosState.TASK_FAILED, f"Failed to initialize sandbox: {e}"
+        ports = assigned.ports
         try:
             task = assigned.thermos_task(ports, user)
             check = self._health_check(assigned, sandbox, ports, user)
         except ConfigError as e:
-            return FAILED, f"Invalid task: {e}"
+            return MesosState.TASK_FAILED, f"Invalid task: {e}"
         with self._lock:
             if self._kill_reason is not None:          # killed while we were setting up: never start the runner
-                return KILLED, "Task killed during initialization."
+                return MesosState.TASK_KILLED, "Task killed during initialization."
         self.runner = self._start_runner(assigned, task, sandbox, ports, user)
         if not self.runner.wait_started(START_TIMEOUT):
             self.runner.lose()
-            return LOST, "Timed out waiting for task to start!"
+            return MesosState.TASK_LOST, "Timed out waiting for task to start!"
         self._start_checkers(assigned, sandbox, ports, check)
         return self._supervise()
 
@@ -223,41 +224,37 @@ class ThermosExecutor(Executor):
     def _health_check(self, assigned: AssignedTask, sandbox: str, ports: dict, user: str):
         """The task's health check as a callable, or None when it has none (raises ConfigError)."""
         hc = assigned.health_check
-        checker = hc["health_checker"]
-        if checker.get("shell"):
-            command = config.interpolate_text(checker["shell"]["shell_command"], task_id=assigned.task_id,
-                                              ports=ports, user=user, instance=assigned.instance_id,
-                                              hostname=assigned.agent_host or None)
+        if hc.shell_command is not None:
+            command = config.interpolate_text(hc.shell_command, task_id=assigned.task_id, ports=ports, user=user,
+                                              instance=assigned.instance_id, hostname=assigned.agent_host or None)
             as_user = None if self.opts.nosetuid_health_checks or os.geteuid() != 0 else user
-            return lambda: health.shell_check(command, hc["timeout_secs"], sandbox, as_user)
+            return lambda: health.shell_check(command, hc.timeout_secs, sandbox, as_user)
         if "health" in ports:
-            http = checker.get("http") or {}
-            return lambda: health.http_check(ports["health"], http.get("endpoint", "/health"),
-                                             http.get("expected_response", "ok"),
-                                             http.get("expected_response_code", 0), hc["timeout_secs"])
+            return lambda: health.http_check(ports["health"], hc.endpoint, hc.expected_response,
+                                             hc.expected_response_code, hc.timeout_secs)
         return None
 
     def _start_checkers(self, assigned: AssignedTask, sandbox: str, ports: dict, check) -> None:
         hc = assigned.health_check
         if check is not None:
-            policy = health.HealthPolicy(hc["interval_secs"], hc["initial_interval_secs"],
-                                         hc["max_consecutive_failures"], hc["min_consecutive_successes"])
-            self.health = health.HealthChecker(check, policy, hc["interval_secs"], sandbox, self._notify)
+            policy = health.HealthPolicy(hc.interval_secs, hc.initial_interval_secs, hc.max_consecutive_failures,
+                                         hc.min_consecutive_successes)
+            self.health = health.HealthChecker(check, policy, hc.interval_secs, sandbox, self._notify)
             self.health.start()
         if self.opts.announcer_ensemble and assigned.announce is not None:
             announce = assigned.announce
             path = announce.get("zk_path") or "/".join([self.opts.announcer_serverset_path.rstrip("/"),
                                                        assigned.role, assigned.environment, assigned.name])
             host = self.opts.announcer_hostname or assigned.agent_host or os.uname().nodename
-            data = member_data(host, ports, announce.get("primary_port", "http"), assigned.instance_id)
-            wait = hc["initial_interval_secs"] + hc["max_consecutive_failures"] * hc["interval_secs"]
+            data = member_data(host, ports, announce["primary_port"], assigned.instance_id)
+            wait = hc.initial_interval_secs + hc.max_consecutive_failures * hc.interval_secs
             self.announcer = Announcer(self.opts.announcer_ensemble, path, data,
                                        self.opts.announcer_zookeeper_auth_config, wait, self._announcer_failed)
             self.announcer.start()
 
     def _verdict(self) -> tuple[str, str | None]:
         if self.health is None:
-            return RUNNING, "No health-check defined, task is assumed healthy."
+            return MesosState.TASK_RUNNING, "No health-check defined, task is assumed healthy."
         return self.health.verdict
 
     def _supervise(self) -> tuple[str, str]:
@@ -267,8 +264,8 @@ class ThermosExecutor(Executor):
                 runner_ended = self.runner.exited.is_set()
                 kill, announcer_failure = self._kill_reason, self._announcer_failure
                 verdict, reason = self._verdict()
-                if not runner_ended and kill is None and announcer_failure is None and verdict != health.FAILED \
-                        and (verdict != RUNNING or running_sent):
+                quiet = kill is None and announcer_failure is None and verdict != MesosState.TASK_FAILED
+                if not runner_ended and quiet and (verdict != MesosState.TASK_RUNNING or running_sent):
                     self._wake.wait()
                     continue
             if runner_ended:
@@ -280,15 +277,15 @@ class ThermosExecutor(Executor):
                     continue
                 self._stop_checkers()
                 if self.runner.restartable:              # gave up restarting: clean up what is left
-                    return self._stop(LOST, "Thermos runner kept dying while the task was active.")
+                    return self._stop(MesosState.TASK_LOST, "Thermos runner kept dying while the task was active.")
                 return self.runner.outcome()
             if kill is not None:
-                return self._stop(KILLED, kill)
+                return self._stop(MesosState.TASK_KILLED, kill)
             if announcer_failure is not None:
-                return self._stop(FAILED, announcer_failure)
-            if verdict == health.FAILED:
-                return self._stop(FAILED, reason)
-            self._send(RUNNING, reason)
+                return self._stop(MesosState.TASK_FAILED, announcer_failure)
+            if verdict == MesosState.TASK_FAILED:
+                return self._stop(MesosState.TASK_FAILED, reason)
+            self._send(MesosState.TASK_RUNNING, reason)
             running_sent = True
 
     def _stop_checkers(self) -> None:
@@ -305,11 +302,9 @@ class ThermosExecutor(Executor):
         if self.runner.exited.is_set() and not self.runner.restartable:
             return self.runner.outcome()                  # it had ended on its own before we stopped it
         self._stop_checkers()
-        http, ports = self.assigned.lifecycle_http, self.ports
-        if http and http.get("port", "health") in ports:
-            steps = [(http["graceful_shutdown_endpoint"], http["graceful_shutdown_wait_secs"]),
-                     (http["shutdown_endpoint"], http["shutdown_wait_secs"])]
-            lifecycle.graceful_stop(ports[http.get("port", "health")], steps, self.runner.exited, left)
+        spec, ports = self.assigned.lifecycle, self.assigned.ports
+        if spec is not None and spec.port in ports:
+            lifecycle.graceful_stop(ports[spec.port], spec.steps(), self.runner.exited, left)
         for _ in range(MAX_RUNNER_RESTARTS + 1):
             self.runner.kill()
             if self.runner.exited.wait(left()) and not self.runner.restartable:
@@ -321,7 +316,7 @@ class ThermosExecutor(Executor):
         log.warning("the runner did not stop within %.0fs: losing the task", self.opts.stop_timeout_in_secs)
         self.runner.lose()
         self.runner.exited.wait(10)
-        return LOST, f"Task did not stop within {self.opts.stop_timeout_in_secs:.0f}s ({reason})"
+        return MesosState.TASK_LOST, f"Task did not stop within {self.opts.stop_timeout_in_secs:.0f}s ({reason})"
 
     # ---- updates ----------------------------------------------------------------------------------------
     def _send(self, state: str, message: str | None = None, task_id: str | None = None) -> str:

@@ -19,14 +19,14 @@ import subprocess
 import threading
 from collections.abc import Callable
 
-RUNNING, STARTING, FAILED = "TASK_RUNNING", "TASK_STARTING", "TASK_FAILED"
+from thermos_executor.mesos_state import MesosState
+
 SNOOZE_FILE = ".healthchecksnooze"
 
 
 class HealthPolicy:
-    def __init__(self, interval: float, grace: float | None, max_failures: int, min_successes: int):
-        grace = 2 * interval if grace is None else grace
-        self.forgiving = math.ceil(grace / interval) if interval > 0 else 0
+    def __init__(self, interval: float, grace: float, max_failures: int, min_successes: int):
+        self.forgiving = math.ceil(grace / interval)
         self.max_failures = max_failures
         self.min_successes = min_successes
         self.max_attempts = self.forgiving + max_failures + min_successes
@@ -66,10 +66,10 @@ class HealthPolicy:
     @property
     def verdict(self) -> tuple[str, str | None]:
         if self.failure is not None:
-            return FAILED, f"Failed health check! {self.failure}"
+            return MesosState.TASK_FAILED, f"Failed health check! {self.failure}"
         if self.running:
-            return RUNNING, "Task is healthy."
-        return STARTING, None
+            return MesosState.TASK_RUNNING, "Task is healthy."
+        return MesosState.TASK_STARTING, None
 
 
 def _short(text: str) -> str:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from thermos_executor.mesos_state import MesosState
 from thermos_executor.runner import inspector
 from thermos_executor.runner.inotify import IN_CREATE, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import TaskPath
@@ -22,12 +23,25 @@ from thermos_executor.runner.state import ProcessState, TaskState
 
 log = logging.getLogger("thermos.executor")
 
-FINISHED, FAILED, KILLED, LOST = "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST"
 # thermos_runner's exit codes for failures before the task ran (Aurora's).
-EXIT_CODES = {101: (LOST, "Thermos failed with internal error."),
-              102: (FAILED, "Thermos received an invalid task."),
-              103: (LOST, "Thermos failed with an unknown error."),
-              104: (FAILED, "Task started with unknown user.")}
+EXIT_CODES = {101: (MesosState.TASK_LOST, "Thermos failed with internal error."),
+              102: (MesosState.TASK_FAILED, "Thermos received an invalid task."),
+              103: (MesosState.TASK_LOST, "Thermos failed with an unknown error."),
+              104: (MesosState.TASK_FAILED, "Task started with unknown user.")}
+
+
+SIGNAL_WAIT = 10.0                 # for a starting runner to install its signal handlers
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler for `sig` (the SigCgt mask of /proc/<pid>/status); True when it is
+    gone, so that the caller stops waiting."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+    except (FileNotFoundError, ProcessLookupError, StopIteration):
+        return True
+    return bool(caught >> (sig - 1) & 1)
 
 
 def runner_command() -> list[str]:
@@ -95,11 +109,21 @@ class RunnerProcess:
             watch.close()
 
     def signal(self, sig: int) -> None:
-        if self.proc is not None and not self.exited.is_set():
-            try:
-                os.kill(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
+        """Send `sig` once the runner handles it. A runner shows its task before it installs its signal handlers
+        (its fork server starts in between), and until then SIGUSR1/SIGUSR2 would kill it by their default
+        action instead of asking it to stop: a kill right after TASK_RUNNING ended the task LOST. Its
+        /proc/<pid>/status says when it catches the signal; we look again every 10 ms (or wake when it exits),
+        for at most SIGNAL_WAIT seconds, then send it anyway."""
+        proc = self.proc
+        if proc is None or self.exited.is_set():
+            return
+        deadline = time.monotonic() + SIGNAL_WAIT
+        while not _catches(proc.pid, sig) and time.monotonic() < deadline and not self.exited.wait(0.01):
+            pass
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
 
     def kill(self) -> None:
         """Graceful: the runner SIGTERMs the processes, runs the final ones, ends KILLED."""
@@ -124,22 +148,22 @@ class RunnerProcess:
         if code in EXIT_CODES:
             return EXIT_CODES[code]
         if code is not None and code > 0:
-            return LOST, f"Thermos exited for unknown reason (exit status: {code})"
+            return MesosState.TASK_LOST, f"Thermos exited for unknown reason (exit status: {code})"
         view = inspector.read_task(self.paths.root, self.paths.task_id)
         state = view.state.task_state if view else None
         if state == TaskState.SUCCESS:
-            return FINISHED, "Task finished."
+            return MesosState.TASK_FINISHED, "Task finished."
         if state == TaskState.FAILED:
-            return FAILED, "Task failed." + _failed_processes(view.state)
+            return MesosState.TASK_FAILED, "Task failed." + _failed_processes(view.state)
         if state == TaskState.KILLED:
-            return KILLED, "Task killed."
+            return MesosState.TASK_KILLED, "Task killed."
         if state == TaskState.LOST:
-            return LOST, "Task lost."
+            return MesosState.TASK_LOST, "Task lost."
         if code is not None and code < 0:
-            return KILLED, f"Task killed by signal {-code}."
+            return MesosState.TASK_KILLED, f"Task killed by signal {-code}."
         if state is None:
-            return LOST, "Task checkpoint could not be read."
-        return LOST, "Runner died while task was active."
+            return MesosState.TASK_LOST, "Task checkpoint could not be read."
+        return MesosState.TASK_LOST, "Runner died while task was active."
 
 
 def _failed_processes(state) -> str:

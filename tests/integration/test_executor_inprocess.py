@@ -221,12 +221,18 @@ def test_the_executor_exits_when_no_task_is_launched(tmp_path):
     assert "no task launched within 0.5s: exiting" in result.stderr
 
 
+# A runner as slow as a real one between showing its task and taking signals (a restarted runner finds the task
+# file already there, before it has even started Python); it writes its status record once it takes them.
 SLOW_RUNNER = """
 import os, signal, sys, time
-os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
-open(sys.argv[1], "w").close()             # the task shows in the checkpoint root...
-time.sleep(0.5)                            # ...well before the runner takes signals (fork server, sandbox, ...)
+from thermos_executor.runner import ckpt
+task_file, stream = sys.argv[1:]
+os.makedirs(os.path.dirname(task_file), exist_ok=True)
+open(task_file, "w").close()
+time.sleep(0.5)
 signal.signal(signal.SIGUSR1, lambda *a: sys.exit(0))
+os.makedirs(os.path.dirname(stream), exist_ok=True)
+ckpt.Writer(stream).write({"task_status": {"state": "ACTIVE", "timestamp": time.time(), "runner_pid": os.getpid()}})
 signal.pause()
 """
 
@@ -234,7 +240,8 @@ signal.pause()
 def test_a_kill_right_after_start_waits_for_the_runner_to_take_signals(tmp_path):
     root = tmp_path / "checkpoints"
     exited = threading.Event()
-    runner = RunnerProcess([sys.executable, "-c", SLOW_RUNNER, str(root / "tasks" / "active" / "t-1")],
+    runner = RunnerProcess([sys.executable, "-c", SLOW_RUNNER, str(root / "tasks" / "active" / "t-1"),
+                            str(root / "checkpoints" / "t-1" / "runner")],
                            str(tmp_path), str(root), "t-1", exited.set)
     runner.start()
     assert runner.wait_started(30)

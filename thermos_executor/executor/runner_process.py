@@ -16,8 +16,8 @@ import threading
 import time
 
 from thermos_executor.mesos_state import MesosState
-from thermos_executor.runner import inspector
-from thermos_executor.runner.inotify import IN_CREATE, IN_MOVED_TO, Inotify
+from thermos_executor.runner import ckpt, inspector
+from thermos_executor.runner.inotify import IN_CREATE, IN_MODIFY, Inotify
 from thermos_executor.runner.paths import TaskPath
 from thermos_executor.runner.state import ProcessState, TaskState
 
@@ -28,20 +28,6 @@ EXIT_CODES = {101: (MesosState.TASK_LOST, "Thermos failed with internal error.")
               102: (MesosState.TASK_FAILED, "Thermos received an invalid task."),
               103: (MesosState.TASK_LOST, "Thermos failed with an unknown error."),
               104: (MesosState.TASK_FAILED, "Task started with unknown user.")}
-
-
-SIGNAL_WAIT = 10.0                 # for a starting runner to install its signal handlers
-
-
-def _catches(pid: int, sig: int) -> bool:
-    """Whether process `pid` has a handler for `sig` (the SigCgt mask of /proc/<pid>/status); True when it is
-    gone, so that the caller stops waiting."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
-    except (FileNotFoundError, ProcessLookupError, StopIteration):
-        return True
-    return bool(caught >> (sig - 1) & 1)
 
 
 def runner_command() -> list[str]:
@@ -79,23 +65,26 @@ class RunnerProcess:
         self.on_exit()
 
     def wait_started(self, timeout: float) -> bool:
-        """Until the task shows in the checkpoint root (or the runner exited); False on timeout.
+        """Until this runner has taken the task (or exited); False on timeout.
 
-        Woken by inotify when the runner renames the task file into place, or by the runner's pidfd.
+        Taken = a task status written by this runner's pid is in the runner stream: a runner writes one as soon
+        as it holds the task, and installs its signal handlers before that, so from then on a kill or lose
+        is handled, never fatal by the signal's default action. A task file on disk is not enough: a runner
+        restarted for a task already has one before it has even started Python. Woken by inotify on the
+        checkpoint directory, or by the runner's pidfd.
         """
-        task_files = [self.paths.task_file(s) for s in ("active", "finished")]
         watch = Inotify()
         try:
             pidfd = os.pidfd_open(self.proc.pid)
         except ProcessLookupError:
             watch.close()
             return True
+        tailer = ckpt.Tailer(self.paths.runner_checkpoint)
         try:
-            for path in task_files:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                watch.watch(os.path.dirname(path), IN_CREATE | IN_MOVED_TO)
+            os.makedirs(self.paths.checkpoint_dir, exist_ok=True)
+            watch.watch(self.paths.checkpoint_dir, IN_CREATE | IN_MODIFY)
             deadline = time.monotonic() + timeout
-            while not any(os.path.exists(p) for p in task_files):
+            while not any(r.get("task_status", {}).get("runner_pid") == self.proc.pid for r in tailer.read_new()):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -105,25 +94,16 @@ class RunnerProcess:
                 watch.read_names()
             return True
         finally:
+            tailer.close()
             os.close(pidfd)
             watch.close()
 
     def signal(self, sig: int) -> None:
-        """Send `sig` once the runner handles it. A runner shows its task before it installs its signal handlers
-        (its fork server starts in between), and until then SIGUSR1/SIGUSR2 would kill it by their default
-        action instead of asking it to stop: a kill right after TASK_RUNNING ended the task LOST. Its
-        /proc/<pid>/status says when it catches the signal; we look again every 10 ms (or wake when it exits),
-        for at most SIGNAL_WAIT seconds, then send it anyway."""
-        proc = self.proc
-        if proc is None or self.exited.is_set():
-            return
-        deadline = time.monotonic() + SIGNAL_WAIT
-        while not _catches(proc.pid, sig) and time.monotonic() < deadline and not self.exited.wait(0.01):
-            pass
-        try:
-            os.kill(proc.pid, sig)
-        except ProcessLookupError:
-            pass
+        if self.proc is not None and not self.exited.is_set():
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
 
     def kill(self) -> None:
         """Graceful: the runner SIGTERMs the processes, runs the final ones, ends KILLED."""

@@ -18,6 +18,7 @@ holds for as long as it lives.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -114,16 +115,25 @@ class TaskRunner:
         if self.task_state in TaskState.TERMINAL:
             self._finish_task_file()
             return self.task_state
-        self._take_control()
-        self._forker = forkserver.ForkServer()   # before the loop: a copy of the runner as loaded
-        self._selector = selectors.DefaultSelector()
-        self._inotify = Inotify()
-        self._inotify.watch(self.paths.checkpoint_dir)
-        self._selector.register(self._inotify.fd, selectors.EVENT_READ, "inotify")
-        wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._selector.register(wake_r, selectors.EVENT_READ, "signal")
-        old_handlers = self._install_signals()
-        try:
+        with contextlib.ExitStack() as cleanup:
+            # Signals first: a kill sent as soon as the task file exists (the executor waits for it) must be
+            # caught by our handler, not end the runner by the signal's default action.
+            wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            cleanup.callback(os.close, wake_r)
+            cleanup.callback(os.close, self._wake_w)
+            cleanup.callback(self._restore_signals, self._install_signals())
+            self._take_control()
+            cleanup.callback(self.writer.close)
+            self._forker = forkserver.ForkServer()   # before the loop: a copy of the runner as loaded
+            cleanup.callback(self._forker.close)
+            self._inotify = Inotify()
+            cleanup.callback(self._inotify.close)
+            self._inotify.watch(self.paths.checkpoint_dir)
+            self._selector = selectors.DefaultSelector()
+            cleanup.callback(self._selector.close)
+            self._selector.register(self._inotify.fd, selectors.EVENT_READ, "inotify")
+            self._selector.register(wake_r, selectors.EVENT_READ, "signal")
+            cleanup.callback(self._close_watches)
             self._reattach()
             while True:
                 while self._step():
@@ -131,17 +141,11 @@ class TaskRunner:
                 if self.task_state in TaskState.TERMINAL:
                     break
                 self._wait()
-        finally:
-            self._restore_signals(old_handlers)
-            for watch in self.watches.values():
-                self._close_watch(watch)
-            self._selector.close()
-            os.close(wake_r)
-            os.close(self._wake_w)
-            self._inotify.close()
-            self._forker.close()
-            self.writer.close()
         return self.task_state
+
+    def _close_watches(self) -> None:
+        for watch in self.watches.values():
+            self._close_watch(watch)
 
     def request_stop(self, terminal: TaskState = TaskState.KILLED, grace: float | None = None) -> None:
         """Ask a running loop to kill (graceful, within `grace`, default the runner's) or lose (immediate)

@@ -2,7 +2,9 @@
 
 `protocol` turns an HTTP body into a call on a handler object and the handler's Response back into a body,
 in TJSON or TBinary as Aurora's /api does; `client` is the other end; `envelope` builds Responses. None of
-them holds scheduler logic.
+them holds scheduler logic. The handlers do: `handlers.SchedulerApi` (the job, task, tier and quota calls) on
+`state_manager.StateManager` (task state changes applied to storage), with `config` (job validation),
+`summaries` (read-side views) and `settings` (the flags they read).
 
 Importing this package also makes the generated structs hashable, by value. Thrift's Python generator gives
 them `__eq__` but no `__hash__`, so Python 3 makes them unhashable, and Aurora's many `set<struct>` fields

@@ -5,8 +5,10 @@
   reschedule  the flapping penalty over a task's ancestors, and the replacement's status and message
   timeout     transient statuses that time out to LOST "Task timed out"
   pruning     when terminated tasks are deleted (age, per-job count)
+  task_ids    task ids as Aurora makes them
 
-How a manager applies a status change to task T (Aurora's StateManagerImpl), inside one storage transaction:
+How a manager applies a status change to task T (Aurora's StateManagerImpl), inside one storage transaction
+(scheduler.api.state_manager does):
   1. If the caller gave an expected status (compare-and-set) and T is missing or not in it: INVALID_CAS_STATE.
   2. `result = transition(T.status or None, target, facts of T)`; count `result.illegal` under
      ILLEGAL_TRANSITIONS_COUNTER.

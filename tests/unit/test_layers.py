@@ -12,14 +12,16 @@ FORBIDDEN = {
     "thermos_executor.logs": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_executor.flags": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_observer": ("scheduler", "thermos_executor.cli", "thermos_executor.executor"),
-    "scheduler.log": ("scheduler.mesos", "scheduler.state", "scheduler.api", "scheduler.storage", "thermos_observer"),
-    "scheduler.mesos": ("scheduler.log", "scheduler.state", "scheduler.api", "scheduler.storage", "thermos_observer"),
+    "scheduler.log": ("scheduler.mesos_standin", "scheduler.state", "scheduler.api", "scheduler.storage",
+                      "thermos_observer"),
+    "scheduler.mesos_standin": ("scheduler.log", "scheduler.state", "scheduler.api", "scheduler.storage",
+                                "thermos_observer"),
     # Pure rules: no I/O layer, no wire format, no event loop.
-    "scheduler.state": ("scheduler.log", "scheduler.mesos", "scheduler.api", "scheduler.storage", "tornado",
+    "scheduler.state": ("scheduler.log", "scheduler.mesos_standin", "scheduler.api", "scheduler.storage", "tornado",
                         "asyncio", "thermos_observer"),
-    "scheduler.api": ("scheduler.log", "scheduler.mesos", "scheduler.storage", "thermos_observer"),
+    "scheduler.api": ("scheduler.log", "scheduler.mesos_standin", "scheduler.storage", "thermos_observer"),
     # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
-    "scheduler.storage": ("scheduler.mesos", "scheduler.state", "thermos_observer", "tornado"),
+    "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "thermos_observer", "tornado"),
 }
 
 

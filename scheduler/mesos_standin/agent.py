@@ -29,9 +29,9 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.web
 
-from scheduler.mesos import containerizer, protocol, web
-from scheduler.mesos.resources import Resources, attributes_summary
-from scheduler.mesos.web import CallError, id_value, require
+from scheduler.mesos_standin import containerizer, protocol, web
+from scheduler.mesos_standin.resources import Resources, attributes_summary
+from scheduler.mesos_standin.web import CallError, id_value, require
 from thermos_executor.mesos_state import MesosState, STATES, is_terminal
 
 log = logging.getLogger(__name__)

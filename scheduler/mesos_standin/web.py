@@ -18,7 +18,7 @@ import tornado.iostream
 import tornado.netutil
 import tornado.web
 
-from scheduler.mesos import files, recordio
+from scheduler.mesos_standin import files, recordio
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ import threading
 import tornado.httpserver
 import tornado.ioloop
 
-from scheduler.mesos import web
-from scheduler.mesos.agent import Agent
-from scheduler.mesos.master import Master
-from scheduler.mesos.resources import Resources, attributes_from_dict, parse_attributes
+from scheduler.mesos_standin import web
+from scheduler.mesos_standin.agent import Agent
+from scheduler.mesos_standin.master import Master
+from scheduler.mesos_standin.resources import Resources, attributes_from_dict, parse_attributes
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import os
 import signal
 import sys
 
-from scheduler.mesos import launch
-from scheduler.mesos.local import Cluster
-from scheduler.mesos.resources import ResourceError, Resources, parse_attributes
-from scheduler.mesos.web import ListenError
+from scheduler.mesos_standin import launch
+from scheduler.mesos_standin.local import Cluster
+from scheduler.mesos_standin.resources import ResourceError, Resources, parse_attributes
+from scheduler.mesos_standin.web import ListenError
 from thermos_executor.argtypes import port
 from thermos_executor.version import add_version_flag
 

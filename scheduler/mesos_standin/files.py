@@ -8,7 +8,7 @@ Anything outside, missing or unreadable is reported as not found, so the endpoin
 outside the work directory.
 
 `is_within` repeats `thermos_observer.files.is_within` on purpose: this stand-in imports nothing outside
-`scheduler.mesos`, and the observer should not depend on the scheduler either.
+`scheduler.mesos_standin`, and the observer should not depend on the scheduler either.
 """
 from __future__ import annotations
 

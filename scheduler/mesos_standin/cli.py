@@ -19,8 +19,8 @@ import sys
 from scheduler.mesos_standin import launch
 from scheduler.mesos_standin.local import Cluster
 from scheduler.mesos_standin.resources import ResourceError, Resources, parse_attributes
-from scheduler.mesos_standin.web import ListenError
 from thermos_executor.argtypes import port
+from thermos_executor.daemon.http import ListenError
 from thermos_executor.version import add_version_flag
 
 DEFAULT_RESOURCES = "cpus:2;mem:4096;disk:10240;ports:[31000-31999]"

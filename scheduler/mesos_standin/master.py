@@ -738,7 +738,7 @@ class MasterStateHandler(web.Handler):
         self.master = master
 
     def get(self):
-        self.answer(self.master.state())
+        self.send_json(self.master.state())
 
 
 class SchedulerHandler(web.StreamingHandler):

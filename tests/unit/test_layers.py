@@ -11,6 +11,9 @@ FORBIDDEN = {
     "thermos_executor.config": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_executor.logs": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_executor.flags": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    # Daemon plumbing and ZooKeeper recipes: below every daemon and command that uses them.
+    "thermos_executor.daemon": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    "thermos_executor.zk": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_observer": ("scheduler", "thermos_executor.cli", "thermos_executor.executor"),
     "scheduler.log": ("scheduler.mesos_standin", "scheduler.state", "scheduler.api", "scheduler.storage",
                       "thermos_observer"),

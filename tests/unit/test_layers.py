@@ -17,8 +17,10 @@ FORBIDDEN = {
     "thermos_observer": ("scheduler", "thermos_executor.cli", "thermos_executor.executor"),
     "scheduler.log": ("scheduler.mesos_standin", "scheduler.state", "scheduler.api", "scheduler.storage",
                       "thermos_observer"),
-    "scheduler.mesos_standin": ("scheduler.log", "scheduler.state", "scheduler.api", "scheduler.storage",
-                                "thermos_observer"),
+    # The stand-in is a fake cluster under the scheduler: it imports nothing of the scheduler above it.
+    "scheduler.mesos_standin": ("scheduler.log", "scheduler.storage", "scheduler.state", "scheduler.scheduling",
+                                "scheduler.framework", "scheduler.api", "scheduler.ui", "scheduler.client",
+                                "scheduler.app", "thermos_observer"),
     # Pure rules: no I/O layer, no wire format, no event loop.
     "scheduler.state": ("scheduler.log", "scheduler.mesos_standin", "scheduler.api", "scheduler.storage", "tornado",
                         "asyncio", "thermos_observer"),

@@ -123,3 +123,13 @@ def test_a_lose_has_no_grace_and_its_target_is_the_end():
 def test_terminal_tasks_decide_nothing_and_wait_for_nothing():
     s = state(("ACTIVE", 0), ("SUCCESS", 5))
     assert step(s, plans("a"), 6).actions == [] and t.wake_at(s, plans("a"), 6, WAIT, None) is None
+
+
+def test_a_run_that_starts_while_cleaning_gets_its_own_sigterm():
+    # Launched just before a kill: the cleaning's SIGTERM found no process of it, so it would run to the deadline.
+    p = plans("a", final=("f",))
+    cleaning = state(("ACTIVE", 0), ("CLEANING", 1, "KILLED", 61))
+    assert t.on_running(cleaning, p, "a") == [t.SignalRun(signal.SIGTERM, "a")]
+    assert t.on_running(cleaning, p, "f") == []                       # final processes are not cleaned
+    assert t.on_running(state(("ACTIVE", 0)), p, "a") == []
+    assert t.on_running(state(("ACTIVE", 0), ("CLEANING", 1), ("FINALIZING", 2)), p, "f") == []

@@ -104,6 +104,7 @@ class TaskRunner:
         self._killing_since: float | None = None    # when everything live was SIGKILLed on the way to terminal
         self._retry_at: float | None = None
         self._launch_failures = 0                   # in a row, for the back-off
+        self._looping = False                       # past _reattach: events are handled one by one
 
     # ---- public -----------------------------------------------------------------------------------
     @property
@@ -135,6 +136,7 @@ class TaskRunner:
             self._selector.register(wake_r, selectors.EVENT_READ, "signal")
             cleanup.callback(self._close_watches)
             self._reattach()
+            self._looping = True
             while True:
                 while self._step():
                     pass
@@ -297,6 +299,8 @@ class TaskRunner:
                 self._write_status(state, **extra)
             case transitions.SignalLive(sig, plans):
                 self._signal_live(sig, *(getattr(self.plans, name) for name in plans))
+            case transitions.SignalRun(sig, name):
+                process_tree.signal_all(process_tree.user_processes(self.state.last_run(name)), sig)
             case transitions.Launch(plan):
                 self._launch(getattr(self.plans, plan), now)
             case transitions.StartKilling():
@@ -466,6 +470,9 @@ class TaskRunner:
             if status["state"] == ProcessState.FORKED and watch.pid is None and \
                     not self._attach(watch, name, status["coordinator_pid"], status["fork_time"]):
                 self._retry(time.time())  # gone already: _check_attached settles the run
+            if status["state"] == ProcessState.RUNNING and self._looping:   # (_reattach signals all it finds)
+                for action in transitions.on_running(self.state, self.plans, name):
+                    self._apply(action, time.time())
         run = self.state.last_run(name)
         if run is None or run.terminal:
             self._close_watch(watch)

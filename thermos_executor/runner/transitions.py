@@ -45,6 +45,13 @@ class SignalLive:
 
 
 @dataclass(frozen=True)
+class SignalRun:
+    """Signal the user processes of one process's live run."""
+    sig: int
+    process: str
+
+
+@dataclass(frozen=True)
 class Launch:
     """Start what the named plan allows now."""
     plan: str
@@ -101,6 +108,15 @@ def on_stop(state: RunnerState, stop: Stop, now: float) -> Decision:
         return Decision([RecordStatus(TaskState.CLEANING, target, deadline),
                          SignalLive(signal.SIGTERM, ("regular",))], again=True)
     return Decision([RecordStatus(TaskState(state.task_state), target, deadline)], again=True)
+
+
+def on_running(state: RunnerState, plans: TaskPlans, process: str) -> list:
+    """A run has just started. One of the regular plan starting while the task is CLEANING was launched before
+    the cleaning's SIGTERM, which found no process of it yet: it gets its own, or it would run until the
+    deadline."""
+    if state.task_state == TaskState.CLEANING and process in plans.regular.processes:
+        return [SignalRun(signal.SIGTERM, process)]
+    return []
 
 
 def step(state: RunnerState, plans: TaskPlans, live: Live, now: float, finalization_wait: float,

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import benchlib  # also puts the repository on sys.path, for the imports below
-from scheduler.mesos.local import LocalMesos
+from scheduler.mesos_standin.local import LocalMesos
 from tests.mesos_framework import TestFramework, echo_command, task_info
 from thermos_executor.config import schema
 

@@ -13,7 +13,7 @@ import tempfile
 import benchlib  # also puts the repository on sys.path, for the imports below
 import psutil
 from executor_launch import EXECUTOR, TimedFramework, thermos_data
-from scheduler.mesos.local import LocalMesos
+from scheduler.mesos_standin.local import LocalMesos
 from tests.mesos_framework import echo_command, task_info
 
 GOAL_MB = 64.0

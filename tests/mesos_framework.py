@@ -21,7 +21,7 @@ import time
 
 from pymesos import MesosSchedulerDriver, Scheduler
 
-from scheduler.mesos.resources import Resources
+from scheduler.mesos_standin.resources import Resources
 
 ECHO_EXECUTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "echo_executor.py")
 

@@ -10,7 +10,10 @@ import signal
 import socket
 import sys
 
+from tornado.httpserver import HTTPServer
+
 from thermos_executor.argtypes import port
+from thermos_executor.daemon.http import ListenError, bind_sockets
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.runner.paths import default_root
 from thermos_observer.app import AppState, Options, make_app
@@ -70,13 +73,14 @@ def options_from(args) -> Options:
 
 async def serve(options: Options, ip: str, port: int) -> int:
     state = AppState(options)
-    app = make_app(state)
     try:
-        server = app.listen(port, address=ip)
-    except OSError as e:
-        print(f"thermos_observer: cannot listen on {ip}:{port}: {e.strerror}", file=sys.stderr)
+        sockets = bind_sockets(ip, port)
+    except ListenError as e:
+        print(f"thermos_observer: {e}", file=sys.stderr)
         return 1
-    bound = next(iter(server._sockets.values())).getsockname()[1]
+    server = HTTPServer(make_app(state))
+    server.add_sockets(sockets)
+    bound = sockets[0].getsockname()[1]
     state.start()
     host = socket.gethostname() if ip in ("0.0.0.0", "::") else ip
     logging.getLogger("thermos_observer").info("serving http://%s:%d/ (roots %s, mesos roots %s)", host, bound,

@@ -1,14 +1,15 @@
-"""/health, /vars (Aurora's `name value` text), /vars.json and /metrics (Prometheus text format)."""
+"""The observer's exported variables, served by the shared /health, /vars, /vars.json and /metrics handlers
+(thermos_executor.daemon.http); /health answers without credentials."""
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
 import sys
 import time
 
-from thermos_observer.handlers.base import Base, NotFound
+from thermos_executor.daemon.http import HealthHandler, MetricsHandler, VarsHandler, VarsJsonHandler
+from thermos_observer.handlers.base import Base
 
 STARTED = time.time()
 
@@ -51,42 +52,26 @@ def _rss_bytes() -> int:
         return 0
 
 
-class Health(Base):
+class _Exported(Base):
+    def variables(self) -> dict:
+        return variables(self.app_state)
+
+
+class Health(Base, HealthHandler):
     needs_auth = False
 
-    def get(self):
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.write("OK\n")
+
+class Vars(_Exported, VarsHandler):
+    pass
 
 
-class Vars(Base):
-    def get(self, name=None):
-        values = variables(self.app_state)
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        if name is not None:
-            if name not in values:
-                raise NotFound(f"unknown exported variable: {name}")
-            self.write(f"{values[name]}\n")
-            return
-        self.write("".join(f"{k} {v}\n" for k, v in sorted(values.items())))
-
-
-class VarsJson(Base):
+class VarsJson(_Exported, VarsJsonHandler):
     json_errors = True
 
-    def get(self):
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.write(json.dumps(variables(self.app_state), sort_keys=True))
 
+class Metrics(_Exported, MetricsHandler):
+    def metric_name(self, name: str) -> str:
+        return "thermos_" + ("" if name.startswith("observer.") else "observer_") + name.replace(".", "_")
 
-class Metrics(Base):
-    def get(self):
-        lines = []
-        for name, value in sorted(variables(self.app_state).items()):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                continue
-            metric = "thermos_" + ("" if name.startswith("observer.") else "observer_") + name.replace(".", "_")
-            lines.append(f"# TYPE {metric} {'counter' if name.startswith('observer.http') else 'gauge'}")
-            lines.append(f"{metric} {value}")
-        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.write("\n".join(lines) + "\n")
+    def metric_type(self, name: str) -> str:
+        return "counter" if name.startswith("observer.http") else "gauge"

@@ -24,9 +24,9 @@ import signal
 import sqlite3
 import sys
 
+from thermos_executor.daemon import aurora_flags as F
 from thermos_executor.version import version_line
 
-from . import flags as F
 from .protocol import EMPTY, KIND_NAMES, TRUNCATE, LogError, read_range
 from .replica import Replica, db_file, truncate_target
 
@@ -95,7 +95,7 @@ def cmd_status(argv: list[str]) -> int:
     else:
         status = _offline_status(_path(values))
     if values["zk_endpoints"] and values["native_log_zk_group_path"]:
-        from .discovery import read_group
+        from thermos_executor.zk.group import read_group
         logging.getLogger("kazoo").setLevel(logging.CRITICAL)  # its retries are noise here: we say one line
         try:
             members, writer = read_group(values["zk_endpoints"], values["native_log_zk_group_path"])
@@ -189,15 +189,17 @@ def cmd_serve(argv: list[str]) -> int:
 async def _serve(values: dict) -> int:
     from tornado.httpserver import HTTPServer
 
+    from thermos_executor.daemon.http import ListenError, bind_sockets
+
     from .node import LogNode
     from .server import make_app
 
     ip, port = values["ip"], values["native_log_port"]
     server = HTTPServer(None, max_body_size=1 << 30)
     try:
-        sockets = __import__("tornado.netutil", fromlist=["bind_sockets"]).bind_sockets(port, ip)
-    except OSError as e:
-        raise LogError(f"cannot listen on {ip}:{port}: {e.strerror or e}") from None
+        sockets = bind_sockets(ip, port)
+    except ListenError as e:
+        raise LogError(str(e)) from None
     port = sockets[0].getsockname()[1]
     node = LogNode(values["native_log_file_path"], f"{ip}:{port}", values["zk_endpoints"],
                    values["native_log_zk_group_path"], values["native_log_quorum_size"],

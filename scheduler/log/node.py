@@ -17,9 +17,10 @@ import asyncio
 import logging
 import time
 
+from thermos_executor.zk.group import Discovery
+
 from .catchup import CatchUp, recover_replica
 from .coordinator import Coordinator
-from .discovery import Discovery
 from .peers import LocalReplica, RemoteReplica
 from .protocol import EMPTY, VOTING, Fenced, LogError, NotWriter, majority
 from .replica import Replica

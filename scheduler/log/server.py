@@ -14,7 +14,7 @@ Log API (for operators, tests and tools; a scheduler embeds the node and calls t
   GET  /log/read?from=&to=  committed entries (binary message); bad ranges are 400s (protocol.read_range)
   GET  /log/status        JSON
 
-Metrics: /health, /vars, /vars.json, /metrics (Prometheus text).
+Metrics: /health, /vars, /vars.json, /metrics (thermos_executor.daemon.http).
 
 The two requests on the path of every append, ``POST /log/append`` and ``POST /replica/write``, skip tornado's
 web layer (`Application` routing, `RequestHandler`), which costs about as much CPU per request as tornado's
@@ -32,24 +32,21 @@ import logging
 from tornado import httputil, web
 from tornado.iostream import StreamClosedError
 
+from thermos_executor.daemon.http import BaseHandler, HealthHandler, MetricsHandler, VarsHandler, VarsJsonHandler
+
 from .peers import parse_json
 from .protocol import CONTENT_TYPE, EMPTY, MAX_INT, LogError, NotWriter, OutOfRange, decode, encode, read_range
 
 log = logging.getLogger(__name__)
 
 
-class _Base(web.RequestHandler):
+class _Base(BaseHandler):
     def initialize(self, node):
         self.node = node
 
     def send_message(self, header: dict, entries=()) -> None:
         self.set_header("Content-Type", CONTENT_TYPE)
         self.finish(encode(header, entries))
-
-    def send_json(self, value, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(value))
 
     def message(self) -> tuple[dict, list]:
         try:
@@ -63,9 +60,9 @@ class _Base(web.RequestHandler):
             raise web.HTTPError(400, reason=f"field {name!r} must be an integer in [0, 2**63)")
         return value
 
-    def write_error(self, status_code, **kwargs):
+    def write_error_body(self, status_code: int, message: str) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": self._reason}))
+        self.finish(json.dumps({"error": message}))
 
 
 class Promise(_Base):
@@ -287,27 +284,25 @@ class Status(_Base):
         self.send_json(self.node.status())
 
 
-class Health(_Base):
-    def get(self):
-        self.set_header("Content-Type", "text/plain")
-        self.finish("OK\n")
+class _Exported(_Base):
+    def variables(self) -> dict:
+        return self.node.vars()
 
 
-class Vars(_Base):
-    def get(self):
-        self.set_header("Content-Type", "text/plain")
-        self.finish("".join(f"{k} {v}\n" for k, v in sorted(self.node.vars().items())))
+class Health(_Base, HealthHandler):
+    pass
 
 
-class VarsJson(_Base):
-    def get(self):
-        self.send_json(self.node.vars())
+class Vars(_Exported, VarsHandler):
+    pass
 
 
-class Metrics(_Base):
-    def get(self):
-        self.set_header("Content-Type", "text/plain; version=0.0.4")
-        self.finish("".join(f"# TYPE {k} gauge\n{k} {v}\n" for k, v in sorted(self.node.vars().items())))
+class VarsJson(_Exported, VarsJsonHandler):
+    pass
+
+
+class Metrics(_Exported, MetricsHandler):
+    pass
 
 
 def make_app(node) -> LogServer:

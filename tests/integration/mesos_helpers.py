@@ -7,7 +7,7 @@ import http.client
 import json
 import os
 
-from scheduler.mesos.local import LocalMesos
+from scheduler.mesos_standin.local import LocalMesos
 from tests.mesos_framework import TestFramework
 from tests.mesos_protos import validate_log
 

@@ -11,7 +11,7 @@ import psutil
 import pytest
 from tests.integration.logcluster import BIN, LogCluster, wait_for
 
-from scheduler.log import flags as F
+from thermos_executor.daemon import aurora_flags as F
 from scheduler.log.client import LogClient
 
 

@@ -8,7 +8,7 @@ from thermos_executor.config import schema
 from thermos_executor.config.spec import HealthCheckSpec, LifecycleSpec
 from thermos_executor.errors import ThermosError
 from thermos_executor.executor import health
-from thermos_executor.executor.announcer import load_auth_config, member_data
+from thermos_executor.zk.serverset import load_auth_config, member_data
 from thermos_executor.executor.task_data import AssignedTask, TaskDataError, resolve_ports
 from thermos_executor.mesos_state import MesosState
 

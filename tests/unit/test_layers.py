@@ -11,15 +11,22 @@ FORBIDDEN = {
     "thermos_executor.config": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_executor.logs": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_executor.flags": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    # Daemon plumbing and ZooKeeper recipes: below every daemon and command that uses them.
+    "thermos_executor.daemon": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    "thermos_executor.zk": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_observer": ("scheduler", "thermos_executor.cli", "thermos_executor.executor"),
-    "scheduler.log": ("scheduler.mesos", "scheduler.state", "scheduler.api", "scheduler.storage", "thermos_observer"),
-    "scheduler.mesos": ("scheduler.log", "scheduler.state", "scheduler.api", "scheduler.storage", "thermos_observer"),
+    "scheduler.log": ("scheduler.mesos_standin", "scheduler.state", "scheduler.api", "scheduler.storage",
+                      "thermos_observer"),
+    # The stand-in is a fake cluster under the scheduler: it imports nothing of the scheduler above it.
+    "scheduler.mesos_standin": ("scheduler.log", "scheduler.storage", "scheduler.state", "scheduler.scheduling",
+                                "scheduler.framework", "scheduler.api", "scheduler.ui", "scheduler.client",
+                                "scheduler.app", "thermos_observer"),
     # Pure rules: no I/O layer, no wire format, no event loop.
-    "scheduler.state": ("scheduler.log", "scheduler.mesos", "scheduler.api", "scheduler.storage", "tornado",
+    "scheduler.state": ("scheduler.log", "scheduler.mesos_standin", "scheduler.api", "scheduler.storage", "tornado",
                         "asyncio", "thermos_observer"),
-    "scheduler.api": ("scheduler.log", "scheduler.mesos", "scheduler.storage", "thermos_observer"),
+    "scheduler.api": ("scheduler.log", "scheduler.mesos_standin", "scheduler.storage", "thermos_observer"),
     # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
-    "scheduler.storage": ("scheduler.mesos", "scheduler.state", "thermos_observer", "tornado"),
+    "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "thermos_observer", "tornado"),
 }
 
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from scheduler.log import flags as F
+from thermos_executor.daemon import aurora_flags as F
 from scheduler.log.coordinator import Coordinator, recovery_values
 from scheduler.log.peers import LocalReplica, ReplicaUnavailable
 from scheduler.log.protocol import APPEND, NOOP, Entry, Fenced, LogError, NotWriter, QuorumUnreachable

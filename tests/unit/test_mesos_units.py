@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from scheduler.mesos import files, recordio
-from scheduler.mesos.resources import (ResourceError, Resources, attributes_summary, format_duration,
+from scheduler.mesos_standin import files, recordio
+from scheduler.mesos_standin.resources import (ResourceError, Resources, attributes_summary, format_duration,
                                        parse_attributes)
 from tests.mesos_protos import strip_gogo
 

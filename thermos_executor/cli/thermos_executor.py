@@ -60,7 +60,7 @@ def main(argv=None) -> int:
         LogDefaults(args.runner_logger_destination, args.runner_logger_mode, args.runner_rotate_log_size_mb,
                     args.runner_rotate_log_backups)
         if args.announcer_zookeeper_auth_config:
-            from thermos_executor.executor.announcer import load_auth_config
+            from thermos_executor.zk.serverset import load_auth_config
             load_auth_config(args.announcer_zookeeper_auth_config)
     except ThermosError as e:
         return common.fail(PROG, str(e))

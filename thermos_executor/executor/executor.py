@@ -29,7 +29,7 @@ from pymesos import Executor
 from thermos_executor import config
 from thermos_executor.errors import ConfigError
 from thermos_executor.executor import health, lifecycle
-from thermos_executor.executor.announcer import Announcer, member_data
+from thermos_executor.zk.serverset import Announcer, member_data
 from thermos_executor.executor.runner_process import RunnerProcess, runner_command
 from thermos_executor.executor.sandbox import SandboxError, create_sandbox
 from thermos_executor.executor.task_data import AssignedTask, TaskDataError

@@ -7,24 +7,23 @@ import logging
 import tornado.escape
 import tornado.web
 
+from thermos_executor.daemon.http import BaseHandler, HTTPError
 from thermos_observer.files import Refused
 
 log = logging.getLogger(__name__)
 
 
-class BadRequest(tornado.web.HTTPError):
+class BadRequest(HTTPError):
     def __init__(self, message: str):
-        super().__init__(400, reason=None, log_message=None)
-        self.message = message
+        super().__init__(400, message)
 
 
-class NotFound(tornado.web.HTTPError):
+class NotFound(HTTPError):
     def __init__(self, message: str):
-        super().__init__(404)
-        self.message = message
+        super().__init__(404, message)
 
 
-class Base(tornado.web.RequestHandler):
+class Base(BaseHandler):
     SUPPORTED_METHODS = ("GET", "HEAD")
     json_errors = False
     html_errors = False    # pages answer errors with a page (the header, the one line, a link back)
@@ -84,19 +83,19 @@ class Base(tornado.web.RequestHandler):
             return
         log.error("error serving %s %s", self.request.method, self.request.uri, exc_info=(typ, value, tb))
 
-    def write_error(self, status_code: int, **kwargs):
-        error = kwargs.get("exc_info", (None, None, None))[1]
+    def error_message(self, status_code: int, error) -> str:
         message = getattr(error, "message", None)
-        if message is None:
-            if status_code == 401:
-                message = "authentication required"
-            elif status_code == 405:
-                message = "only GET and HEAD are served: the observer is read-only"
-            elif status_code >= 500:
-                message = "internal error (logged by the observer)"
-            else:
-                message = http.HTTPStatus(status_code).phrase if status_code in http.HTTPStatus._value2member_map_ \
-                    else "error"
+        if message is not None:
+            return message
+        if status_code == 401:
+            return "authentication required"
+        if status_code == 405:
+            return "only GET and HEAD are served: the observer is read-only"
+        if status_code >= 500:
+            return "internal error (logged by the observer)"
+        return http.HTTPStatus(status_code).phrase if status_code in http.HTTPStatus._value2member_map_ else "error"
+
+    def write_error_body(self, status_code: int, message: str):
         if status_code == 401:
             self.set_header("WWW-Authenticate", 'Basic realm="thermos observer", charset="UTF-8"')
         counter = "http_4xx" if status_code < 500 else "http_5xx"

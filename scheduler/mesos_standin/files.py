@@ -7,8 +7,8 @@ opened descriptor is checked the same way (a link swapped in between the check a
 Anything outside, missing or unreadable is reported as not found, so the endpoints never tell what exists
 outside the work directory.
 
-`is_within` repeats `thermos_observer.files.is_within` on purpose: this stand-in imports nothing outside
-`scheduler.mesos`, and the observer should not depend on the scheduler either.
+`is_within` repeats `thermos_observer.files.is_within` on purpose: this stand-in imports neither the observer nor
+the scheduler above it, and the observer should not depend on the scheduler either.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Announcing a task in ZooKeeper as a ServerSet member, as Aurora did, so that clients can find it.
+"""A ServerSet member in ZooKeeper, as Aurora announced tasks (the executor) and schedulers, so clients find them.
 
 The member is an ephemeral sequential znode `<serverset path>/member_NNNNNNNNNN` holding
 `{"serviceEndpoint": {"host", "port"}, "additionalEndpoints": {name: {"host", "port"}}, "status": "ALIVE",

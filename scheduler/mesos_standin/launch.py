@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from pymesos import MesosSchedulerDriver, Scheduler
 
-from scheduler.mesos.local import LocalMesos
-from scheduler.mesos.resources import ResourceError, Resources
+from scheduler.mesos_standin.local import LocalMesos
+from scheduler.mesos_standin.resources import ResourceError, Resources
 from thermos_executor import config
 from thermos_executor.cli.common import parse_bindings
 from thermos_executor.config.templating import task_of_job

@@ -24,10 +24,11 @@ import threading
 import tornado.httpserver
 import tornado.ioloop
 
-from scheduler.mesos import web
-from scheduler.mesos.agent import Agent
-from scheduler.mesos.master import Master
-from scheduler.mesos.resources import Resources, attributes_from_dict, parse_attributes
+from scheduler.mesos_standin import web
+from scheduler.mesos_standin.agent import Agent
+from scheduler.mesos_standin.master import Master
+from scheduler.mesos_standin.resources import Resources, attributes_from_dict, parse_attributes
+from thermos_executor.daemon.http import bind_sockets
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Cluster:
 
     def start(self) -> None:
         os.makedirs(self.work_dir, exist_ok=True)
-        sockets = web.bind_sockets("master", self.master.ip, self._master_port)
+        sockets = bind_sockets(self.master.ip, self._master_port, "master")
         self.master.port = sockets[0].getsockname()[1]
         self._master_server = tornado.httpserver.HTTPServer(self.master.application())
         self._master_server.add_sockets(sockets)

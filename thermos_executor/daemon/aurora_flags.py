@@ -1,4 +1,7 @@
-"""Aurora-style flags: ``-flag=value``, ``--flag=value``, ``-flag value``; ``_`` and ``-`` are the same.
+"""Flags as Aurora's Java daemons took them: ``-flag=value``, ``--flag=value``, ``-flag value``; ``_`` and ``-``
+are the same; booleans as ``-flag``, ``-flag=false`` or ``-flag false``. For the daemons whose operators know
+Aurora's scheduler and log flags (`aurora-log`, the scheduler); the thermos commands use argparse through
+`thermos_executor.flags`.
 
 Durations are ``<int><unit>`` with unit ns, us, ms, secs, mins, hrs, days (Aurora's); a bare number is seconds.
 """

@@ -30,9 +30,9 @@ import uuid
 import tornado.ioloop
 import tornado.web
 
-from scheduler.mesos import protocol, web
-from scheduler.mesos.resources import ResourceError, Resources, attributes_summary
-from scheduler.mesos.web import CallError, id_value, require
+from scheduler.mesos_standin import protocol, web
+from scheduler.mesos_standin.resources import ResourceError, Resources, attributes_summary
+from scheduler.mesos_standin.web import CallError, id_value, require
 from thermos_executor.mesos_state import MesosState, is_terminal
 
 log = logging.getLogger(__name__)
@@ -738,7 +738,7 @@ class MasterStateHandler(web.Handler):
         self.master = master
 
     def get(self):
-        self.answer(self.master.state())
+        self.send_json(self.master.state())
 
 
 class SchedulerHandler(web.StreamingHandler):

@@ -29,9 +29,10 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.web
 
-from scheduler.mesos import containerizer, protocol, web
-from scheduler.mesos.resources import Resources, attributes_summary
-from scheduler.mesos.web import CallError, id_value, require
+from scheduler.mesos_standin import containerizer, protocol, web
+from scheduler.mesos_standin.resources import Resources, attributes_summary
+from scheduler.mesos_standin.web import CallError, id_value, require
+from thermos_executor.daemon.http import bind_sockets
 from thermos_executor.mesos_state import MesosState, STATES, is_terminal
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class Agent:
 
     def listen(self) -> None:
         """Serve on ip:port (port 0 picks a free one, kept for later restarts) and register with the master."""
-        sockets = web.bind_sockets("agent", self.ip, self.port)
+        sockets = bind_sockets(self.ip, self.port, "agent")
         self.port = sockets[0].getsockname()[1]
         self._server = tornado.httpserver.HTTPServer(self.application())
         self._server.add_sockets(sockets)
@@ -525,7 +526,7 @@ class AgentStateHandler(web.Handler):
         self.agent = agent
 
     def get(self):
-        self.answer(self.agent.state())
+        self.send_json(self.agent.state())
 
 
 class ExecutorHandler(web.StreamingHandler):

@@ -18,7 +18,7 @@ import subprocess
 
 import psutil
 
-from scheduler.mesos.resources import format_duration
+from scheduler.mesos_standin.resources import format_duration
 
 
 class LaunchError(Exception):

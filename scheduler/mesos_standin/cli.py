@@ -16,11 +16,11 @@ import os
 import signal
 import sys
 
-from scheduler.mesos import launch
-from scheduler.mesos.local import Cluster
-from scheduler.mesos.resources import ResourceError, Resources, parse_attributes
-from scheduler.mesos.web import ListenError
+from scheduler.mesos_standin import launch
+from scheduler.mesos_standin.local import Cluster
+from scheduler.mesos_standin.resources import ResourceError, Resources, parse_attributes
 from thermos_executor.argtypes import port
+from thermos_executor.daemon.http import ListenError
 from thermos_executor.version import add_version_flag
 
 DEFAULT_RESOURCES = "cpus:2;mem:4096;disk:10240;ports:[31000-31999]"

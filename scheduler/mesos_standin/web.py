@@ -15,10 +15,10 @@ import uuid
 
 import tornado.concurrent
 import tornado.iostream
-import tornado.netutil
 import tornado.web
 
-from scheduler.mesos import files, recordio
+from scheduler.mesos_standin import files, recordio
+from thermos_executor.daemon.http import BaseHandler
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +30,6 @@ class CallError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-class ListenError(OSError):
-    """The master or the agent cannot listen; the message names which, and where."""
-
-
-def bind_sockets(what: str, ip: str, port: int) -> list:
-    """tornado's bind_sockets, failing with a ListenError that names `what` and the address."""
-    try:
-        return tornado.netutil.bind_sockets(port, ip)
-    except OSError as e:
-        raise ListenError(f"the {what} cannot listen on {ip}:{port}: {e.strerror or e}") from None
 
 
 def require(obj: dict, *keys: str, where: str = "") -> None:
@@ -84,25 +72,13 @@ class MessageLog:
             self._entries.clear()
 
 
-class Handler(tornado.web.RequestHandler):
-    """Base handler: one-line text errors, JSON answers, no tornado HTML error pages."""
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
-            self.finish(f"{exc.log_message}\n")
-        else:
-            self.finish(f"{self._reason}\n")
+class Handler(BaseHandler):
+    """Base handler: one-line text errors (BaseHandler's), JSON calls and answers."""
 
     def fail(self, status: int, message: str) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(message.splitlines()[0] + "\n" if message else "\n")
-
-    def answer(self, obj) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(obj))
 
     def parse_call(self) -> dict:
         ctype = self.request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
@@ -230,7 +206,7 @@ class FilesHandler(Handler):
         if not path:
             return self.fail(400, "Expecting 'path' to be present")
         try:
-            self.answer(answer_fn(self.root_fn(), path))
+            self.send_json(answer_fn(self.root_fn(), path))
         except files.FileNotFound:
             self.fail(404, f"No such file or directory: {path}")
         except files.FileBadRequest as e:
@@ -262,7 +238,7 @@ class FilesReadHandler(FilesHandler):
 
 class VersionHandler(Handler):
     def get(self):
-        self.answer({"version": MESOS_VERSION, "build_user": "aurora-mesos-local", "git_tag": MESOS_VERSION})
+        self.send_json({"version": MESOS_VERSION, "build_user": "aurora-mesos-local", "git_tag": MESOS_VERSION})
 
 
 class HealthHandler(Handler):

@@ -1,12 +1,13 @@
-"""ZooKeeper group membership and writer election (kazoo).
+"""ZooKeeper group membership and election by lowest sequence number (kazoo), as the replicated log uses them.
 
-`Discovery` registers this replica under ``<group>/member-<host:port>-<seq>`` (ephemeral, sequential) and
-offers it as writer candidate under ``<group>/writer/candidate-<host:port>-<seq>``; the candidate with the
-lowest sequence number is the writer. Addresses are in the node names, so one children watch gives both lists.
+`Discovery` registers a member at `address` under ``<group>/member-<host:port>-<seq>`` (ephemeral, sequential)
+and offers it as candidate under ``<group>/writer/candidate-<host:port>-<seq>``; the candidate with the lowest
+sequence number is the writer (the leader). Addresses are in the node names, so one children watch gives both
+lists.
 
-ZooKeeper only decides *who tries* to write. It is never trusted for safety: a writer that lost its session
-but does not know it yet keeps its ballot, and replicas fence it as soon as the next writer's recovery round
-raises their promise.
+ZooKeeper only decides *who tries* to write. It is never trusted for safety: the replicated log (scheduler/log)
+fences a writer that lost its session but does not know it yet, as soon as the next writer's recovery round
+raises the replicas' promise.
 
 Kazoo calls back on its own threads; every change is handed to the asyncio loop with
 ``call_soon_threadsafe``. After a session expires, the nodes are created again on the new session.
@@ -41,7 +42,7 @@ def parse_children(children: list[str], prefix: str) -> list[tuple[int, str, str
 
 
 class Discovery:
-    """Membership and election for one replica at `address` (see module docstring)."""
+    """Membership and election for one member at `address` (see module docstring)."""
 
     def __init__(self, zk_endpoints: str, group_path: str, address: str, loop: asyncio.AbstractEventLoop,
                  session_timeout: float = 15.0, candidate: bool = True):

@@ -1,0 +1,1 @@
+"""Room for the scheduler's web pages: templates and static files, served by `app`."""

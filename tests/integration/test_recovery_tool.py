@@ -198,3 +198,25 @@ def test_bad_logs(bad):
     _one_line_error(_recover(backup, str(empty), group, zk), "EMPTY, not initialized", "aurora-log initialize")
     _one_line_error(_recover(backup, str(tmp / "replica"), group, "127.0.0.1:1", "-zk_session_timeout=1secs"),
                     "cannot reach ZooKeeper at 127.0.0.1:1")
+
+
+def test_refuses_while_another_replica_is_the_writer(bad):
+    backup, log_path, group, zk, tmp = bad
+    running = str(tmp / "running")
+    assert _run("aurora-log", "initialize", f"--path={running}")[0] == 0
+
+    async def scenario():
+        node = LogNode(running, f"127.0.0.1:{free_port()}", zk, group, quorum=1, session_timeout=4.0, tick=0.1)
+        await node.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not (node.coordinator and node.coordinator.recovered):
+                assert time.monotonic() < deadline, "the running replica never became the writer"
+                await asyncio.sleep(0.05)  # condition poll with a deadline
+            result = await asyncio.to_thread(_recover, backup, log_path, group, zk)
+        finally:
+            await node.stop()
+        code, _, err = result
+        assert code == 1 and f"{node.address} is the log's writer" in err.strip().splitlines()[-1], err
+    asyncio.run(scenario())
+    assert _end(log_path) == 0

@@ -4,7 +4,8 @@
 in TJSON or TBinary as Aurora's /api does; `client` is the other end; `envelope` builds Responses. None of
 them holds scheduler logic. The handlers do: `handlers.SchedulerApi` (the job, task, tier and quota calls) on
 `state_manager.StateManager` (task state changes applied to storage), with `config` (job validation),
-`summaries` (read-side views) and `settings` (the flags they read).
+`summaries` (read-side views) and `settings` (the flags they read). `admin.AdminApi` answers the storage admin calls
+(snapshot, backups, online recovery); `admin.Handlers` serves several APIs as one handler.
 
 Importing this package also makes the generated structs hashable, by value. Thrift's Python generator gives
 them `__eq__` but no `__hash__`, so Python 3 makes them unhashable, and Aurora's many `set<struct>` fields

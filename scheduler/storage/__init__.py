@@ -11,7 +11,7 @@ Modules, lowest first:
 * `snapshot` - the whole store as a Snapshot, and back.
 * `log` - the narrow `Log` interface storage is written against, and `MemoryLog` for tests.
 * `replicated` - `Log` over scheduler.log's Coordinator.
-* `backup` - backup files: naming, atomic writes, retention, reading back.
+* `backup` - backup files: naming, atomic writes, retention, reading back, staging one for online recovery.
 * `durable` - `DurableStorage`: lifecycle, the write path, replay, snapshots.
 
 Importing this package gives the generated storage structs the API structs' value hash (see

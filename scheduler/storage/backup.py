@@ -11,6 +11,10 @@ it) in `-backup_dir`, named `scheduler-backup-YYYY-MM-DD-HH-mm` after the UTC mi
 * a failed backup is logged and counted (`scheduler_backup_failed`), never raised into the snapshot that
   carried it.
 
+`Backups.stage(name)` loads a backup into a `StagedBackup`, a temporary in-memory store apart from the
+scheduler's (Aurora's TemporaryStorage), for online recovery: its tasks can be queried and deleted, and its
+`snapshot()` is the edited backup, timestamped as the backup was.
+
 Pure helpers (`backup_name`, `is_due`, `expired`) are apart from the file I/O; the clock is injected.
 """
 
@@ -23,7 +27,9 @@ import time
 from collections.abc import Callable
 
 from . import codec
+from . import snapshot as snapshots
 from .gen.ttypes import Snapshot
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,10 @@ TEMP_PREFIX = "temp_"
 
 class BackupDirError(Exception):
     """-backup_dir cannot be created or written; one line for the operator."""
+
+
+class BackupError(Exception):
+    """A backup that cannot be staged; the message is Aurora's (RecoveryImpl.stage)."""
 
 
 def backup_name(now: float) -> str:
@@ -93,6 +103,43 @@ class Backups:
     def list(self) -> list[str]:
         """The backups kept, oldest first."""
         return sorted(n for n in os.listdir(self.directory) if n.startswith(PREFIX))
+
+    def stage(self, name: str) -> StagedBackup:
+        """The backup file `name` of this directory, loaded; `BackupError` if there is none or it is not a
+        backup. A name that is not a plain file name (a path, `.`, `..`) is none: nothing outside the
+        directory is read."""
+        path = os.path.join(self.directory, name)
+        if not name or os.path.basename(name) != name or name in (".", "..") or not os.path.isfile(path):
+            raise BackupError(f"Backup {name} does not exist.")
+        try:
+            return StagedBackup(read_backup(path))
+        except codec.CodingError as e:
+            raise BackupError(f"Failed to decode backup {e}") from None
+        except OSError as e:
+            raise BackupError(f"Failed to read backup {e}") from None
+
+
+class StagedBackup:
+    """A backup in a temporary in-memory store of its own; nothing here touches the scheduler's storage."""
+
+    def __init__(self, snapshot: Snapshot):
+        self._timestamp = snapshot.timestamp
+        self._details = (snapshot.schedulerMetadata.details if snapshot.schedulerMetadata else None) or {}
+        self.store = Store()
+        snapshots.load(self.store, snapshot)
+
+    def fetch(self, query) -> list:
+        """The staged tasks matching a TaskQuery."""
+        return self.store.tasks.fetch(query)
+
+    def delete(self, query) -> None:
+        """Delete the staged tasks matching a TaskQuery."""
+        for task in self.fetch(query):
+            self.store.tasks.remove(task.assignedTask.taskId)
+
+    def snapshot(self) -> Snapshot:
+        """The staged state as a Snapshot, with the backup's timestamp and scheduler details."""
+        return snapshots.build(self.store, self._timestamp, self._details)
 
 
 def read_backup(path: str) -> Snapshot:

@@ -20,6 +20,10 @@ Guarantees:
   writes it, appended, then the log truncated before it; `scheduler_log_snapshots` counts them,
   `scheduler_log_un_snapshotted_transactions` counts the transactions since the last one. When a
   `Backups` is given and due, the same snapshot is then backed up (off the loop).
+* **Persisting a given snapshot** (`persist`, online recovery's commit) appends it and truncates the log
+  before it, as `snapshot` does, and then stops the storage while still holding the write lock (also when
+  the append failed: its outcome is unknown): memory is not reloaded, and no write can land after it. The
+  scheduler must then exit; its restart replays from it.
 * **Lifecycle**: CONSTRUCTED -> `prepare` -> PREPARED -> `start` -> READY -> `stop` -> STOPPED; anything
   else raises `TransientStorageError("Storage is not <STATE>")` (see lifecycle.py).
 
@@ -173,6 +177,23 @@ class DurableStorage:
             log.info("snapshot of %d tasks at log position %d", len(snapshot.tasks), position)
         if self.backups is not None and self.backups.due():
             await asyncio.to_thread(self.backups.write, snapshot)
+        return position
+
+    async def persist(self, snapshot) -> int:
+        """Make `snapshot` the log's whole state, then stop (see the module docstring); its position."""
+        self.lifecycle.require(State.READY)
+        async with self._lock:
+            self.lifecycle.require(State.READY)
+            entry = codec.deflate(LogEntry(deduplicatedSnapshot=dedup.deduplicate(snapshot)))
+            try:
+                position = await self._append(entry)
+                await self.log.truncate(position)
+            except Exception as e:
+                raise StorageError(f"writing the recovered snapshot failed: {e}") from e
+            finally:
+                self.lifecycle.state = State.STOPPED
+            log.warning("recovered snapshot of %d tasks written at log position %d; storage STOPPED",
+                        len(snapshot.tasks or ()), position)
         return position
 
     async def backup_now(self) -> str | None:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from scheduler.api import envelope
 from scheduler.api.gen.ttypes import ListBackupsResult, QueryRecoveryResult, ResponseCode, Result, ServerInfo
-from scheduler.api.handlers import Refused, _answered, _normalized
+from scheduler.api.handlers import Refused, answered, normalized_query
 from scheduler.api.protocol import METHODS
 from scheduler.api.settings import ApiSettings
 
@@ -50,22 +50,22 @@ class AdminApi:
         self._staged = None  # the backup staged for recovery, if any
         self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
 
-    @_answered
+    @answered
     async def snapshot(self):
         await self._storage.snapshot()
         return self._ok()
 
-    @_answered
+    @answered
     async def performBackup(self):
         if await self._storage.backup_now() is None:
             raise Refused(ResponseCode.ERROR, BACKUP_FAILED)
         return self._ok()
 
-    @_answered
+    @answered
     async def listBackups(self):
         return self._ok(Result(listBackupsResult=ListBackupsResult(backups=set(self._backups.list()))))
 
-    @_answered
+    @answered
     async def stageRecovery(self, backupId):
         staged = self._backups.stage(backupId or "")  # read first, as Aurora: a missing backup says so
         if self._staged is not None:
@@ -74,17 +74,17 @@ class AdminApi:
         log.info("staged backup %s for recovery (%d tasks)", backupId, len(staged.fetch(None)))
         return self._ok()
 
-    @_answered
+    @answered
     async def queryRecovery(self, query):
         tasks = self._loaded().fetch(_query(query))
         return self._ok(Result(queryRecoveryResult=QueryRecoveryResult(tasks=set(tasks))))
 
-    @_answered
+    @answered
     async def deleteRecoveryTasks(self, query):
         self._loaded().delete(_query(query))
         return self._ok()
 
-    @_answered
+    @answered
     async def commitRecovery(self):
         staged = self._loaded()
         try:
@@ -95,7 +95,7 @@ class AdminApi:
                 self._shutdown()
         return self._ok()
 
-    @_answered
+    @answered
     async def unloadRecovery(self):
         self._staged = None
         return self._ok()
@@ -113,7 +113,7 @@ def _query(query):
     """Query.arbitrary: the query as given (None, Aurora's NullPointerException, is refused)."""
     if query is None:
         raise Refused(ResponseCode.ERROR, "query must be set")
-    return _normalized(query)
+    return normalized_query(query)
 
 
 class Handlers:

@@ -54,7 +54,7 @@ class Refused(Exception):
         self.code = code
 
 
-def _answered(method):
+def answered(method):
     """Turn anything a call raises into Aurora's answer for it (LoggingInterceptor)."""
     @functools.wraps(method)
     async def call(self, **kwargs):
@@ -79,7 +79,7 @@ class SchedulerApi:
         self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
 
     # -- jobs ----------------------------------------------------------------------------------------------
-    @_answered
+    @answered
     async def createJob(self, description):
         job = self._sanitized(description)
         if configs.is_cron(job):
@@ -92,7 +92,7 @@ class SchedulerApi:
             tx.insert_pending_tasks(job.taskConfig, range(job.instanceCount))
         return self._ok()
 
-    @_answered
+    @answered
     async def killTasks(self, job, instances, message):
         _require_key(job)
         query = TaskQuery(jobKeys={job}, instanceIds=set(instances) if instances else None, statuses=set(ACTIVE))
@@ -102,7 +102,7 @@ class SchedulerApi:
                          for t in tx.store.tasks.fetch(query))
         return self._ok() if killed else self._ok(None, NO_TASKS_TO_KILL_MESSAGE)
 
-    @_answered
+    @answered
     async def restartShards(self, job, shardIds):
         _require_key(job)
         if not shardIds:
@@ -116,7 +116,7 @@ class SchedulerApi:
                 tx.change_state(task.assignedTask.taskId, S.RESTARTING, f"Restarted by {USER}")
         return self._ok()
 
-    @_answered
+    @answered
     async def addInstances(self, key, count):
         job = key.jobKey if key is not None else None
         _require_key(job)
@@ -137,7 +137,7 @@ class SchedulerApi:
                 raise Refused(ResponseCode.INVALID_REQUEST, str(e)) from None
         return self._ok()
 
-    @_answered
+    @answered
     async def populateJobConfig(self, description):
         try:
             job = configs.validate_job(description, self.settings)
@@ -146,42 +146,42 @@ class SchedulerApi:
         return self._ok(Result(populateJobResult=PopulateJobResult(taskConfig=job.taskConfig)))
 
     # -- reads ---------------------------------------------------------------------------------------------
-    @_answered
+    @answered
     async def getTasksStatus(self, query):
         return self._ok(Result(scheduleStatusResult=ScheduleStatusResult(tasks=self._fetch(query))))
 
-    @_answered
+    @answered
     async def getTasksWithoutConfigs(self, query):
         tasks = [_without_executor_config(t) for t in self._fetch(query)]
         return self._ok(Result(scheduleStatusResult=ScheduleStatusResult(tasks=tasks)))
 
-    @_answered
+    @answered
     async def getJobs(self, ownerRole):
         active = TaskQuery(role=ownerRole, statuses=set(ACTIVE))
         jobs = self._jobs(ownerRole, summaries.by_job(self._fetch(active)))
         return self._ok(Result(getJobsResult=GetJobsResult(configs=set(jobs.values()))))
 
-    @_answered
+    @answered
     async def getJobSummary(self, role):
         tasks = summaries.by_job(self._fetch(TaskQuery(role=role)))
         jobs = self._jobs(role, tasks)
         result = {JobSummary(job=job, stats=summaries.job_stats(tasks.get(key, ()))) for key, job in jobs.items()}
         return self._ok(Result(jobSummaryResult=JobSummaryResult(summaries=result)))
 
-    @_answered
+    @answered
     async def getRoleSummary(self):
         store = self._storage.store
         result = summaries.role_summaries(store.tasks.job_keys(), store.cron_jobs)
         return self._ok(Result(roleSummaryResult=RoleSummaryResult(summaries=result)))
 
-    @_answered
+    @answered
     async def getConfigSummary(self, job):
         _require_key(job)
         groups = summaries.config_groups(self._active(self._storage.store, job))
         summary = ConfigSummary(key=job, groups=groups)
         return self._ok(Result(configSummaryResult=ConfigSummaryResult(summary=summary)))
 
-    @_answered
+    @answered
     async def getTierConfigs(self):
         tiers = self.settings.tiers
         result = GetTierConfigResult(defaultTierName=tiers.default,
@@ -189,18 +189,18 @@ class SchedulerApi:
         return self._ok(Result(getTierConfigResult=result))
 
     # -- operators -----------------------------------------------------------------------------------------
-    @_answered
+    @answered
     async def pruneTasks(self, query):
         if query.statuses and set(query.statuses) & ACTIVE:
             raise Refused(ResponseCode.ERROR, PRUNE_ACTIVE)
-        query = _normalized(query)
+        query = normalized_query(query)
         query.statuses = query.statuses or set(TERMINAL)
         query.offset = None  # Aurora's fetch ignores the offset here; the limit applies
         async with self._manager.transaction() as tx:
             tx.delete_tasks(t.assignedTask.taskId for t in tx.store.tasks.fetch(query))
         return self._ok()
 
-    @_answered
+    @answered
     async def forceTaskState(self, taskId, status):
         if not taskId or not taskId.strip():
             raise Refused(ResponseCode.ERROR, "taskId must not be blank")
@@ -210,7 +210,7 @@ class SchedulerApi:
             tx.change_state(taskId, S(status), f"Transition forced by {USER}")
         return self._ok()
 
-    @_answered
+    @answered
     async def getQuota(self, ownerRole):
         _require_role(ownerRole)
         store = self._storage.store
@@ -227,7 +227,7 @@ class SchedulerApi:
                                 nonProdDedicatedConsumption=_consumed(consumption[False, True]))
         return self._ok(Result(getQuotaResult=result))
 
-    @_answered
+    @answered
     async def setQuota(self, ownerRole, quota):
         _require_role(ownerRole)
         if quota is None:
@@ -259,7 +259,7 @@ class SchedulerApi:
     def _fetch(self, query) -> list:
         if query is None:
             raise Refused(ResponseCode.ERROR, "query must be set")
-        return self._storage.store.tasks.fetch(_normalized(query))
+        return self._storage.store.tasks.fetch(normalized_query(query))
 
     def _jobs(self, role: str | None, tasks: dict) -> dict:
         """Jobs synthesized from their tasks, then cron templates over them (ReadOnlySchedulerImpl.getJobs)."""
@@ -283,7 +283,7 @@ def _require_role(role: str | None) -> None:
         raise Refused(ResponseCode.ERROR, "ownerRole must not be blank")
 
 
-def _normalized(query: TaskQuery) -> TaskQuery:
+def normalized_query(query: TaskQuery) -> TaskQuery:
     """As Aurora's task store reads a TaskQuery: an empty set, a blank role, a non-positive offset or limit
     mean the field is not set."""
     q = copy.copy(query)

@@ -216,3 +216,35 @@ export(Task(name='env', processes=[Process(name='p', cmdline='echo $HOME; echo $
     assert thermos.run(cfg, "env-1").returncode == 0
     home, user, cwd, foo = open(os.path.join(sandbox, ".logs/p/0/stdout")).read().split("\n")[:4]
     assert home == sandbox and cwd == sandbox and user and foo == "profiled"
+
+
+def test_a_lose_right_after_a_launch_leaves_nothing_running(thermos, tmp_path):
+    # The lose's SIGKILL may go out before the run has a process; the run must not outlive its task.
+    cfg = write(tmp_path / "t.thermos",
+                "export(Task(name='l', processes=[Process(name='s', cmdline='echo $$ > pidfile; exec sleep 1000')]))")
+    proc = thermos.start(cfg, "lr-1")
+    stream = os.path.join(thermos.root, "checkpoints/lr-1/coordinator.s")
+    wait_for(lambda: os.path.exists(stream), interval=0.001, what="the launch")
+    proc.send_signal(signal.SIGUSR2)
+    assert proc.wait(timeout=30) == 1
+    assert thermos.status("lr-1")["state"] == "LOST"
+    pidfile = os.path.join(thermos.sandbox("lr-1"), "pidfile")
+    if os.path.exists(pidfile):                  # it ran: it must be gone with its task
+        pid = int(wait_for(lambda: open(pidfile).read().strip(), what="the pid"))
+        wait_for(lambda: not alive(pid), what="the lost run's process to die")
+
+
+def test_a_lose_pending_with_a_kill_stays_a_lose(thermos, tmp_path):
+    cfg = write(tmp_path / "t.thermos", """
+export(Task(name='lk', processes=[Process(name='s', cmdline='exec sleep 1000'),
+                                   Process(name='fin', cmdline='echo fin >> ran', final=True)]))
+""")
+    proc = thermos.start(cfg, "lk-1")
+    wait_for(lambda: thermos.running("lk-1", "s"))
+    proc.send_signal(signal.SIGSTOP)             # both signals pending at once; SIGTERM's handler runs last
+    proc.send_signal(signal.SIGUSR2)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGCONT)
+    assert proc.wait(timeout=30) == 1
+    assert thermos.status("lk-1")["state"] == "LOST"
+    assert not os.path.exists(os.path.join(thermos.sandbox("lk-1"), "ran"))   # a lose runs no finalizer

@@ -91,29 +91,29 @@ def test_failed_regular_plan_ends_failed_whatever_the_finalizers_did():
 
 
 def test_kill_of_an_active_task_cleans_with_the_grace_as_deadline():
-    decision = t.on_stop(state(("ACTIVE", 0)), t.Stop(TaskState.KILLED, grace=7), now=100)
+    decision = t.on_stop(state(("ACTIVE", 0)), t.Stop(TaskState.KILLED, grace=7), now=100, finalization_wait=WAIT)
     assert decision.actions == [t.RecordStatus(TaskState.CLEANING, TaskState.KILLED, 107),
                                 t.SignalLive(signal.SIGTERM, ("regular",))]
 
 
 def test_kill_while_finalizing_keeps_the_state_and_sets_the_deadline():
     s = state(("ACTIVE", 0), ("CLEANING", 1), ("FINALIZING", 2))
-    assert t.on_stop(s, t.Stop(TaskState.KILLED, 5), now=10).actions == [
+    assert t.on_stop(s, t.Stop(TaskState.KILLED, 5), now=10, finalization_wait=WAIT).actions == [
         t.RecordStatus(TaskState.FINALIZING, TaskState.KILLED, 15)]
     assert t.deadline(state(("ACTIVE", 0), ("CLEANING", 1), ("CLEANING", 10, "KILLED", 15)), 10, WAIT) == 15
 
 
 def test_a_later_kill_never_extends_the_deadline_and_a_lose_is_never_softened():
     killed = state(("ACTIVE", 0), ("CLEANING", 10, "KILLED", 20))
-    assert t.on_stop(killed, t.Stop(TaskState.KILLED, 60), now=12).actions[0].deadline == 20
-    assert t.on_stop(killed, t.Stop(TaskState.KILLED, 1), now=12).actions[0].deadline == 13
+    assert t.on_stop(killed, t.Stop(TaskState.KILLED, 60), now=12, finalization_wait=WAIT).actions[0].deadline == 20
+    assert t.on_stop(killed, t.Stop(TaskState.KILLED, 1), now=12, finalization_wait=WAIT).actions[0].deadline == 13
     lost = state(("ACTIVE", 0), ("CLEANING", 10, "LOST", 10))
-    assert t.on_stop(lost, t.Stop(TaskState.KILLED, 60), now=12).actions[0] == t.RecordStatus(
+    assert t.on_stop(lost, t.Stop(TaskState.KILLED, 60), now=12, finalization_wait=WAIT).actions[0] == t.RecordStatus(
         TaskState.CLEANING, TaskState.LOST, 10)
 
 
 def test_a_lose_has_no_grace_and_its_target_is_the_end():
-    decision = t.on_stop(state(("ACTIVE", 0)), t.Stop(TaskState.LOST, grace=60), now=50)
+    decision = t.on_stop(state(("ACTIVE", 0)), t.Stop(TaskState.LOST, grace=60), now=50, finalization_wait=WAIT)
     assert decision.actions[0] == t.RecordStatus(TaskState.CLEANING, TaskState.LOST, 50)
     s = state(("ACTIVE", 0), ("CLEANING", 50, "LOST", 50))
     assert step(s, plans("a"), 50, t.Live(regular=("a",))).actions[0] == t.StartKilling()
@@ -129,7 +129,28 @@ def test_a_run_that_starts_while_cleaning_gets_its_own_sigterm():
     # Launched just before a kill: the cleaning's SIGTERM found no process of it, so it would run to the deadline.
     p = plans("a", final=("f",))
     cleaning = state(("ACTIVE", 0), ("CLEANING", 1, "KILLED", 61))
-    assert t.on_running(cleaning, p, "a") == [t.SignalRun(signal.SIGTERM, "a")]
-    assert t.on_running(cleaning, p, "f") == []                       # final processes are not cleaned
-    assert t.on_running(state(("ACTIVE", 0)), p, "a") == []
-    assert t.on_running(state(("ACTIVE", 0), ("CLEANING", 1), ("FINALIZING", 2)), p, "f") == []
+    assert t.on_running(cleaning, p, "a", None) == [t.SignalRun(signal.SIGTERM, "a")]
+    assert t.on_running(cleaning, p, "f", None) == []                       # final processes are not cleaned
+    assert t.on_running(state(("ACTIVE", 0)), p, "a", None) == []
+    assert t.on_running(state(("ACTIVE", 0), ("CLEANING", 1), ("FINALIZING", 2)), p, "f", None) == []
+
+
+def test_a_run_that_starts_while_killing_gets_sigkill_whatever_its_plan():
+    # A lose (or a kill past its deadline) SIGKILLed everything live before this run had a process.
+    p, finalizing = plans("a", final=("f",)), state(("ACTIVE", 0), ("CLEANING", 1), ("FINALIZING", 2))
+    assert t.on_running(finalizing, p, "f", killing_since=3) == [t.SignalRun(signal.SIGKILL, "f")]
+    assert t.on_running(state(("ACTIVE", 0), ("CLEANING", 1, "LOST", 1)), p, "a", 1) == [
+        t.SignalRun(signal.SIGKILL, "a")]
+
+
+def test_a_kill_never_extends_the_finalization_deadline():
+    cleaning = state(("ACTIVE", 0), ("CLEANING", 10))                 # finalization deadline: 10 + 30
+    assert t.on_stop(cleaning, t.Stop(TaskState.KILLED, 60), now=20, finalization_wait=WAIT).actions == [
+        t.RecordStatus(TaskState.CLEANING, TaskState.KILLED, 40)]
+    assert t.on_stop(cleaning, t.Stop(TaskState.KILLED, 5), now=20, finalization_wait=WAIT).actions[0].deadline == 25
+
+
+def test_requests_pending_together_merge_a_lose_wins_and_the_shorter_grace_holds():
+    lose, kill = t.Stop(TaskState.LOST, 60), t.Stop(TaskState.KILLED, 5)
+    assert lose.merge(kill) == kill.merge(lose) == t.Stop(TaskState.LOST, 5)
+    assert kill.merge(t.Stop(TaskState.KILLED, 9)) == kill

@@ -274,6 +274,7 @@ class ThermosExecutor(Executor):
                     log.warning("thermos_runner died (exit %s) with the task unfinished; restarting it to "
                                 "re-attach (%d/%d)", self.runner.returncode, restarts, MAX_RUNNER_RESTARTS)
                     self.runner.start()
+                    self.runner.wait_started(START_TIMEOUT)   # its handlers are in: a kill now is not fatal
                     continue
                 self._stop_checkers()
                 if self.runner.restartable:              # gave up restarting: clean up what is left

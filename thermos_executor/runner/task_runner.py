@@ -105,6 +105,7 @@ class TaskRunner:
         self._retry_at: float | None = None
         self._launch_failures = 0                   # in a row, for the back-off
         self._looping = False                       # past _reattach: events are handled one by one
+        self._signalled: set[tuple[int, str, int]] = set()   # (signal, process, run) that reached a process
 
     # ---- public -----------------------------------------------------------------------------------
     @property
@@ -123,8 +124,8 @@ class TaskRunner:
             cleanup.callback(os.close, wake_r)
             cleanup.callback(os.close, self._wake_w)
             cleanup.callback(self._restore_signals, self._install_signals())
+            cleanup.callback(lambda: self.writer is not None and self.writer.close())
             self._take_control()
-            cleanup.callback(self.writer.close)
             self._forker = forkserver.ForkServer()   # before the loop: a copy of the runner as loaded
             cleanup.callback(self._forker.close)
             self._inotify = Inotify()
@@ -152,7 +153,10 @@ class TaskRunner:
     def request_stop(self, terminal: TaskState = TaskState.KILLED, grace: float | None = None) -> None:
         """Ask a running loop to kill (graceful, within `grace`, default the runner's) or lose (immediate)
         the task; safe from a signal handler."""
-        self._stop = transitions.Stop(terminal, self.opts.kill_grace if grace is None else grace)
+        # Signals pending together run their handlers one after another: merge, never overwrite (a lose
+        # followed by a SIGTERM stays a lose). An infinite grace means "the runner's own" (resolved in _step).
+        stop = transitions.Stop(terminal, math.inf if grace is None else grace)
+        self._stop = stop if self._stop is None else self._stop.merge(stop)
 
     # ---- taking control ---------------------------------------------------------------------------
     def _take_control(self) -> None:
@@ -279,9 +283,10 @@ class TaskRunner:
         now = time.time()
         if self._stop is not None:
             stop, self._stop = self._stop, None
-            if stop.target == TaskState.KILLED and (grace := stop_request.take(self.paths)) is not None:
-                stop = transitions.Stop(TaskState.KILLED, grace)   # `thermos kill --grace`
-            decision = transitions.on_stop(self.state, stop, now)
+            asked = stop_request.take(self.paths)            # `thermos kill --grace`; taken whatever the stop
+            grace = min(stop.grace, math.inf if asked is None else asked)
+            stop = transitions.Stop(stop.target, self.opts.kill_grace if grace == math.inf else grace)
+            decision = transitions.on_stop(self.state, stop, now, self.spec.finalization_wait)
             log.info("task %s: %s requested (deadline in %.0f s)", self.opts.task_id,
                      "kill" if stop.target == TaskState.KILLED else "lose",
                      max(0.0, decision.actions[0].deadline - now))
@@ -300,13 +305,16 @@ class TaskRunner:
             case transitions.SignalLive(sig, plans):
                 self._signal_live(sig, *(getattr(self.plans, name) for name in plans))
             case transitions.SignalRun(sig, name):
-                process_tree.signal_all(process_tree.user_processes(self.state.last_run(name)), sig)
+                run = self.state.last_run(name)
+                if (sig, name, run.run) not in self._signalled:   # a second SIGTERM may mean "stop now"
+                    self._signal_run(sig, name, run)
             case transitions.Launch(plan):
                 self._launch(getattr(self.plans, plan), now)
             case transitions.StartKilling():
                 self._killing_since = now
             case transitions.RecordLost(name):
                 run = self.state.last_run(name)
+                process_tree.kill_run(run)    # what it started, which a SIGKILL sent before it ran may have missed
                 proc = process_tree.coordinator(run)
                 if proc is not None:
                     process_tree.signal_all([proc], signal.SIGKILL)
@@ -471,7 +479,7 @@ class TaskRunner:
                     not self._attach(watch, name, status["coordinator_pid"], status["fork_time"]):
                 self._retry(time.time())  # gone already: _check_attached settles the run
             if status["state"] == ProcessState.RUNNING and self._looping:   # (_reattach signals all it finds)
-                for action in transitions.on_running(self.state, self.plans, name):
+                for action in transitions.on_running(self.state, self.plans, name, self._killing_since):
                     self._apply(action, time.time())
         run = self.state.last_run(name)
         if run is None or run.terminal:
@@ -541,10 +549,15 @@ class TaskRunner:
         record how its run ended, and one whose run has ended may still be draining its logs."""
         for plan in plans:
             for name in self._live(plan):
-                process_tree.signal_all(process_tree.user_processes(self.state.last_run(name)), sig)
+                self._signal_run(sig, name, self.state.last_run(name))
         coordinators = self._coordinators.keys() | {w.pid for w in self.watches.values()} | {self._forker.pid}
         orphans = [p for p in psutil.Process().children() if p.pid not in coordinators]
         process_tree.signal_all(orphans, sig)
+
+    def _signal_run(self, sig: int, name: str, run) -> None:
+        """Signal a run's user processes; note the runs a signal reached, so that one is never sent twice."""
+        if process_tree.signal_all(process_tree.user_processes(run), sig):
+            self._signalled.add((sig, name, run.run))
 
     # ---- waiting ----------------------------------------------------------------------------------
     def _retry(self, at: float) -> None:

@@ -80,6 +80,11 @@ class Stop:
     target: TaskState
     grace: float
 
+    def merge(self, other: Stop) -> Stop:
+        """Two requests pending at once: a lose wins over a kill, and the shorter grace holds."""
+        target = TaskState.LOST if TaskState.LOST in (self.target, other.target) else TaskState.KILLED
+        return Stop(target, min(self.grace, other.grace))
+
 
 @dataclass
 class Decision:
@@ -97,23 +102,26 @@ class Live:
 BOTH = ("regular", "finalizing")
 
 
-def on_stop(state: RunnerState, stop: Stop, now: float) -> Decision:
-    """A kill or lose was asked: record its target and deadline (never later than one already recorded)."""
-    deadline = now if stop.target == TaskState.LOST else now + stop.grace
-    current_target, current_deadline = state.forced()
-    if current_deadline is not None:
-        deadline = min(deadline, current_deadline)
+def on_stop(state: RunnerState, stop: Stop, now: float, finalization_wait: float) -> Decision:
+    """A kill or lose was asked: record its target and deadline, never later than the deadline already running
+    (a kill's, or the finalization deadline once the task has left ACTIVE), and never a lose turned into a kill."""
+    limit = now if stop.target == TaskState.LOST else now + stop.grace
+    if state.task_state != TaskState.ACTIVE:
+        limit = min(limit, deadline(state, now, finalization_wait))
+    current_target, _ = state.forced()
     target = TaskState.LOST if current_target == TaskState.LOST else stop.target
     if state.task_state == TaskState.ACTIVE:
-        return Decision([RecordStatus(TaskState.CLEANING, target, deadline),
+        return Decision([RecordStatus(TaskState.CLEANING, target, limit),
                          SignalLive(signal.SIGTERM, ("regular",))], again=True)
-    return Decision([RecordStatus(TaskState(state.task_state), target, deadline)], again=True)
+    return Decision([RecordStatus(TaskState(state.task_state), target, limit)], again=True)
 
 
-def on_running(state: RunnerState, plans: TaskPlans, process: str) -> list:
-    """A run has just started. One of the regular plan starting while the task is CLEANING was launched before
-    the cleaning's SIGTERM, which found no process of it yet: it gets its own, or it would run until the
-    deadline."""
+def on_running(state: RunnerState, plans: TaskPlans, process: str, killing_since: float | None) -> list:
+    """A run has just started, launched before a signal that found no process of it yet. While killing,
+    it gets SIGKILL (any plan); a regular run starting while the task is CLEANING gets the cleaning's SIGTERM
+    (else it would run until the deadline)."""
+    if killing_since is not None:
+        return [SignalRun(signal.SIGKILL, process)]
     if state.task_state == TaskState.CLEANING and process in plans.regular.processes:
         return [SignalRun(signal.SIGTERM, process)]
     return []

@@ -1,0 +1,8 @@
+"""The `aurora-scheduler` daemon: the wiring of log, storage and API under one election.
+
+* `flags` - Aurora's flags, parsed and checked into one typed `Config`, and the settings built from it.
+* `leadership` - the one election under -serverset_path (kazoo) and the leader's ServerSet member.
+* `http` - /health, /leaderhealth, /vars, /vars.json, /metrics, POST /api, leader redirects (tornado).
+* `daemon` - `SchedulerDaemon`: lifecycle, promotion (writer grant, replay, advertise), snapshots, exits.
+* `cli` - `aurora-scheduler`'s main.
+"""

@@ -116,6 +116,8 @@ class SchedulerDaemon:
                                                       config.max_saved_backups))
         self.manager = StateManager(self.storage, kill=self._kill, clock_ms=lambda: int(time.time() * 1000),
                                     hostname=config.hostname, flapping=flags.flapping(config))
+        # The API handler object POST /api dispatches to by method name. The admin calls (performBackup,
+        # snapshot, recovery: branch `admin`, scheduler/api/admin.py) plug in here, as a handler that has them.
         self.api = SchedulerApi(self.storage, self.manager, self.settings)
         self.leadership: Leadership | None = None
         self._tasks: set[asyncio.Task] = set()

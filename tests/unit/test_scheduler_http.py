@@ -2,7 +2,7 @@
 UI paths (307 to the leader, 503 with none, the bypass header), metrics formats."""
 import json
 
-from tornado.testing import AsyncHTTPTestCase
+import tornado.testing
 
 from scheduler.app.http import make_app
 
@@ -19,7 +19,7 @@ class FakeApi:
     pass
 
 
-class SchedulerHttpTest(AsyncHTTPTestCase):
+class SchedulerHttpTest(tornado.testing.AsyncHTTPTestCase):
     def get_app(self):
         self.daemon = FakeDaemon()
         return make_app(self.daemon, FakeApi())

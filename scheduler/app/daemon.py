@@ -14,9 +14,9 @@ Lifecycle, with Aurora's ``scheduler_lifecycle_<STATE>`` gauges:
   (an EMPTY replica: the node logs "Replica in EMPTY status ..." and /api answers ERROR_TRANSIENT "Storage
   is not READY" meanwhile), replay storage (prepare, start), start the periodic snapshot, then advertise the
   ServerSet member and serve. ACTIVE comes with Mesos registration (next issue; ``framework_registered 0``).
-* DEAD: on SIGTERM/SIGINT (exit 0), or fatally (exit 1, one ERROR line): leadership lost (session LOST or
-  candidate node gone), the writer fenced, any failed log append, truncate, snapshot or replay. A fatal
-  error first takes the writer role away synchronously, so nothing more is written, then tears down.
+* DEAD: on SIGTERM/SIGINT (exit 0), or fatally (exit 1, one ERROR line): leadership lost (session LOST,
+  ZooKeeper unreachable for a session timeout, or our candidate node gone), the writer fenced, any failed
+  log append, truncate, snapshot or replay. A fatal error first takes the writer role away synchronously, so nothing more is written, then tears down.
 
 Every task the daemon starts is in `_tasks`; `run` cancels and awaits them all before it returns.
 """
@@ -164,7 +164,8 @@ class SchedulerDaemon:
                                              on_elected=self._elected, on_lost=self._lost)
                 await self.leadership.start(c.zk_connection_timeout)
             except Exception as e:  # noqa: BLE001 - kazoo's timeouts and friends: one line, not a traceback
-                raise StartupError(f"cannot reach ZooKeeper at {c.zk_endpoints}: {e or type(e).__name__}") from None
+                why = str(e) or type(e).__name__
+                raise StartupError(f"cannot reach ZooKeeper at {c.zk_endpoints}: {why}") from None
             if self.state == Lifecycle.PREPARING_STORAGE:
                 self.state = Lifecycle.STORAGE_PREPARED
             log.info("scheduler %s serving HTTP on port %d, log replica on port %d (cluster %s, mesos %s)",
@@ -231,7 +232,7 @@ class SchedulerDaemon:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - a leader that cannot start serving must not stay leader
-            self.fatal(f"cannot take over as leader: {e or type(e).__name__}")
+            self.fatal(f"cannot take over as leader: {str(e) or type(e).__name__}")
 
     async def _snapshots(self) -> None:
         """Snapshot (and truncate, and back up when due) every -dlog_snapshot_interval."""

@@ -7,10 +7,12 @@ JSON (`member_data`); readers of the path (clients, the followers' redirects) lo
 children. Guarantees:
 
 * `on_elected()` is called at most once, on the asyncio loop, when our candidate node becomes the lowest;
-* after that, `on_lost(reason)` is called once, on the loop, if the ZooKeeper session is LOST or our
-  candidate node disappears: leadership never comes back to this process (the daemon exits; systemd
-  restarts it as a new candidate). A SUSPENDED connection is not a loss: the session may survive it, and
-  the log fences a writer that lost its session without knowing it yet;
+* `on_lost(reason)` is called once, on the loop, if the ZooKeeper session is LOST, our candidate node
+  disappears, or the connection stays SUSPENDED for a whole session timeout (by then the server has expired
+  the session, whether or not the client can hear it say so: a server that lost its data refuses the
+  reconnect instead): leadership never comes back to this process (the daemon exits; systemd restarts it as a
+  new candidate). A shorter suspension is not a loss -- the session may survive it, and the log fences a
+  writer that lost its session without knowing it yet;
 * `leader` is the advertised leader's (host, port), or None when no ``member_`` node or more than one (an
   ambiguous set, as Aurora's /leaderhealth treats it); it follows ZooKeeper through a children watch.
 
@@ -60,8 +62,10 @@ class Leadership:
         self.leading = False
         self.leader: tuple[str, int] | None = None
         self.member: str | None = None
+        self.session_timeout = session_timeout
         self._stopped = False
-        self._done = False  # leadership was held and lost: nothing more is reported
+        self._done = False  # the session or the candidacy was lost: nothing more is reported
+        self._suspended: asyncio.TimerHandle | None = None  # fires on_lost unless reconnected in time
 
     # -- lifecycle (blocking parts run off the loop) -------------------------------------------------------
     async def start(self, connect_timeout: float) -> None:
@@ -88,6 +92,8 @@ class Leadership:
 
     async def stop(self) -> None:
         self._stopped = True
+        if self._suspended is not None:
+            self._suspended.cancel()
         await self.loop.run_in_executor(None, self._close)
 
     def _close(self) -> None:
@@ -97,7 +103,11 @@ class Leadership:
     # -- kazoo threads -------------------------------------------------------------------------------------
     def _on_state(self, state) -> None:
         if state == KazooState.LOST:
-            self._post(self._session_lost)
+            self._post(lambda: self._session_lost("ZooKeeper session lost"))
+        elif state == KazooState.SUSPENDED:
+            self._post(self._connection_suspended)
+        else:
+            self._post(self._connection_back)
 
     def _on_children(self, children: list[str]):
         if self._stopped:
@@ -135,9 +145,24 @@ class Leadership:
             log.info("elected leader under %s (candidate %s)", self.path, self.candidate)
             self.on_elected()
 
-    def _session_lost(self) -> None:
+    def _connection_suspended(self) -> None:
+        if self._suspended is None:
+            log.warning("ZooKeeper connection suspended; the session is lost unless it is back within %gs",
+                        self.session_timeout)
+            self._suspended = self.loop.call_later(
+                self.session_timeout, self._session_lost,
+                f"ZooKeeper unreachable for the whole session timeout ({self.session_timeout:g}s)")
+
+    def _connection_back(self) -> None:
+        if self._suspended is not None:
+            self._suspended.cancel()
+            self._suspended = None
+            log.info("ZooKeeper connection back")
+
+    def _session_lost(self, reason: str) -> None:
+        self._suspended = None
         if not self._stopped and not self._done:
-            self._lose("ZooKeeper session lost")
+            self._lose(reason)
 
     def _lose(self, reason: str) -> None:
         self._done = True

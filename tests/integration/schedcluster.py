@@ -11,6 +11,7 @@ Waits poll a condition until a deadline (never a fixed sleep).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,9 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
 
 from scheduler.api import client as api_client
 from scheduler.api.gen.ttypes import (ExecutorConfig, Identity, JobConfiguration, JobKey, Resource, ResponseCode,
@@ -66,6 +70,7 @@ class SchedulerCluster:
         self.http_ports = [free_port() for _ in range(size)]
         self.log_ports = [free_port() for _ in range(size)]
         self.procs: list[subprocess.Popen | None] = [None] * size
+        self._zk: KazooClient | None = None
 
     def path(self, i: int) -> str:
         return os.path.join(self.dir, f"replica{i}")
@@ -122,10 +127,24 @@ class SchedulerCluster:
         except Exception:  # noqa: BLE001 - not serving yet
             return False
 
+    def advertised(self) -> list[int]:
+        """Indexes of the schedulers with a ``member_`` node under the serverset path."""
+        if self._zk is None:
+            self._zk = KazooClient(hosts=self.zk)
+            self._zk.start(timeout=10)
+        try:
+            children = self._zk.get_children(self.serverset)
+        except NoNodeError:
+            return []
+        ports = [json.loads(self._zk.get(f"{self.serverset}/{n}")[0])["serviceEndpoint"]["port"]
+                 for n in children if n.startswith("member_")]
+        return [self.http_ports.index(p) for p in ports]
+
     def wait_leader(self, timeout: float = 30.0, exclude: tuple = ()) -> int:
+        """The index of the leader, once it serves /api (storage READY) and is advertised in ZooKeeper."""
         def ready_leader():
             for i in self.leaders():
-                if i not in exclude and self.ready(i):
+                if i not in exclude and self.ready(i) and i in self.advertised():
                     return i + 1  # truthy
             return None
         return wait_for(ready_leader, timeout, interval=0.02, what="a READY leader") - 1
@@ -154,6 +173,9 @@ class SchedulerCluster:
         return reply.result.scheduleStatusResult.tasks
 
     def close(self) -> None:
+        if self._zk is not None:
+            self._zk.stop()
+            self._zk.close()
         for p in self.procs:
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGCONT)

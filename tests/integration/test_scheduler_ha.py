@@ -19,6 +19,7 @@ from schedcluster import BIN, SchedulerCluster, http_get, job_config
 from scheduler.api import client as api_client
 from scheduler.api.gen.ttypes import ResponseCode, ScheduleStatus
 from tests.helpers import free_port, wait_for
+from tests.zookeeper import ZooKeeperServer
 
 OK, TRANSIENT = ResponseCode.OK, ResponseCode.ERROR_TRANSIENT
 
@@ -169,6 +170,29 @@ def test_snapshot_then_restart_replays_it(tmp_path, zookeeper):
         assert sorted(t.assignedTask.task.job.name for t in c.tasks(0, "www")) == ["a", "b"]
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["zookeeper-gone", "zookeeper-replaced"])
+def test_a_leader_that_loses_its_zookeeper_session_exits(tmp_path, replace):
+    """ZooKeeper gone for a session timeout, or replaced by a fresh server on the same port (which refuses the
+    old session's reconnect): either way the leader exits rather than lead on."""
+    first = ZooKeeperServer(tmp_path / "zk1").start()
+    c = SchedulerCluster(tmp_path / "c", first.endpoints, size=1, quorum=1)
+    os.makedirs(c.dir)
+    second = None
+    try:
+        c.start()
+        c.wait_leader()
+        first.kill()
+        if replace:
+            second = ZooKeeperServer(tmp_path / "zk2", port=first.port).start()
+        assert c.wait_exit(0) == 1
+        assert "exiting: Lost leadership, committing suicide (ZooKeeper" in c.stderr(0)
+    finally:
+        c.close()
+        for server in (first, second):
+            if server is not None:
+                server.stop()
 
 
 def _required(tmp_path) -> list[str]:

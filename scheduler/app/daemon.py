@@ -16,7 +16,8 @@ Lifecycle, with Aurora's ``scheduler_lifecycle_<STATE>`` gauges:
   ServerSet member and serve. ACTIVE comes with Mesos registration (next issue; ``framework_registered 0``).
 * DEAD: on SIGTERM/SIGINT (exit 0), or fatally (exit 1, one ERROR line): leadership lost (session LOST,
   ZooKeeper unreachable for a session timeout, or our candidate node gone), the writer fenced, any failed
-  log append, truncate, snapshot or replay. A fatal error first takes the writer role away synchronously, so nothing more is written, then tears down.
+  log append, truncate, snapshot or replay. A fatal error first takes the writer role away synchronously,
+  so nothing more is written, then tears down.
 
 Every task the daemon starts is in `_tasks`; `run` cancels and awaits them all before it returns.
 """

@@ -1,3 +1,9 @@
-"""Room for `aurora-scheduler`, the daemon's wiring: flags (`thermos_executor.daemon.aurora_flags`), the
-lifecycle elect -> recover -> register -> serve, and the HTTP server (`thermos_executor.daemon.http`). The one
-package that imports every other part of the scheduler."""
+"""The `aurora-scheduler` daemon: the wiring of log, storage and API under one election.
+
+* `flags` - Aurora's flags, parsed and checked into one typed `Config`, and the settings built from it.
+* `leadership` - the one election under -serverset_path (kazoo) and the leader's ServerSet member.
+* `http` - /health, /leaderhealth, /vars, /vars.json, /metrics, POST /api, leader redirects (tornado).
+* `daemon` - `SchedulerDaemon`: lifecycle, promotion (writer grant, replay, advertise), snapshots, exits.
+* `cli` - `aurora-scheduler`'s main.
+* `recovery` - `aurora-scheduler-recovery`, the offline tool that loads a backup into an empty log.
+"""

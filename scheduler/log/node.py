@@ -7,6 +7,10 @@
 * a VOTING replica offers itself as writer; when ZooKeeper elects it, it starts a `Coordinator`, which runs
   the recovery round right away (so the log is READY before the first append) and retries until it works;
 * when it loses the election, its ZooKeeper session, or is fenced by a higher ballot, it stops writing;
+* with ``elect=False`` the node runs no election of its own: its owner (the elected scheduler) grants the
+  writer role with `become_writer` and takes it back with `step_down`, so there is one election, not two that
+  could disagree. The node then writes while granted and VOTING; fencing is reported to `on_fenced(reason)`
+  and never re-offers the role by itself;
 * the writer re-sends its commit mark so replicas that were down catch up without waiting for new writes;
 * a quorum smaller than a majority of the members seen gets a loud warning.
 """
@@ -55,6 +59,9 @@ class LogNode:
         self._stopping: set[asyncio.Task] = set()  # stops of coordinators we stepped down from
         self._elected_at = 0.0
         self.started = time.time()
+        self._granted = False  # elect=False: the owner granted us the writer role
+        self._writer_ready = asyncio.Event()  # set while a Coordinator exists
+        self.on_fenced = None  # elect=False: callback(reason) when our writer was fenced
 
     def remote(self, address: str) -> RemoteReplica:
         if address not in self.remotes:
@@ -97,17 +104,36 @@ class LogNode:
                 log.warning("MISCONFIGURATION: -native_log_quorum_size=%d is less than a majority of the %d "
                             "replicas in %s (needs %d): two writers could both commit and the log could "
                             "diverge or lose acknowledged writes", self.quorum, n, self.group_path, majority(n))
-        should_write = bool(self.discovery and self.discovery.is_writer and self.replica.status == VOTING)
+        chosen = self.discovery and self.discovery.is_writer if self.elect else self._granted
+        should_write = bool(chosen and self.replica.status == VOTING)
         if should_write and self.coordinator is None:
             self._become_writer()
         elif not should_write and self.coordinator is not None:
             self._step_down("lost the writer election")
+
+    def become_writer(self) -> None:
+        """``elect=False`` only: the owner won its election; write (as soon as the replica is VOTING)."""
+        assert not self.elect, "become_writer is for nodes made with elect=False"
+        self._granted = True
+        self._reconcile()
+
+    def step_down(self, reason: str) -> None:
+        """``elect=False`` only: the owner lost its election; stop writing now (pending appends fail)."""
+        self._granted = False
+        self._step_down(reason)
+
+    async def wait_writer(self) -> Coordinator:
+        """The Coordinator, once this node has one (granted or elected, and VOTING); it may not be recovered."""
+        while self.coordinator is None:
+            await self._writer_ready.wait()
+        return self.coordinator
 
     def _become_writer(self) -> None:
         coord = Coordinator(self.local, self._peer_addresses, self.quorum, self.address, self.write_timeout,
                             remote=self.remote)
         coord.on_fenced = self._on_fenced
         self.coordinator = coord
+        self._writer_ready.set()
         self._elected_at = time.monotonic()
         coord.start()
         log.info("elected writer; running the recovery round")
@@ -138,11 +164,16 @@ class LogNode:
     def _on_fenced(self, error: Fenced) -> None:
         log.error("%s; stepping down", error)
         self._step_down(str(error))
-        if self.discovery:
+        if not self.elect:
+            self._granted = False
+            if self.on_fenced:
+                self.on_fenced(str(error))
+        elif self.discovery:
             self.discovery.withdraw()
 
     def _step_down(self, reason: str) -> None:
         coord, self.coordinator = self.coordinator, None
+        self._writer_ready.clear()
         if coord is not None:
             log.warning("no longer the writer: %s", reason)
             coord.close(f"not the writer ({reason})")  # every waiting append is answered right here

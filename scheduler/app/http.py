@@ -18,26 +18,26 @@ plug in as the same ``api`` object: give `make_app` a handler that has them.
 
 from __future__ import annotations
 
-import json
 
 from tornado import web
 
 from scheduler.api.endpoint import ApiHandler
+from thermos_executor.daemon.http import BaseHandler, HealthHandler, MetricsHandler, VarsHandler, VarsJsonHandler
 
 BYPASS = "Bypass-Leader-Redirect"
 UI_PATHS = r"/(scheduler(/.*)?|updates|pendingtasks|offers|quotas|maintenance|cron|agents|slaves|tiers|utilization)"
 
 
-class _Base(web.RequestHandler):
+class _Base(BaseHandler):
     def initialize(self, daemon, **_):
         self.daemon = daemon
 
-    def text(self, body: str, content_type: str = "text/plain; charset=utf-8") -> None:
-        self.set_header("Content-Type", content_type)
+    def text(self, body: str) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(body)
 
-    def write_error(self, status_code, **kwargs):
-        self.text(f"{status_code} {self._reason}\n")
+    def variables(self) -> dict:
+        return self.daemon.vars()
 
 
 class _LeaderOnly(_Base):
@@ -65,9 +65,8 @@ class Ui(_LeaderOnly):
         raise web.HTTPError(404, reason="no web UI yet")
 
 
-class Health(_Base):
-    def get(self):
-        self.text("OK\n")
+class Health(_Base, HealthHandler):
+    pass
 
 
 class LeaderHealth(_Base):
@@ -82,20 +81,16 @@ class LeaderHealth(_Base):
             self.text("No leader found.\n")
 
 
-class Vars(_Base):
-    def get(self):
-        self.text("".join(f"{k} {v}\n" for k, v in sorted(self.daemon.vars().items())))
+class Vars(_Base, VarsHandler):
+    pass
 
 
-class VarsJson(_Base):
-    def get(self):
-        self.text(json.dumps(self.daemon.vars(), sort_keys=True), "application/json")
+class VarsJson(_Base, VarsJsonHandler):
+    pass
 
 
-class Metrics(_Base):
-    def get(self):
-        self.text("".join(f"# TYPE {k} gauge\n{k} {v}\n" for k, v in sorted(self.daemon.vars().items())),
-                  "text/plain; version=0.0.4")
+class Metrics(_Base, MetricsHandler):
+    pass
 
 
 def make_app(daemon, api) -> web.Application:
@@ -105,6 +100,7 @@ def make_app(daemon, api) -> web.Application:
         (r"/health", Health, args),
         (r"/leaderhealth", LeaderHealth, args),
         (r"/vars", Vars, args),
+        (r"/vars/(.+)", Vars, args),
         (r"/vars\.json", VarsJson, args),
         (r"/metrics", Metrics, args),
         (r"/api", Api, {"daemon": daemon, "handler": api}),

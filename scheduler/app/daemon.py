@@ -12,8 +12,9 @@ Lifecycle, with Aurora's ``scheduler_lifecycle_<STATE>`` gauges:
 * LEADER_AWAITING_REGISTRATION: elected. Grant the log node the writer role (the scheduler's election is
   the only one: the node runs none of its own), wait until the writer's recovery round has succeeded
   (an EMPTY replica: the node logs "Replica in EMPTY status ..." and /api answers ERROR_TRANSIENT "Storage
-  is not READY" meanwhile), replay storage (prepare, start), start the periodic snapshot, then advertise the
-  ServerSet member and serve. ACTIVE comes with Mesos registration (next issue; ``framework_registered 0``).
+  is not READY" meanwhile), replay storage (prepare, start), arm the task timers (`TaskTimers`: timeouts,
+  throttling, pruning), start the periodic snapshot, then advertise the ServerSet member and serve.
+  ACTIVE comes with Mesos registration (next issue; ``framework_registered 0``).
 * DEAD: on SIGTERM/SIGINT (exit 0), or fatally (exit 1, one ERROR line): leadership lost (session LOST,
   ZooKeeper unreachable for a session timeout, or our candidate node gone), the writer fenced, any failed
   log append, truncate, snapshot or replay. A fatal error first takes the writer role away synchronously,
@@ -48,6 +49,7 @@ from . import flags
 from .flags import Config
 from .http import make_app
 from .leadership import Leadership
+from .timers import TaskTimers
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,6 @@ class SchedulerDaemon:
         self.state = Lifecycle.IDLE
         self.exit_code = 0
         self.settings = flags.api_settings(config)
-        self.pruning = flags.pruning(config)  # for task history pruning, which runs with Mesos (next issue)
         self._http_sockets = _bind(config.bind_ip, config.http_port, "-http_port")
         self._log_sockets = _bind(config.bind_ip, config.native_log_port, "-native_log_port")
         self.http_port = self._http_sockets[0].getsockname()[1]
@@ -117,7 +118,10 @@ class SchedulerDaemon:
         self.storage = DurableStorage(LeaderLog(self.node, self.fatal), max_entry_size=config.dlog_max_entry_size,
                                       backups=backups)
         self.manager = StateManager(self.storage, kill=self._kill, clock_ms=lambda: int(time.time() * 1000),
-                                    hostname=config.hostname, flapping=flags.flapping(config))
+                                    hostname=config.hostname, flapping=flags.flapping(config),
+                                    on_change=lambda change: self.timers.on_change(change))
+        self.timers = TaskTimers(self.manager, timeout_ms=int(config.transient_task_state_timeout * 1000),
+                                 prune=flags.pruning(config))
         self._stop = asyncio.Event()
         # The handler POST /api dispatches to by method name: the job calls, then the admin calls. A committed
         # recovery stops the scheduler (exit 0, as Aurora's shutDownNow): restarted, it replays the recovered log.
@@ -144,6 +148,7 @@ class SchedulerDaemon:
         v.update({f"scheduler_lifecycle_{s}": int(s == self.state) for s in Lifecycle})
         v.update(self.storage.vars())
         v.update(self.manager.vars())
+        v.update(self.timers.vars())
         v.update(self.node.vars())
         v["framework_registered"] = 0
         return v
@@ -199,6 +204,7 @@ class SchedulerDaemon:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.timers.stop()
         await self.storage.stop()
         if self.leadership is not None:
             await self.leadership.stop()
@@ -229,6 +235,7 @@ class SchedulerDaemon:
                     await asyncio.sleep(self.node.tick)  # retry backoff of the recovery round
             await self.storage.prepare()
             await self.storage.start()
+            self.timers.start()  # before any await: no change can commit unseen in between
             self._spawn(self._snapshots())
             c = self.config
             await self.leadership.advertise(c.hostname, self.http_port, c.serverset_endpoint_name)

@@ -209,7 +209,7 @@ def flapping(config: Config) -> FlappingSettings:
 
 
 def pruning(config: Config) -> PruneSettings:
-    """Task history pruning's settings (applied once the scheduler runs tasks: the Mesos issue)."""
+    """Task history pruning's settings (applied by `scheduler.app.timers`)."""
     return PruneSettings(prune_threshold_ms=_ms(config.history_prune_threshold),
                          min_retention_ms=_ms(config.history_min_retention_threshold),
                          max_per_job=config.history_max_per_job_threshold)

@@ -1,7 +1,8 @@
 """Three real `aurora-scheduler` processes on loopback with real ZooKeeper: the one election, /leaderhealth,
 the ServerSet member, leader redirects, createJob through the IDL client, kill -9 and SIGSTOP of the leader
 (nothing acknowledged lost; a paused leader's late write fenced and the process gone), an EMPTY log,
-snapshots across a restart, and every bad flag as one line and exit 1."""
+snapshots across a restart, what the leader does to tasks on its own (timeouts, throttling, pruning), and
+every bad flag as one line and exit 1."""
 
 from __future__ import annotations
 
@@ -191,6 +192,51 @@ def test_backup_then_online_recovery_through_the_daemon(tmp_path, zookeeper):
         c.launch(0)
         c.wait_leader()
         assert [t.assignedTask.task.job.name for t in c.tasks(0, "www")] == ["before"]
+    finally:
+        c.close()
+
+
+def test_the_leader_times_out_throttles_and_prunes_tasks_on_its_own(tmp_path, zookeeper):
+    # forceTaskState(ASSIGNED) with no Mesos to move the task on: LOST "Task timed out", replaced PENDING; the
+    # replacement's own timeout makes it flap, so its replacement is THROTTLED and then released to PENDING;
+    # the LOST tasks are pruned after -history_prune_threshold.
+    c = SchedulerCluster(tmp_path, zookeeper.endpoints, size=1, quorum=1, extra_args=(
+        "-transient_task_state_timeout=500ms", "-history_prune_threshold=1secs",
+        "-history_min_retention_threshold=100ms", "-initial_flapping_task_delay=500ms",
+        "-max_flapping_task_delay=1secs"))
+    try:
+        c.start()
+        c.wait_leader()
+        client = c.client(0)
+        assert client.createJob(job_config("www", "prod", "stuck")).responseCode == OK
+
+        def by_id():
+            return {t.assignedTask.taskId: t for t in c.tasks(0, "www")}
+
+        def timed_out(task_id):
+            assert client.forceTaskState(task_id, ScheduleStatus.ASSIGNED).responseCode == OK
+            wait_for(lambda: task_id in by_id() and by_id()[task_id].status == ScheduleStatus.LOST, 20,
+                     what=f"{task_id} to time out")
+            assert by_id()[task_id].taskEvents[-1].message == "Task timed out"
+            return wait_for(lambda: [t for t in by_id().values() if t.ancestorId == task_id], 20,
+                            what=f"the replacement of {task_id}")[0]
+
+        [first] = c.tasks(0, "www")
+        second = timed_out(first.assignedTask.taskId)
+        assert second.taskEvents[-1].message == "Rescheduled"
+        third = timed_out(second.assignedTask.taskId)
+        tid = third.assignedTask.taskId
+        wait_for(lambda: by_id()[tid].status == ScheduleStatus.PENDING, 20, what="the throttled task's release")
+        events = by_id()[tid].taskEvents
+        assert [e.status for e in events] == [ScheduleStatus.THROTTLED, ScheduleStatus.PENDING]
+        assert events[0].message.startswith("Rescheduled, penalized for ")
+
+        wait_for(lambda: list(by_id()) == [tid], 20, what="the LOST tasks to be pruned")
+
+        def counters():  # counted once the write has returned, which a read may precede
+            values = json.loads(http_get(c.http_ports[0], "/vars.json")[1])
+            return values["timed_out_tasks"], values["tasks_pruned"]
+        wait_for(lambda: counters() == (2, 2), 10, what="timed_out_tasks 2 and tasks_pruned 2")
     finally:
         c.close()
 

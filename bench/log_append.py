@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 
 from benchlib import figure, write_results  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
-from tests.integration.logcluster import LogCluster  # noqa: E402
+from tests.integration.logcluster import LogCluster, start_followers  # noqa: E402
 from tornado.httpserver import HTTPServer  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from tests.zookeeper import ZooKeeperEnsemble, ZooKeeperServer  # noqa: E402
@@ -41,16 +41,6 @@ CONCURRENCY = 64
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p))]
-
-
-def start_followers(workdir: str, zk_endpoints: str) -> LogCluster:
-    followers = LogCluster(os.path.join(workdir, "followers"), zk_endpoints, size=2, quorum=2,
-                           extra_args=("-elect=false",))
-    os.makedirs(followers.dir)
-    for i in range(2):
-        followers.initialize(i)
-        followers.spawn(i)
-    return followers
 
 
 async def ours(workdir: str, zk_endpoints: str, followers: LogCluster) -> dict:

@@ -39,7 +39,7 @@ from tornado.httpserver import HTTPServer  # noqa: E402
 from scheduler.log.node import LogNode  # noqa: E402
 from scheduler.log.replica import Replica  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
-from tests.integration.logcluster import LogCluster  # noqa: E402
+from tests.integration.logcluster import LogCluster, start_followers  # noqa: E402
 from tests.zookeeper import ZooKeeperServer  # noqa: E402
 
 PAYLOAD = b"x" * 256
@@ -85,16 +85,6 @@ for _ in range(n):
     lat.append(time.perf_counter() - t)
 print(json.dumps({"lat": lat, "client_cpu_s": time.process_time() - cpu}))
 """
-
-
-def start_followers(workdir: str, zk_endpoints: str) -> LogCluster:
-    followers = LogCluster(os.path.join(workdir, "followers"), zk_endpoints, size=2, quorum=2,
-                           extra_args=("-elect=false",))
-    os.makedirs(followers.dir)
-    for i in range(2):
-        followers.initialize(i)
-        followers.spawn(i)
-    return followers
 
 
 def summary(lat: list[float], writer_cpu_s: float, client_cpu_s: float) -> dict:

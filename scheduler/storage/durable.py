@@ -166,12 +166,7 @@ class DurableStorage:
         async with self._lock:
             self.lifecycle.require(State.READY)
             snapshot = snapshots.build(self._store, int(self.clock() * 1000), self.details)
-            entry = codec.deflate(LogEntry(deduplicatedSnapshot=dedup.deduplicate(snapshot)))
-            try:
-                position = await self._append(entry)
-                await self.log.truncate(position)
-            except Exception as e:
-                raise StorageError(f"snapshot failed: {e}") from e
+            position = await self._write_snapshot(snapshot, "snapshot failed")
             self.snapshots += 1
             self.un_snapshotted_transactions = 0
             log.info("snapshot of %d tasks at log position %d", len(snapshot.tasks), position)
@@ -179,17 +174,23 @@ class DurableStorage:
             await asyncio.to_thread(self.backups.write, snapshot)
         return position
 
+    async def _write_snapshot(self, snapshot, failure: str) -> int:
+        """Append `snapshot` (deduplicated, deflated) and truncate the log before it; its position."""
+        entry = codec.deflate(LogEntry(deduplicatedSnapshot=dedup.deduplicate(snapshot)))
+        try:
+            position = await self._append(entry)
+            await self.log.truncate(position)
+        except Exception as e:
+            raise StorageError(f"{failure}: {e}") from e
+        return position
+
     async def persist(self, snapshot) -> int:
         """Make `snapshot` the log's whole state, then stop (see the module docstring); its position."""
         self.lifecycle.require(State.READY)
         async with self._lock:
             self.lifecycle.require(State.READY)
-            entry = codec.deflate(LogEntry(deduplicatedSnapshot=dedup.deduplicate(snapshot)))
             try:
-                position = await self._append(entry)
-                await self.log.truncate(position)
-            except Exception as e:
-                raise StorageError(f"writing the recovered snapshot failed: {e}") from e
+                position = await self._write_snapshot(snapshot, "writing the recovered snapshot failed")
             finally:
                 self.lifecycle.state = State.STOPPED
             log.warning("recovered snapshot of %d tasks written at log position %d; storage STOPPED",

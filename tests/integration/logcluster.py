@@ -194,3 +194,15 @@ class LogCluster:
                 return f.read()[-n:].decode(errors="replace")
         except OSError:
             return ""
+
+
+def start_followers(workdir: str, zk_endpoints: str) -> LogCluster:
+    """Two initialized replicas that never write (`-elect=false`), quorum 2: followers for a writer of one's
+    own (the benchmarks' in-process writer)."""
+    followers = LogCluster(os.path.join(workdir, "followers"), zk_endpoints, size=2, quorum=2,
+                           extra_args=("-elect=false",))
+    os.makedirs(followers.dir)
+    for i in range(2):
+        followers.initialize(i)
+        followers.spawn(i)
+    return followers

@@ -87,6 +87,9 @@ async def _dispatch(handler, body, check_factory, decode_factory, reply_factory)
     try:
         check = check_factory.getProtocol(TTransport.TMemoryBuffer(body))
         name, message_type, seqid = check.readMessageBegin()
+        if not -2 ** 31 <= seqid < 2 ** 31:    # TJSON does not range-check it; a reply would not encode
+            seqid = 0
+            raise _Refused(TApplicationException.PROTOCOL_ERROR, "Bad request: the sequence id is not an i32")
         if message_type != TMessageType.CALL:
             raise _Refused(TApplicationException.INVALID_MESSAGE_TYPE, f"Not a call: type {message_type}")
         module, method = METHODS.get(name), getattr(handler, name, None)
@@ -98,10 +101,13 @@ async def _dispatch(handler, body, check_factory, decode_factory, reply_factory)
         decode.readMessageBegin()
         args = args_class()
         args.read(decode)
+        _check_end(check)
     except _Refused as refused:
         return _exception(reply_factory, name, seqid, refused.kind, str(refused))
     except Exception as error:  # a parser over untrusted bytes: any failure is the request's
-        return _exception(reply_factory, name, seqid, TApplicationException.PROTOCOL_ERROR, f"Bad request: {error!r}")
+        log.debug("undecodable API call: %r", error)
+        return _exception(reply_factory, name, seqid, TApplicationException.PROTOCOL_ERROR,
+                          "Bad request: not a complete Thrift call")
 
     try:
         response = method(**{field[2]: getattr(args, field[2]) for field in args_class.thrift_spec if field})
@@ -115,6 +121,14 @@ async def _dispatch(handler, body, check_factory, decode_factory, reply_factory)
     except Exception:
         log.exception("API call %s failed", name)
         return _exception(reply_factory, name, seqid, TApplicationException.INTERNAL_ERROR, f"Internal error in {name}")
+
+
+def _check_end(prot) -> None:
+    """The call must end where its message ends (TJSON's closing `]`), with nothing but white space after:
+    a truncated or padded body is refused, not run."""
+    prot.readMessageEnd()
+    if prot.trans.read(1 << 20).strip():
+        raise _Refused(TApplicationException.PROTOCOL_ERROR, "Bad request: bytes after the end of the call")
 
 
 def _check_struct(prot, spec) -> None:

@@ -147,7 +147,7 @@ class DurableStorage:
         except BaseException as e:
             tx.rollback()
             if isinstance(e, Exception):
-                raise StorageError(f"the write was not stored and was rolled back: {e}") from e
+                raise StorageError(f"the write failed and was undone in memory: {e}") from e
             raise
         self.un_snapshotted_transactions += 1
 

@@ -375,7 +375,7 @@ def test_a_failed_write_answers_error_and_changes_nothing(env):
     env.log.fail_next_append()
     response = env.client.createJob(_job())
     assert response.responseCode == ERROR
-    assert response.details[0].message.startswith("the write was not stored and was rolled back")
+    assert response.details[0].message.startswith("the write failed and was undone in memory")
     assert env.tasks() == []
     _ok(env.client.createJob(_job()))
     assert len(env.tasks()) == 3

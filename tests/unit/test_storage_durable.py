@@ -84,7 +84,7 @@ def test_a_failed_append_rolls_everything_back_and_raises():
             w.save_framework_id("fw-1")
         before = _tasks(storage)
         log.fail_next_append()
-        with pytest.raises(StorageError, match="the write was not stored and was rolled back: append failed"):
+        with pytest.raises(StorageError, match="the write failed and was undone in memory: append failed"):
             async with storage.write() as w:
                 w.save_tasks([_task(0, ScheduleStatus.ASSIGNED), _task(2)])
                 w.remove_tasks(["task-1"])

@@ -396,6 +396,23 @@ def test_every_truncation_is_refused(stub, cut):
     assert stub.calls == []
 
 
+KILL_JSON = _sent_by("killTasks", JobKey("www-data", "prod", "hello"), {1, 2}, "bye", protocol_name="json")
+
+
+@pytest.mark.parametrize("body", [KILL_JSON[:-1], KILL_JSON + b" trailing", KILL + b"\x00"],
+                         ids=["json-without-its-closing-bracket", "json-padded", "binary-padded"])
+def test_a_truncated_or_padded_call_is_refused_not_run(stub, body):
+    error = answer(stub, body, binary=body[:1] != b"[")
+    assert error is not None and error.type == TApplicationException.PROTOCOL_ERROR
+    assert stub.calls == []
+
+
+def test_a_sequence_id_out_of_i32_range_is_refused(stub):
+    error = answer(stub, b'[1,"getRoleSummary",1,99999999999999999999,{}]', binary=False)
+    assert error is not None and error.type == TApplicationException.PROTOCOL_ERROR
+    assert "sequence id" in error.message and stub.calls == []
+
+
 def test_garbage_is_refused_and_the_next_call_works(stub):
     rng = random.Random(13)
     for _ in range(300):

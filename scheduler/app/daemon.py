@@ -166,7 +166,9 @@ class SchedulerDaemon:
         try:
             self.state = Lifecycle.PREPARING_STORAGE
             try:
-                await self.node.start()
+                logging.getLogger("kazoo").setLevel(logging.CRITICAL)   # its retries would bury our one line
+                await self.node.start(c.zk_connection_timeout)
+                logging.getLogger("kazoo").setLevel(logging.NOTSET)
                 self.leadership = Leadership(c.zk_endpoints, c.serverset_path, f"{c.hostname}:{self.http_port}",
                                              loop, session_timeout=c.zk_session_timeout,
                                              on_elected=self._elected, on_lost=self._lost)

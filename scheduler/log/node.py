@@ -69,13 +69,15 @@ class LogNode:
         return self.remotes[address]
 
     # -- lifecycle -----------------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, connect_timeout: float | None = None) -> None:
+        """Join the group (ZooKeeper reached within `connect_timeout`, default min(session timeout, 10 s))."""
         loop = asyncio.get_running_loop()
         self.discovery = Discovery(self.zk_endpoints, self.group_path, self.address, loop,
                                    session_timeout=self.session_timeout,
                                    candidate=self.elect and self.replica.status == VOTING)
         self.discovery.on_change = self._reconcile
-        await loop.run_in_executor(None, self.discovery.start, min(self.session_timeout, 10.0))
+        timeout = min(self.session_timeout, 10.0) if connect_timeout is None else connect_timeout
+        await loop.run_in_executor(None, self.discovery.start, timeout)
         self._tasks.append(asyncio.ensure_future(self._control_loop()))
         log.info("replica %s at %s is %s (learned %d, quorum %d, group %s)", self.replica.replica_id,
                  self.address, self.replica.status, self.replica.learned, self.quorum, self.group_path)

@@ -119,7 +119,7 @@ def test_acknowledged_writes_survive_a_new_writer_replaying(tmp_path, zookeeper)
                 w.save_tasks([_task(41)])
             before = _view(replayed)
             await cluster.stop(next(i for i, n in enumerate(cluster.nodes) if n is not None and i != second))
-            with pytest.raises(StorageError, match="rolled back"):
+            with pytest.raises(StorageError, match="undone in memory"):
                 async with replayed.write() as w:
                     w.save_tasks([_task(42)])
                     w.remove_tasks(["www-prod-hello-0"])

@@ -61,7 +61,6 @@ class Leadership:
         self.candidate: str | None = None  # our node's name (not path)
         self.leading = False
         self.leader: tuple[str, int] | None = None
-        self.member: str | None = None
         self.session_timeout = session_timeout
         self._stopped = False
         self._done = False  # the session or the candidacy was lost: nothing more is reported
@@ -87,7 +86,6 @@ class Leadership:
         data = json.dumps(member_data(host, port, endpoint_name)).encode()
         node = await self.loop.run_in_executor(
             None, lambda: self.client.create(f"{self.path}/{MEMBER}", data, ephemeral=True, sequence=True))
-        self.member = node
         log.info("advertised %s:%d as leader at %s", host, port, node)
 
     async def stop(self) -> None:

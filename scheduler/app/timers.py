@@ -26,19 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable, Coroutine
 
 from scheduler.api.gen.ttypes import ScheduledTask, TaskQuery
 from scheduler.api.state_manager import ChangeResult, StateChange, StateManager
-from scheduler.state import pruning, timeout
+from scheduler.state import pruning, reschedule, timeout
 from scheduler.state.status import TERMINAL, ScheduleStatus
 
 log = logging.getLogger(__name__)
 S = ScheduleStatus
 
 # The message `scheduler.state.reschedule.replacement_for` gives a THROTTLED replacement.
-_PENALTY = re.compile(r"Rescheduled, penalized for (\d+) ms for flapping")
 
 
 class TaskTimers:
@@ -181,5 +179,4 @@ class TaskTimers:
 
 
 def _penalty_ms(task: ScheduledTask) -> int:
-    match = _PENALTY.fullmatch(task.taskEvents[-1].message or "") if task.taskEvents else None
-    return int(match.group(1)) if match else 0
+    return reschedule.penalty_from_message(task.taskEvents[-1].message) if task.taskEvents else 0

@@ -12,6 +12,7 @@ A THROTTLED task goes to PENDING when its penalty has elapsed (the manager's tim
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+import re
 from dataclasses import dataclass
 
 from scheduler.state.status import ACTIVE, TERMINAL, ScheduleStatus, TaskEvent
@@ -84,5 +85,15 @@ def flapping_penalty_ms(ancestors: Iterable[Sequence[TaskEvent]], settings: Flap
 def replacement_for(penalty_ms: int) -> Replacement:
     """PENDING "Rescheduled" without a penalty; THROTTLED with Aurora's message otherwise."""
     if penalty_ms > 0:
-        return Replacement(S.THROTTLED, f"Rescheduled, penalized for {penalty_ms} ms for flapping", penalty_ms)
+        return Replacement(S.THROTTLED, _PENALIZED.format(penalty_ms), penalty_ms)
     return Replacement(S.PENDING, RESCHEDULED_MESSAGE, 0)
+
+
+_PENALIZED = "Rescheduled, penalized for {} ms for flapping"
+_PENALIZED_PATTERN = re.compile(re.escape(_PENALIZED).replace(r"\{\}", r"(\d+)"))
+
+
+def penalty_from_message(message: str | None) -> int:
+    """The penalty a THROTTLED replacement's message records (`replacement_for`), 0 if it records none."""
+    match = _PENALIZED_PATTERN.fullmatch(message or "")
+    return int(match.group(1)) if match else 0

@@ -21,6 +21,7 @@ Pure helpers (`backup_name`, `is_due`, `expired`) are apart from the file I/O; t
 from __future__ import annotations
 
 import logging
+import contextlib
 import os
 import tempfile
 import time
@@ -89,8 +90,6 @@ class Backups:
         name = backup_name(now)
         try:
             _write_atomically(self.directory, name, codec.encode(snapshot))
-            for old in expired(os.listdir(self.directory), self.max_saved):
-                os.unlink(os.path.join(self.directory, old))
         except OSError as e:
             self.failed += 1
             log.error("backup %s to %s failed: %s", name, self.directory, e)
@@ -98,6 +97,11 @@ class Backups:
         self.last = now
         self.success += 1
         log.info("backed up the stored state to %s", os.path.join(self.directory, name))
+        try:                               # retention failing does not undo the backup just written
+            for old in expired(os.listdir(self.directory), self.max_saved):
+                os.unlink(os.path.join(self.directory, old))
+        except OSError as e:
+            log.error("could not delete old backups in %s: %s", self.directory, e)
         return name
 
     def list(self) -> list[str]:
@@ -113,7 +117,7 @@ class Backups:
             raise BackupError(f"Backup {name} does not exist.")
         try:
             return StagedBackup(read_backup(path))
-        except codec.CodingError as e:
+        except (codec.CodingError, AttributeError, TypeError, IndexError, KeyError, ValueError) as e:
             raise BackupError(f"Failed to decode backup {e}") from None
         except OSError as e:
             raise BackupError(f"Failed to read backup {e}") from None
@@ -153,11 +157,16 @@ def read_backup(path: str) -> Snapshot:
 
 def _write_atomically(directory: str, name: str, data: bytes) -> None:
     temp = os.path.join(directory, TEMP_PREFIX + name)
-    with open(temp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temp, os.path.join(directory, name))
+    try:
+        with open(temp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, os.path.join(directory, name))
+    except OSError:
+        with contextlib.suppress(OSError):     # no half-written leftovers piling up
+            os.unlink(temp)
+        raise
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)

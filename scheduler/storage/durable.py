@@ -108,6 +108,9 @@ class DurableStorage:
                 unframer.close()
             except codec.CodingError as e:
                 raise StorageError(f"cannot replay the log at position {position}: {e}") from e
+            except (AttributeError, TypeError, IndexError, KeyError, ValueError) as e:  # decoded, but malformed
+                raise StorageError(f"cannot replay the log at position {position}: a malformed entry "
+                                   f"({type(e).__name__}: {e})") from e
             finally:
                 self.bad_frames_read += unframer.bad_frames
         self.lifecycle.advance(State.PREPARED, State.READY)

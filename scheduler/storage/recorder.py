@@ -22,26 +22,49 @@ from .gen.ttypes import Op, RemoveTasks, SaveFrameworkId, SaveHostAttributes, Sa
 
 class TransactionRecorder:
     def __init__(self):
-        self.ops: list[Op] = []
+        self._ops: list[Op] = []
+        self._tasks: dict | None = None     # the last op's saveTasks by task id, while it is being merged into
+        self._removed: set | None = None    # the last op's removeTasks ids, likewise
 
     def add(self, op: Op) -> None:
-        merged = _coalesce(self.ops[-1], op) if self.ops else None
-        if merged is None:
-            self.ops.append(op)
+        """Record `op`, merged into the last op when they coalesce. Saves and removes of one task at a time
+        (a job killed task by task) merge in place, in constant time each."""
+        if self._tasks is not None and op.saveTasks is not None:
+            self._tasks.update((t.assignedTask.taskId, t) for t in op.saveTasks.tasks or ())
+            return
+        if self._removed is not None and op.removeTasks is not None:
+            self._removed.update(op.removeTasks.taskIds or ())
+            return
+        self._seal()
+        if op.saveTasks is not None:
+            self._tasks = {t.assignedTask.taskId: t for t in op.saveTasks.tasks or ()}
+        elif op.removeTasks is not None:
+            self._removed = set(op.removeTasks.taskIds or ())
         else:
-            self.ops[-1] = merged
+            merged = _coalesce(self._ops[-1], op) if self._ops else None
+            if merged is None:
+                self._ops.append(op)
+            else:
+                self._ops[-1] = merged
+
+    @property
+    def ops(self) -> list[Op]:
+        self._seal()
+        return self._ops
+
+    def _seal(self) -> None:
+        """Turn the op being merged into, if any, into a recorded op."""
+        if self._tasks is not None:
+            self._ops.append(Op(saveTasks=SaveTasks(tasks=list(self._tasks.values()))))
+            self._tasks = None
+        elif self._removed is not None:
+            self._ops.append(Op(removeTasks=RemoveTasks(taskIds=self._removed)))
+            self._removed = None
 
 
 def _coalesce(prior: Op, nxt: Op) -> Op | None:
     if prior.saveFrameworkId is not None and nxt.saveFrameworkId is not None:
         return Op(saveFrameworkId=SaveFrameworkId(id=nxt.saveFrameworkId.id))
-    if prior.saveTasks is not None and nxt.saveTasks is not None:
-        by_id = {t.assignedTask.taskId: t for t in prior.saveTasks.tasks or ()}
-        by_id.update((t.assignedTask.taskId, t) for t in nxt.saveTasks.tasks or ())
-        return Op(saveTasks=SaveTasks(tasks=list(by_id.values())))
-    if prior.removeTasks is not None and nxt.removeTasks is not None:
-        ids = set(prior.removeTasks.taskIds or ()) | set(nxt.removeTasks.taskIds or ())
-        return Op(removeTasks=RemoveTasks(taskIds=ids))
     if prior.saveHostAttributes is not None and nxt.saveHostAttributes is not None:
         before, after = prior.saveHostAttributes.hostAttributes, nxt.saveHostAttributes.hostAttributes
         if before.host == after.host:

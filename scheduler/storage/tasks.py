@@ -54,11 +54,6 @@ class TaskStore:
             self._unindex(previous)
         return previous
 
-    def clear(self) -> None:
-        self._tasks.clear()
-        self._by_job.clear()
-        self._by_host.clear()
-
     def fetch(self, query: TaskQuery | None = None) -> list[ScheduledTask]:
         """The tasks matching `query` (all tasks for None)."""
         if query is None:
@@ -81,6 +76,8 @@ class TaskStore:
             ids = self._by_job.get((query.role, query.environment, query.jobName), ())
         elif query.slaveHosts is not None:
             ids = [i for h in query.slaveHosts for i in self._by_host.get(h, ())]
+        elif query.role is not None:    # a role's jobs (getJobs, summaries, quotas): its keys, not every task
+            ids = [i for key, job in self._by_job.items() if key[0] == query.role for i in job]
         else:
             return iter(self._tasks.values())
         found = (self._tasks.get(i) for i in dict.fromkeys(ids))

@@ -327,3 +327,35 @@ def test_a_task_spawned_inside_a_write_does_not_join_it():
         await spawned
         assert [len(e.transaction.ops[0].saveTasks.tasks) for e in _entries(log)] == [1, 1]
     _run(scenario())
+
+
+def test_an_entry_that_decodes_but_is_malformed_stops_replay_with_its_position():
+    from scheduler.storage.gen.ttypes import SaveCronJob
+
+    async def scenario():
+        log = MemoryLog()
+        await log.append([codec.encode(codec.transaction([Op(saveCronJob=SaveCronJob())]))])   # no job in it
+        storage = DurableStorage(log)
+        await storage.prepare()
+        with pytest.raises(StorageError, match=r"cannot replay the log at position 1: a malformed entry"):
+            await storage.start()
+    _run(scenario())
+
+
+def test_many_one_task_saves_and_removes_in_one_write_coalesce_into_one_op_each():
+    async def scenario():
+        log = MemoryLog()
+        storage = await _ready(log)
+        async with storage.write() as w:
+            for i in range(300):
+                w.save_tasks([_task(i)])
+            w.save_tasks([_task(0, ScheduleStatus.ASSIGNED)])     # a later save of an id wins
+        async with storage.write() as w:
+            for i in range(200):
+                w.remove_tasks({f"task-{i}"})
+        saves, removes = (e.transaction.ops for e in _entries(log)[-2:])
+        assert len(saves) == 1 and len(saves[0].saveTasks.tasks) == 300
+        assert {t.assignedTask.taskId: t.status for t in saves[0].saveTasks.tasks}["task-0"] == ScheduleStatus.ASSIGNED
+        assert len(removes) == 1 and len(removes[0].removeTasks.taskIds) == 200
+        assert len(_tasks(storage)) == 100
+    _run(scenario())

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from scheduler.api import envelope
 from scheduler.api.gen.ttypes import ListBackupsResult, QueryRecoveryResult, ResponseCode, Result, ServerInfo
-from scheduler.api.handlers import Refused, answered, normalized_query
+from scheduler.api.handlers import Refused, answered, required_query
 from scheduler.api.protocol import METHODS
 from scheduler.api.settings import ApiSettings
 
@@ -67,7 +67,10 @@ class AdminApi:
 
     @answered
     async def stageRecovery(self, backupId):
-        staged = self._backups.stage(backupId or "")  # read first, as Aurora: a missing backup says so
+        try:
+            staged = self._backups.stage(backupId or "")  # read first, as Aurora: a missing backup says so
+        except ValueError as e:                           # storage's BackupError: no such, or not a backup
+            raise Refused(ResponseCode.ERROR, str(e)) from None
         if self._staged is not None:
             raise Refused(ResponseCode.ERROR, ALREADY_LOADED)
         self._staged = staged
@@ -76,12 +79,12 @@ class AdminApi:
 
     @answered
     async def queryRecovery(self, query):
-        tasks = self._loaded().fetch(_query(query))
+        tasks = self._loaded().fetch(required_query(query))
         return self._ok(Result(queryRecoveryResult=QueryRecoveryResult(tasks=set(tasks))))
 
     @answered
     async def deleteRecoveryTasks(self, query):
-        self._loaded().delete(_query(query))
+        self._loaded().delete(required_query(query))
         return self._ok()
 
     @answered
@@ -109,11 +112,6 @@ class AdminApi:
         return envelope.ok(self.server_info, result)
 
 
-def _query(query):
-    """Query.arbitrary: the query as given (None, Aurora's NullPointerException, is refused)."""
-    if query is None:
-        raise Refused(ResponseCode.ERROR, "query must be set")
-    return normalized_query(query)
 
 
 class Handlers:

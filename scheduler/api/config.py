@@ -66,6 +66,8 @@ def is_cron(job: JobConfiguration) -> bool:
 
 def validate_job(job: JobConfiguration, settings: ApiSettings) -> JobConfiguration:
     """A populated copy of `job`, or TaskDescriptionError."""
+    if job is None:
+        raise TaskDescriptionError("Job configuration must be set.")
     if job.taskConfig is None:
         raise TaskDescriptionError("Job configuration must have taskConfig set.")
     if (job.instanceCount or 0) <= 0:
@@ -78,7 +80,9 @@ def validate_job(job: JobConfiguration, settings: ApiSettings) -> JobConfigurati
     if job.owner is not None and not is_good_identifier(job.owner.user):
         raise TaskDescriptionError(f"Job user contains illegal characters: {job.owner.user}")
     populated = copy.copy(job)
-    populated.taskConfig = validate_task(job.taskConfig, settings)
+    # The job's tasks are the job's: a task config naming another job would file its tasks under that one.
+    populated.taskConfig = validate_task(copy.copy(job.taskConfig), settings)
+    populated.taskConfig.job = job.key
     if job.cronSchedule and populated.taskConfig.isService:
         raise TaskDescriptionError(f"A service task may not be run on a cron schedule: {populated}")
     return populated

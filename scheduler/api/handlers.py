@@ -191,9 +191,9 @@ class SchedulerApi:
     # -- operators -----------------------------------------------------------------------------------------
     @answered
     async def pruneTasks(self, query):
+        query = required_query(query)
         if query.statuses and set(query.statuses) & ACTIVE:
             raise Refused(ResponseCode.ERROR, PRUNE_ACTIVE)
-        query = normalized_query(query)
         query.statuses = query.statuses or set(TERMINAL)
         query.offset = None  # Aurora's fetch ignores the offset here; the limit applies
         async with self._manager.transaction() as tx:
@@ -204,8 +204,8 @@ class SchedulerApi:
     async def forceTaskState(self, taskId, status):
         if not taskId or not taskId.strip():
             raise Refused(ResponseCode.ERROR, "taskId must not be blank")
-        if status is None:
-            raise Refused(ResponseCode.ERROR, "status must be set")
+        if status not in S._value2member_map_:
+            raise Refused(ResponseCode.ERROR, f"Unknown status {status}")
         async with self._manager.transaction() as tx:
             tx.change_state(taskId, S(status), f"Transition forced by {USER}")
         return self._ok()
@@ -257,9 +257,7 @@ class SchedulerApi:
         return store.tasks.fetch(TaskQuery(jobKeys={job}, statuses=set(ACTIVE)))
 
     def _fetch(self, query) -> list:
-        if query is None:
-            raise Refused(ResponseCode.ERROR, "query must be set")
-        return self._storage.store.tasks.fetch(normalized_query(query))
+        return self._storage.store.tasks.fetch(required_query(query))
 
     def _jobs(self, role: str | None, tasks: dict) -> dict:
         """Jobs synthesized from their tasks, then cron templates over them (ReadOnlySchedulerImpl.getJobs)."""
@@ -281,6 +279,13 @@ def _require_key(job) -> None:
 def _require_role(role: str | None) -> None:
     if not role or not role.strip():
         raise Refused(ResponseCode.ERROR, "ownerRole must not be blank")
+
+
+def required_query(query: TaskQuery | None) -> TaskQuery:
+    """The query normalized; None (Aurora's NullPointerException) is refused."""
+    if query is None:
+        raise Refused(ResponseCode.ERROR, "query must be set")
+    return normalized_query(query)
 
 
 def normalized_query(query: TaskQuery) -> TaskQuery:

@@ -42,8 +42,9 @@ class BackupDirError(Exception):
     """-backup_dir cannot be created or written; one line for the operator."""
 
 
-class BackupError(Exception):
-    """A backup that cannot be staged; the message is Aurora's (RecoveryImpl.stage)."""
+class BackupError(ValueError):
+    """A backup that cannot be staged; the message is Aurora's (RecoveryImpl.stage). A ValueError, which is
+    what the API layer (which does not import storage) catches: the name given is not a usable backup."""
 
 
 def backup_name(now: float) -> str:

@@ -379,3 +379,21 @@ def test_a_failed_write_answers_error_and_changes_nothing(env):
     assert env.tasks() == []
     _ok(env.client.createJob(_job()))
     assert len(env.tasks()) == 3
+
+
+def test_missing_or_unknown_arguments_are_refused_in_words(env, caplog):
+    _refused(env.client.createJob(None), INVALID, "Job configuration must be set.")
+    _refused(env.client.populateJobConfig(None), INVALID, "Invalid configuration: Job configuration must be set.")
+    _refused(env.client.pruneTasks(None), ERROR, "query must be set")
+    _refused(env.client.forceTaskState("some-task", 999), ERROR, "Unknown status 999")
+    assert "Traceback" not in caplog.text
+
+
+def test_a_task_config_naming_another_job_is_filed_under_the_job_s_key(env):
+    other = JobKey(role="other", environment="prod", name="elsewhere")
+    job = _job()
+    job.taskConfig.job = other
+    _ok(env.client.createJob(job))
+    tasks = _ok(env.client.getTasksWithoutConfigs(TaskQuery(role=KEY.role))).scheduleStatusResult.tasks
+    assert len(tasks) == 3 and {t.assignedTask.task.job for t in tasks} == {KEY}
+    assert not _ok(env.client.getTasksWithoutConfigs(TaskQuery(role="other"))).scheduleStatusResult.tasks

@@ -66,6 +66,12 @@ def password_line(user: str, password: str) -> str:
         raise AuthFileError(f"user names cannot be empty or contain ':', spaces or control characters: {user!r}")
     if not password:
         raise AuthFileError("empty password")
+    try:
+        password.encode()
+    except UnicodeEncodeError:
+        raise AuthFileError("the password is not valid UTF-8") from None
+    if "\0" in password:                        # crypt() would silently hash only what comes before it
+        raise AuthFileError("the password contains a NUL character")
     return f"{user}:{hash_password(password)}"
 
 

@@ -141,6 +141,8 @@ def with_config(info, change):
      "Invalid task: health_check_config.interval_secs: 'often' is not a number"),
     (lambda c: c["health_check_config"].update(interval_secs=0),
      "Invalid task: health_check_config.interval_secs must be positive, got 0.0"),
+    (lambda c: c["health_check_config"].update(initial_interval_secs=float("inf")),   # 1e999 in JSON
+     "Invalid task: health_check_config.initial_interval_secs must be a finite number, got inf"),
     (lambda c: c["health_check_config"].update(timeout_secs="{{later}}"),
      "Invalid task: health_check_config: unbound template variables {{later}}"),
     (lambda c: c["health_check_config"].update(health_checker={"shell": {}}),

@@ -566,6 +566,9 @@ def test_hash_password_writes_lines_the_observer_accepts(tmp_path):
         result = subprocess.run([exe, "--hash_password", user], input=password + "\n", capture_output=True,
                                 text=True, timeout=30)
         assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1, result.stderr
+    for raw in (b"\xff\n", b"a\0b\n"):            # not UTF-8; a NUL crypt() would cut the password at
+        result = subprocess.run([exe, "--hash_password", "alice"], input=raw, capture_output=True, timeout=30)
+        assert result.returncode == 2 and result.stdout == b"" and result.stderr.count(b"\n") == 1, result.stderr
 
 
 def test_cli_errors_are_one_line(tmp_path):

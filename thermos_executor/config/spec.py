@@ -6,6 +6,7 @@ view of a job (`HealthCheckSpec`, `LifecycleSpec`) is made the same way, from th
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError
@@ -120,11 +121,15 @@ class LifecycleSpec:
 
 def _positive(where: str, **values) -> None:
     for name, value in values.items():
+        if not math.isfinite(value):
+            raise ConfigError(f'{where}.{name} must be a finite number, got {value}')
         if not value > 0:
             raise ConfigError(f'{where}.{name} must be positive, got {value}')
 
 
 def _not_negative(where: str, **values) -> None:
     for name, value in values.items():
+        if not math.isfinite(value):
+            raise ConfigError(f'{where}.{name} must be a finite number, got {value}')
         if value < 0:
             raise ConfigError(f'{where}.{name} must not be negative, got {value}')

@@ -143,6 +143,9 @@ class ThermosExecutor(Executor):
         except Exception as e:  # noqa: BLE001 - a bug of ours still owes Mesos a terminal update
             log.exception("internal error")
             outcome = (MesosState.TASK_FAILED, f"Internal error: {e}")
+            if self.runner is not None and not self.runner.exited.is_set():   # nothing may outlive the update
+                self.runner.lose()
+                self.runner.exited.wait(10)
         self._finish(*outcome)
 
     def _launch_and_supervise(self) -> tuple[str, str]:

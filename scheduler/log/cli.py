@@ -45,12 +45,7 @@ def _path(values: dict) -> str:
 def cmd_initialize(argv: list[str]) -> int:
     values = F.parse(argv, PATH_FLAGS)
     path = _path(values)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise LogError(f"{path} exists and is not a directory")
-    try:
-        replica = Replica(path)
-    except (OSError, sqlite3.Error) as e:
-        raise LogError(f"cannot open a replica at {path}: {getattr(e, 'strerror', None) or e}") from None
+    replica = Replica(path)                      # a bad place or database is already one LogError line
     try:
         replica.initialize()
     finally:

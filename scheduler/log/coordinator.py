@@ -102,7 +102,8 @@ class Coordinator:
             self._pump_task.cancel()
 
     async def stop(self, reason: str = "writer stopped") -> None:
-        self.close(reason)
+        if not self.stopped:                    # a step-down has closed it already
+            self.close(reason)
         if self._pump_task:
             await asyncio.gather(self._pump_task, return_exceptions=True)
             self._pump_task = None

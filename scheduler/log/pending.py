@@ -35,9 +35,6 @@ class Pending:
         self._timers: dict[asyncio.Future, asyncio.TimerHandle] = {}
         self._closed: LogError | None = None
 
-    def __len__(self) -> int:
-        return len(self._timers)
-
     def add(self) -> asyncio.Future:
         """A new future with its deadline armed (already failed if `close` was called)."""
         loop = asyncio.get_running_loop()

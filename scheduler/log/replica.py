@@ -79,6 +79,8 @@ class Replica:
         """Open (creating it EMPTY if needed) and lock the replica at directory `path`. LogError, one line,
         if the directory cannot be made, is held by another process, or holds no usable database."""
         self.path = path
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise LogError(f"{path} exists and is not a directory")
         try:
             os.makedirs(path, exist_ok=True)
         except OSError as e:

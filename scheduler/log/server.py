@@ -321,6 +321,14 @@ def make_app(node) -> LogServer:
         (r"/log/status", Status, args),
         (r"/health", Health, args),
         (r"/vars", Vars, args),
+        (r"/vars/(.+)", Vars, args),
         (r"/vars.json", VarsJson, args),
         (r"/metrics", Metrics, args),
-    ], log_function=lambda handler: None))
+    ], default_handler_class=_NotFound, default_handler_args=args, log_function=lambda handler: None))
+
+
+class _NotFound(_Base):
+    """Any other path: a one-line 404, not tornado's HTML page."""
+
+    def prepare(self):
+        raise web.HTTPError(404, "no such path: %s", self.request.path)

@@ -51,7 +51,9 @@ class PeerConnection:
                 return await self._request(method, path, body or b"")
             except (StreamClosedError, OSError, httputil.HTTPInputError, ValueError) as e:
                 self.close()
-                what = f"no answer within {timeout:g}s" if self._expired else f"{type(e).__name__} {e}".strip()
+                cause = getattr(e, "real_error", None) or e     # tornado hides "Connection refused" behind a close
+                what = (f"no answer within {timeout:g}s" if self._expired else
+                        getattr(cause, "strerror", None) or f"{type(cause).__name__} {cause}".strip())
                 raise TransportError(f"{self.address}: {what}") from None
             except asyncio.CancelledError:
                 self.close()

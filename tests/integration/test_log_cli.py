@@ -6,6 +6,8 @@ import http.server
 import os
 import subprocess
 import threading
+import urllib.error
+import urllib.request
 
 import psutil
 import pytest
@@ -83,6 +85,14 @@ def test_reads_outside_the_log_are_refused_by_path_and_by_address(cluster_factor
         assert one_line_error(*run("read", where, "--from=3", "--to=2")[::2], "Bad read range (to < from")
         assert one_line_error(*run("read", where, "--from=-1")[::2], "Bad read range (from=-1")
         assert one_line_error(*run("read", where, "--to=0")[::2], "Bad read range (to < from")
+    # /vars/NAME as every daemon serves it; an unknown path is the log's one-line JSON error, not an HTML page
+    for path, status, body in (("/vars/log_recovered", 200, "1\n"),
+                               ("/no/such/path", 404, '{"error": "no such path: /no/such/path"}')):
+        try:
+            response = urllib.request.urlopen(f"http://{c.address(0)}{path}")
+        except urllib.error.HTTPError as e:
+            response = e
+        assert (response.status, response.read().decode()) == (status, body)
 
 
 # -- item 4 ------------------------------------------------------------------------------------------------
@@ -115,6 +125,8 @@ def test_bad_places_and_bad_peers_are_one_line_errors(tmp_path, not_a_replica, z
     assert one_line_error(*run("read", f"--address={not_a_replica}")[::2], "did not answer like a log replica")
     os.remove(tmp_path / "www" / "log" / "status")
     assert one_line_error(*run("status", f"--address={not_a_replica}")[::2], "HTTP 404", "log replica")
+    assert one_line_error(*run("initialize", f"--path={tmp_path}/file")[::2], "exists and is not a directory")
+    assert one_line_error(*run("read", "--address=127.0.0.1:1")[::2], "cannot reach 127.0.0.1:1: Connection refused")
     run("initialize", f"--path={tmp_path}/r")
     code, _, err = run("status", f"--path={tmp_path}/r", "-zk_endpoints=127.0.0.1:1",
                        "-native_log_zk_group_path=/x")

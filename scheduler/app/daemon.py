@@ -32,7 +32,7 @@ import time
 from enum import StrEnum
 
 from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
+from thermos_executor.daemon.http import ListenError, bind_sockets
 
 from scheduler.api.admin import AdminApi, Handlers
 from scheduler.api.handlers import SchedulerApi
@@ -166,9 +166,13 @@ class SchedulerDaemon:
         try:
             self.state = Lifecycle.PREPARING_STORAGE
             try:
-                logging.getLogger("kazoo").setLevel(logging.CRITICAL)   # its retries would bury our one line
-                await self.node.start(c.zk_connection_timeout)
-                logging.getLogger("kazoo").setLevel(logging.NOTSET)
+                kazoo_log = logging.getLogger("kazoo")
+                level = kazoo_log.level
+                kazoo_log.setLevel(logging.CRITICAL)   # its connection retries would bury our one line
+                try:
+                    await self.node.start(c.zk_connection_timeout)
+                finally:
+                    kazoo_log.setLevel(level)
                 self.leadership = Leadership(c.zk_endpoints, c.serverset_path, f"{c.hostname}:{self.http_port}",
                                              loop, session_timeout=c.zk_session_timeout,
                                              on_elected=self._elected, on_lost=self._lost)
@@ -262,6 +266,6 @@ class SchedulerDaemon:
 
 def _bind(ip: str, port: int, flag: str) -> list:
     try:
-        return bind_sockets(port, ip or None)
-    except OSError as e:
-        raise StartupError(f"{flag}: cannot listen on {ip or '*'}:{port}: {e.strerror or e}") from None
+        return bind_sockets(ip or "", port)      # "" = every interface
+    except ListenError as e:
+        raise StartupError(f"{flag}: {e}") from None

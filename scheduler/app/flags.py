@@ -16,16 +16,14 @@ import socket
 import tempfile
 from dataclasses import dataclass
 
-# The Aurora-style parser lives in scheduler/log today (the `layout` branch moves it to thermos_executor);
-# this is the one place the scheduler imports it.
+# The one place the scheduler imports the Aurora-style parser.
 from scheduler.api.settings import DEFAULT_TIERS, ApiSettings, Tiers
-from thermos_executor.daemon.aurora_flags import Flag, FlagError, parse_duration
+from thermos_executor.daemon.aurora_flags import Flag, FlagError
 from thermos_executor.daemon.aurora_flags import parse as parse_argv
 from scheduler.state.pruning import PruneSettings
 from scheduler.state.reschedule import FlappingSettings
 
-__all__ = ["Config", "FlagError", "parse", "check_paths", "api_settings", "flapping", "pruning", "parse_duration",
-           "parse_size"]
+__all__ = ["Config", "FlagError", "parse", "check_paths", "api_settings", "flapping", "pruning"]
 
 REQUIRED = ("cluster_name", "zk_endpoints", "serverset_path", "mesos_master_address", "native_log_file_path",
             "native_log_zk_group_path", "backup_dir")
@@ -39,7 +37,7 @@ FLAGS = [
     Flag("native_log_quorum_size", "int", 1), Flag("native_log_file_path"), Flag("native_log_zk_group_path"),
     Flag("native_log_write_timeout", "duration", 3.0),
     Flag("native_log_port", "int", int(os.environ.get("LIBPROCESS_PORT", "8083"))),
-    Flag("dlog_snapshot_interval", "duration", 3600.0), Flag("dlog_max_entry_size", "size", "512KB"),
+    Flag("dlog_snapshot_interval", "duration", 3600.0), Flag("dlog_max_entry_size", "size", 512 << 10),
     Flag("backup_dir"), Flag("backup_interval", "duration", 3600.0), Flag("max_saved_backups", "int", 48),
     Flag("allowed_job_environments", default=r"^(prod|devel|test|staging\d*)$"),
     Flag("max_tasks_per_job", "int", 4000), Flag("tier_config"), Flag("viz_job_url_prefix", default=""),
@@ -54,16 +52,6 @@ FLAGS = [
     Flag("history_max_per_job_threshold", "int", 100),
     Flag("transient_task_state_timeout", "duration", 300.0),
 ]
-
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}
-
-
-def parse_size(name: str, text: str) -> int:
-    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
-    if not m or m.group(2).lower() not in _SIZE_UNITS:
-        raise FlagError(f"-{name}: bad size {text!r} (expected e.g. 512KB, 1MB)")
-    return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
-
 
 @dataclass(frozen=True)
 class Config:
@@ -124,7 +112,6 @@ def parse(argv: list[str]) -> Config:
     missing = [f"-{n}" for n in REQUIRED if values.get(n) in (None, "")]
     if missing:
         raise FlagError(f"missing required flag{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
-    values["dlog_max_entry_size"] = parse_size("dlog_max_entry_size", values["dlog_max_entry_size"])
     values["hostname"] = values["hostname"] or socket.gethostname()
     chroot = values.pop("zk_chroot_path")
     if chroot:

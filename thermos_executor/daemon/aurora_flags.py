@@ -27,10 +27,21 @@ def parse_duration(name: str, text: str) -> float:
     return float(m.group(1)) * _UNITS.get(m.group(2) or "s", 1)
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30}
+
+
+def parse_size(name: str, text: str) -> int:
+    """Aurora's data sizes: <int><unit>, unit B KB MB GB (1024-based)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    if not m or m.group(2).lower() not in _SIZE_UNITS:
+        raise FlagError(f"-{name}: bad size {text!r} (expected e.g. 512KB, 1MB)")
+    return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+
+
 @dataclass
 class Flag:
     name: str
-    kind: str = "str"  # str | int | duration | bool
+    kind: str = "str"  # str | int | duration | size | bool
     default: object = None
 
 
@@ -81,6 +92,8 @@ def _convert(flag: Flag, value: str):
         return number
     if flag.kind == "duration":
         return parse_duration(flag.name, value)
+    if flag.kind == "size":
+        return parse_size(flag.name, value)
     if flag.kind == "bool":
         if value.lower() in _TRUE:
             return True

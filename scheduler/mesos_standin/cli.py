@@ -21,19 +21,9 @@ from scheduler.mesos_standin.local import Cluster
 from scheduler.mesos_standin.resources import ResourceError, Resources, parse_attributes
 from thermos_executor.argtypes import port
 from thermos_executor.daemon.http import ListenError
-from thermos_executor.version import add_version_flag
+from thermos_executor.flags import ArgumentParser, add_flag
 
 DEFAULT_RESOURCES = "cpus:2;mem:4096;disk:10240;ports:[31000-31999]"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"aurora-mesos-local: {message}\n")
-
-
-def _flag(parser, name, **kw):
-    names = {f"--{name}", f"--{name.replace('_', '-')}"}
-    parser.add_argument(*sorted(names), dest=name, **kw)
 
 
 def default_work_dir() -> str:
@@ -41,20 +31,19 @@ def default_work_dir() -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="aurora-mesos-local", description="Single-machine Mesos-API stand-in (master + agent). "
+    p = ArgumentParser(prog="aurora-mesos-local", description="Single-machine Mesos-API stand-in (master + agent). "
                 "`aurora-mesos-local launch --help`: run one task of a job through thermos_executor on it.")
-    add_version_flag(p)
-    _flag(p, "work_dir", default=default_work_dir(), help="agent work directory (sandboxes) [%(default)s]")
-    _flag(p, "ip", default="127.0.0.1", help="address to listen on [%(default)s]")
-    _flag(p, "master_port", type=port, default=5050, help="master port, 0 for a free one [%(default)s]")
-    _flag(p, "agent_port", type=port, default=5051, help="agent port, 0 for a free one [%(default)s]")
-    _flag(p, "resources", default=DEFAULT_RESOURCES, help="agent resources [%(default)s]")
-    _flag(p, "attributes", default="", help="agent attributes, e.g. 'rack:a;zone:b'")
-    _flag(p, "hostname", default=None, help="host name in offers [this machine's name]")
-    _flag(p, "heartbeat_interval", type=float, default=15.0, help="scheduler HEARTBEAT interval, seconds")
-    _flag(p, "executor_registration_timeout", type=float, default=60.0, help="seconds [%(default)s]")
-    _flag(p, "executor_shutdown_grace_period", type=float, default=5.0, help="seconds [%(default)s]")
-    _flag(p, "executor_environment", action="append", default=[], metavar="NAME=VALUE",
+    add_flag(p, "--work_dir", default=default_work_dir(), help="agent work directory (sandboxes) [%(default)s]")
+    add_flag(p, "--ip", default="127.0.0.1", help="address to listen on [%(default)s]")
+    add_flag(p, "--master_port", type=port, default=5050, help="master port, 0 for a free one [%(default)s]")
+    add_flag(p, "--agent_port", type=port, default=5051, help="agent port, 0 for a free one [%(default)s]")
+    add_flag(p, "--resources", default=DEFAULT_RESOURCES, help="agent resources [%(default)s]")
+    add_flag(p, "--attributes", default="", help="agent attributes, e.g. 'rack:a;zone:b'")
+    add_flag(p, "--hostname", default=None, help="host name in offers [this machine's name]")
+    add_flag(p, "--heartbeat_interval", type=float, default=15.0, help="scheduler HEARTBEAT interval, seconds")
+    add_flag(p, "--executor_registration_timeout", type=float, default=60.0, help="seconds [%(default)s]")
+    add_flag(p, "--executor_shutdown_grace_period", type=float, default=5.0, help="seconds [%(default)s]")
+    add_flag(p, "--executor_environment", action="append", default=[], metavar="NAME=VALUE",
           help="extra executor environment variable (repeatable), e.g. MESOS_LOCAL=1")
     return p
 

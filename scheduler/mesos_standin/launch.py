@@ -34,6 +34,7 @@ from thermos_executor.cli.common import parse_bindings
 from thermos_executor.config.templating import task_of_job
 from thermos_executor.config.validation import check_fields
 from thermos_executor.errors import ThermosError
+from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.executor import task_data
 from thermos_executor.mesos_state import MesosState, is_terminal
 
@@ -46,20 +47,14 @@ class LaunchError(ThermosError):
     """Nothing can be launched: the message says why, in one line."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.exit(2, f"{PROG}: {message}\n")
-
-
 def parser(default_work_dir: str, default_resources: str) -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Run one instance of a job through thermos_executor on the stand-in and "
+    p = ArgumentParser(prog=PROG, description="Run one instance of a job through thermos_executor on the stand-in and "
                 "print its status updates. Exit status 0 if it finished, 1 if it ended otherwise, 2 for bad input.")
     p.add_argument("config", metavar="FILE", help="an .aurora config file")
     p.add_argument("--job", help="NAME or CLUSTER/ROLE/ENV/NAME (default: the file's only job)")
     p.add_argument("-E", "--bind", action="append", metavar="NAME=VALUE", help="bind a template variable")
     p.add_argument("--instance", type=int, default=0, help="the instance, {{mesos.instance}} [%(default)s]")
-    p.add_argument("--work_dir", "--work-dir", dest="work_dir", default=default_work_dir,
-                   help="agent work directory, where sandboxes stay [%(default)s]")
+    add_flag(p, "--work_dir", default=default_work_dir, help="agent work directory, where sandboxes stay [%(default)s]")
     p.add_argument("--resources", default=default_resources, help="agent resources [%(default)s]")
     p.add_argument("--executor", help="executor command, run by /bin/sh in its sandbox [thermos_executor "
                    "--nosetuid, from beside this command]")

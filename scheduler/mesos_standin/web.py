@@ -202,7 +202,7 @@ class FilesHandler(Handler):
         self.root_fn = root_fn
 
     def serve(self, answer_fn) -> None:
-        path = self.get_query_argument("path", None)
+        path = self.query("path")
         if not path:
             return self.fail(400, "Expecting 'path' to be present")
         try:
@@ -228,8 +228,8 @@ class FilesReadHandler(FilesHandler):
 
     def read(self, root: str, path: str) -> dict:
         try:
-            offset = int(self.get_query_argument("offset", "0"))
-            length_arg = self.get_query_argument("length", None)
+            offset = int(self.query("offset", "0"))
+            length_arg = self.query("length")
             length = None if length_arg in (None, "") else int(length_arg)
         except ValueError:
             raise files.FileBadRequest("'offset' and 'length' must be integers") from None

@@ -339,7 +339,7 @@ def test_files_browse_and_read(mesos, tmp_path):
         capped = get_json(address, f"/files/read?path={sandbox}/big&offset=0&length=5000000")
         assert len(capped["data"]) == 1024 * 1024
         for path in (f"{sandbox}/../../../../../../../../etc/passwd", "/etc/passwd", f"{sandbox}/escape",
-                     f"{sandbox}/nothing", f"{sibling}/x"):
+                     f"{sandbox}/nothing", f"{sibling}/x", f"{sandbox}/big%00", f"{sandbox}/big%0a"):
             for endpoint in ("browse", "read"):
                 status, body = request(address, "GET", f"/files/{endpoint}?path={path}")
                 assert status == 404, (endpoint, path, status, body)

@@ -60,6 +60,17 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(f"{message}\n")
 
+    def query(self, name: str, default=None):
+        """A query parameter exactly as sent (the last one if repeated).
+
+        Not tornado's `get_query_argument`: that turns control characters into spaces and strips the value, so
+        `task_id=<id>%00` or `path=hello.txt%00` would name `<id>` and `hello.txt`.
+        """
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return default
+        return self.decode_argument(values[-1], name=name)
+
     def send_json(self, value, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json")

@@ -50,17 +50,6 @@ class Base(BaseHandler):
         if result is not None:
             await result
 
-    def query(self, name: str, default=None):
-        """A query parameter exactly as sent (the last one if repeated).
-
-        Not tornado's `get_query_argument`: that turns control characters into spaces and strips the value, so
-        `task_id=<id>%00` or `path=hello.txt%00` would name `<id>` and `hello.txt`.
-        """
-        values = self.request.query_arguments.get(name)
-        if not values:
-            return default
-        return self.decode_argument(values[-1], name=name)
-
     def int_arg(self, name: str, value, default=None, minimum=None, maximum=None) -> int | None:
         """An integer parameter (None: absent, the default), or 400 with one line saying which."""
         if value is None:

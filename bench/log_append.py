@@ -21,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from benchlib import figure, write_results  # noqa: E402
+from benchlib import figure, percentile, write_results  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
 from tests.integration.logcluster import LogCluster, start_followers  # noqa: E402
 from tornado.httpserver import HTTPServer  # noqa: E402
@@ -36,11 +36,6 @@ PAYLOAD = b"x" * 256
 SEQ_N = int(os.environ.get("BENCH_SEQ_N", "3000"))
 BATCH_N = int(os.environ.get("BENCH_BATCH_N", "60000"))
 CONCURRENCY = 64
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 async def ours(workdir: str, zk_endpoints: str, followers: LogCluster) -> dict:
@@ -79,7 +74,7 @@ async def ours(workdir: str, zk_endpoints: str, followers: LogCluster) -> dict:
         await asyncio.gather(*[worker() for _ in range(CONCURRENCY)])
         batch_rate = per_task * CONCURRENCY / (time.perf_counter() - t0)
         rounds = coord.stats["rounds"] - rounds0
-        return {"seq_per_s": seq_rate, "seq_p50_ms": pct(lat, 0.5) * 1e3, "seq_p99_ms": pct(lat, 0.99) * 1e3,
+        return {"seq_per_s": seq_rate, "seq_p50_ms": percentile(lat, 50) * 1e3, "seq_p99_ms": percentile(lat, 99) * 1e3,
                 "batch_entries_per_s": batch_rate, "batch_mean_entries_per_round": per_task * CONCURRENCY / rounds}
     finally:
         server.stop()
@@ -113,7 +108,7 @@ def zookeeper_comparator(workdir: str) -> dict:
         finally:
             zk.stop()
             zk.close()
-    return {"seq_per_s": seq_rate, "seq_p50_ms": pct(lat, 0.5) * 1e3, "seq_p99_ms": pct(lat, 0.99) * 1e3,
+    return {"seq_per_s": seq_rate, "seq_p50_ms": percentile(lat, 50) * 1e3, "seq_p99_ms": percentile(lat, 99) * 1e3,
             "batch_entries_per_s": batch_rate}
 
 

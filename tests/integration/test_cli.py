@@ -349,10 +349,13 @@ export(Task(name='o', processes=[a, b], constraints=order(a, b)))
 def test_status_says_when_the_runner_of_an_active_task_is_gone(thermos, tmp_path):
     cfg = write(tmp_path / "s.thermos", "export(Task(name='s', processes=[Process(name='p', cmdline='sleep 1000')]))")
     runner = thermos.start(cfg, "gone-1")
-    wait_for(lambda: thermos.running("gone-1", "p"), what="the task running")
-    assert thermos.status("gone-1")["runner_pid"] == runner.pid
-    assert f"runner pid {runner.pid}" in thermos("status", "gone-1", check=0).stdout
-    kill9(runner)
-    assert thermos.status("gone-1")["runner_pid"] is None
-    assert "runner not running" in thermos("status", "gone-1", check=0).stdout
-    thermos("kill", "--grace", "5", "gone-1", check=0)
+    try:
+        wait_for(lambda: thermos.running("gone-1", "p"), what="the task running")
+        assert thermos.status("gone-1")["runner_pid"] == runner.pid
+        assert f"runner pid {runner.pid}" in thermos("status", "gone-1", check=0).stdout
+        kill9(runner)
+        assert thermos.status("gone-1")["runner_pid"] is None
+        assert "runner not running" in thermos("status", "gone-1", check=0).stdout
+    finally:
+        kill9(runner)
+        thermos("kill", "--grace", "5", "gone-1")      # takes over: the task's processes end with it

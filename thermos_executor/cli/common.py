@@ -128,7 +128,7 @@ def build_runner(task, *, root: str, task_id: str | None, sandbox: str | None, p
     return TaskRunner(config.to_spec(final), config.task_to_json(final), options)
 
 
-def existing_runner(view, kill_grace: float | None = None) -> TaskRunner:
+def existing_runner(view) -> TaskRunner:
     """A runner for a task already on disk, rebuilt from its task file and header (to kill or resume it)."""
     task_json, header = view.task_json(), view.state.header
     if view.never_started and view.runner_pid() is None:
@@ -140,8 +140,6 @@ def existing_runner(view, kill_grace: float | None = None) -> TaskRunner:
     options = RunnerOptions(task_id=view.task_id, root=view.root, sandbox=header["sandbox"],
                             ports=header.get("ports", {}), user=header.get("user"),
                             hostname=header.get("hostname"))
-    if kill_grace is not None:
-        options.kill_grace = kill_grace
     return TaskRunner(config.to_spec(task), task_json, options)
 
 

@@ -236,7 +236,7 @@ def _kill(view, grace: float) -> str:
         state = inspector.read_state(view.paths).task_state
         if state in TaskState.TERMINAL:
             return state
-    runner = common.existing_runner(view, kill_grace=grace)
+    runner = common.existing_runner(view)
     runner.request_stop(TaskState.KILLED, grace)
     return runner.run()
 

@@ -82,7 +82,7 @@ class AppState:
                 active = {e.task_id for e in self.observer.discovery.listing("active")}
                 if active - before:          # new active tasks get a first sample now, not in 20 s (or 60 s)
                     self.sample_processes()
-                    tornado.ioloop.IOLoop.current().add_callback(self.sample_disk)
+                    tornado.ioloop.IOLoop.current().add_callback(self.sample_disk, active - before)
         except Exception:
             log.exception("task discovery failed; trying again in %.0f s", self.options.polling_interval)
 
@@ -92,16 +92,17 @@ class AppState:
         except Exception:
             log.exception("process sampling failed")
 
-    async def sample_disk(self) -> None:
+    async def sample_disk(self, only: set | None = None) -> None:
+        """Measure every active sandbox (the timer), or only the `only` tasks' (new ones: their first sample)."""
         if self._disk_running or self._disk_pool is None:
             return
         self._disk_running = True
         try:
-            jobs = self.observer.sampler.disk_jobs()
+            jobs = self.observer.sampler.disk_jobs(only)
             started = time.monotonic()
             loop = asyncio.get_running_loop()
             results = await loop.run_in_executor(self._disk_pool, _measure_all, jobs)
-            self.observer.sampler.record_disk(results, time.monotonic() - started)
+            self.observer.sampler.record_disk(results, None if only else time.monotonic() - started)
         except Exception:
             log.exception("disk sampling failed")
         finally:

@@ -191,14 +191,18 @@ class Sampler:
         tracker.cpu_by_pid, tracker.at = cpu_now, now
         return sample
 
-    def disk_jobs(self) -> list[tuple[str, str]]:
-        return [(task_id, s.sandbox) for task_id, s in self.tasks.items() if s.sandbox]
+    def disk_jobs(self, only: set | None = None) -> list[tuple[str, str]]:
+        """(task id, sandbox) to measure: every active task's, or those of `only`."""
+        return [(task_id, s.sandbox) for task_id, s in self.tasks.items()
+                if s.sandbox and (only is None or task_id in only)]
 
-    def record_disk(self, results: dict, seconds: float) -> None:
+    def record_disk(self, results: dict, seconds: float | None) -> None:
+        """Store measured usage; `seconds`, the time a walk of every sandbox took, if this was one."""
         for task_id, used in results.items():
             if task_id in self.tasks:
                 self.tasks[task_id].disk = used
-        self.last_disk_seconds = seconds
+        if seconds is not None:
+            self.last_disk_seconds = seconds
 
     def task_sample(self, task_id: str) -> dict:
         samples = self.tasks.get(task_id)

@@ -294,3 +294,19 @@ def test_disk_is_unknown_until_the_sandbox_was_measured(tmp_path):
     sampler.record_disk({"t": 8192}, 0.01)
     sampler.sample_processes({"t": state})
     assert sampler.disk("t") == 8192 and sampler.history("t")[-1][3] == 8192
+
+
+def test_a_new_task_s_first_disk_sample_measures_only_new_sandboxes(tmp_path):
+    from thermos_observer.sampler import Sampler
+    sampler = Sampler(process_interval=1, disk_interval=60)
+    root = str(tmp_path / "root")
+    states = {}
+    for task_id in ("old", "new"):
+        synthetic_task(root, task_id, str(tmp_path / task_id), status="active")
+        states[task_id] = inspector.read_state(TaskPath(root, task_id))
+    sampler.sample_processes(states)
+    assert [t for t, _ in sampler.disk_jobs({"new"})] == ["new"]
+    assert sorted(t for t, _ in sampler.disk_jobs()) == ["new", "old"]
+    sampler.record_disk({"old": 1}, 2.5)
+    sampler.record_disk({"new": 1}, None)            # a partial walk does not stand for the whole one's time
+    assert sampler.last_disk_seconds == 2.5

@@ -231,14 +231,8 @@ class SchedulerDaemon:
         try:
             self.node.become_writer()
             coord = await self.node.wait_writer()
-            while not coord.recovered:
-                if coord.stopped:
-                    return  # fenced or stepped down: fatal() is already on its way
-                try:
-                    await coord.recover()
-                except LogError as e:
-                    log.debug("log not READY yet: %s", e)  # the node says it, once per round
-                    await asyncio.sleep(self.node.tick)  # retry backoff of the recovery round
+            if not await coord.wait_recovered():     # the node runs the recovery rounds and says why they fail
+                return  # fenced or stepped down: fatal() is already on its way
             await self.storage.prepare()
             await self.storage.start()
             self.timers.start()  # before any await: no change can commit unseen in between

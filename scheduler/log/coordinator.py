@@ -69,6 +69,7 @@ class Coordinator:
         self.ballot = 0
         self.recovered = False
         self.stopped = False
+        self._settled = asyncio.Event()      # set once recovered (first time) or closed: what waiters wait for
         self.committed = 0
         self.next_position = 1
         self._queue: deque[tuple[list, asyncio.Future]] = deque()  # what to write; the futures are owned by _pending
@@ -97,6 +98,7 @@ class Coordinator:
             self._idle_commit.cancel()
         self._queue.clear()
         self._pending.close(NotWriter(reason))
+        self._settled.set()
         self._wakeup.set()
         if self._pump_task:
             self._pump_task.cancel()
@@ -107,6 +109,12 @@ class Coordinator:
         if self._pump_task:
             await asyncio.gather(self._pump_task, return_exceptions=True)
             self._pump_task = None
+
+    async def wait_recovered(self) -> bool:
+        """Until the first recovery round has succeeded (True: the log is READY) or the writer is closed (False).
+        The node retries the rounds; this only waits for their outcome."""
+        await self._settled.wait()
+        return not self.stopped
 
     async def append(self, payloads: list[bytes]) -> list[int]:
         """Append entries; their positions once a quorum has them durably (nothing to append: no round)."""
@@ -347,6 +355,7 @@ class Coordinator:
         self.next_position = self.committed + 1
         await self.local.commit(ballot, self.committed)  # persisted by the flush of _broadcast_commit below
         self.recovered = True
+        self._settled.set()
         self.last_error = ""
         self.stats["recoveries"] += 1
         log.info("writer %s recovered at ballot %d: log is READY, positions %d..%d (%d replicas promised)",

@@ -26,7 +26,7 @@ $(STAMP): Makefile pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Aurora's Thrift API: scheduler/api/gen is generated from scheduler/api/aurora.thrift and committed (see
+# Aurora's Thrift API: thermos_executor/aurora_api/gen is generated from thermos_executor/aurora_api/aurora.thrift and committed (see
 # docs/decisions.md); run this after editing the IDL. A unit test fails while gen/ is stale.
 gen: setup
 	$(BIN)/python scheduler/api/codegen.py

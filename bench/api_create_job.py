@@ -22,8 +22,8 @@ from thrift.Thrift import TMessageType
 from thrift.transport import TTransport
 
 from scheduler.api import protocol
-from scheduler.api.gen import AuroraSchedulerManager
-from scheduler.api.gen.ttypes import Identity, JobConfiguration, ResponseCode
+from thermos_executor.aurora_api.gen import AuroraSchedulerManager
+from thermos_executor.aurora_api.gen.ttypes import Identity, JobConfiguration, ResponseCode
 from scheduler.api.handlers import SchedulerApi
 from scheduler.api.settings import ApiSettings
 from scheduler.api.state_manager import StateManager

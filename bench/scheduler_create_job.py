@@ -22,8 +22,8 @@ from thrift.protocol import TBinaryProtocol
 from thrift.Thrift import TMessageType
 from thrift.transport import TTransport
 
-from scheduler.api.gen import AuroraSchedulerManager
-from scheduler.api.gen.ttypes import Response, ResponseCode
+from thermos_executor.aurora_api.gen import AuroraSchedulerManager
+from thermos_executor.aurora_api.gen.ttypes import Response, ResponseCode
 from scheduler.log.protocol import APPEND, encode
 from tests.integration.logcluster import LogCluster
 from tests.integration.schedcluster import SchedulerCluster, http_get, job_config

@@ -18,7 +18,7 @@ import time
 
 import benchlib
 
-from scheduler.api.gen.ttypes import ResponseCode
+from thermos_executor.aurora_api.gen.ttypes import ResponseCode
 from tests.helpers import wait_for
 from tests.integration.schedcluster import SchedulerCluster, job_config
 from tests.zookeeper import ZooKeeperServer

@@ -20,7 +20,7 @@ import time
 import benchlib
 from storage_workload import T0_MS, config, pending, running
 
-from scheduler.api.gen.ttypes import ScheduledTask, ScheduleStatus, TaskEvent
+from thermos_executor.aurora_api.gen.ttypes import ScheduledTask, ScheduleStatus, TaskEvent
 from scheduler.storage import codec, framing
 from scheduler.storage.durable import DurableStorage
 from scheduler.storage.log import MemoryLog

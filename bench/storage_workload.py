@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from scheduler.api.gen.ttypes import (AssignedTask, Constraint, ExecutorConfig, Identity, JobKey, LimitConstraint,
+from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Constraint, ExecutorConfig, Identity, JobKey, LimitConstraint,
                                       Metadata, Resource, ScheduledTask, ScheduleStatus, TaskConfig,
                                       TaskConstraint, TaskEvent)
 

@@ -1,42 +1,10 @@
-"""Aurora's Thrift API: our IDL (aurora.thrift), its generated code (gen/), and the protocol layer.
+"""Aurora's Thrift API as the scheduler serves it: the protocol layer, the endpoint and the handlers.
 
+The IDL and its generated code live in `thermos_executor.aurora_api` (the executor decodes the same structs).
 `protocol` turns an HTTP body into a call on a handler object and the handler's Response back into a body,
 in TJSON or TBinary as Aurora's /api does; `client` is the other end; `envelope` builds Responses. None of
 them holds scheduler logic. The handlers do: `handlers.SchedulerApi` (the job, task, tier and quota calls) on
 `state_manager.StateManager` (task state changes applied to storage), with `config` (job validation),
 `summaries` (read-side views) and `settings` (the flags they read). `admin.AdminApi` answers the storage admin calls
 (snapshot, backups, online recovery); `admin.Handlers` serves several APIs as one handler.
-
-Importing this package also makes the generated structs hashable, by value. Thrift's Python generator gives
-them `__eq__` but no `__hash__`, so Python 3 makes them unhashable, and Aurora's many `set<struct>` fields
-(TaskConfig.resources, TaskQuery.jobKeys, ...) could then be neither built nor decoded. Hashing by value,
-as Java Thrift does, keeps `==` meaningful for structs holding such sets (two TaskConfigs with equal
-resources are equal). Like any key, a struct must not be changed while it sits in a set or a dict. Every
-import of `scheduler.api.gen` runs this file first, so no decoder can miss it.
 """
-
-from scheduler.api.gen import ttypes
-
-
-def hash_by_value(generated) -> None:
-    """Give every struct of a generated `ttypes` module the value hash (storage's structs need it too)."""
-    for struct in vars(generated).values():
-        if isinstance(struct, type) and struct.__module__ == generated.__name__ and hasattr(struct, "thrift_spec"):
-            struct.__hash__ = _value_hash
-
-
-def _value_hash(struct) -> int:
-    return hash((type(struct), *(_frozen(getattr(struct, f[2])) for f in struct.thrift_spec if f)))
-
-
-def _frozen(value):
-    if isinstance(value, set | frozenset):
-        return frozenset(value)
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    if isinstance(value, dict):
-        return frozenset((k, _frozen(v)) for k, v in value.items())
-    return value
-
-
-hash_by_value(ttypes)

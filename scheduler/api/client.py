@@ -14,7 +14,7 @@ from collections.abc import Callable
 from thrift.protocol import TBinaryProtocol, TJSONProtocol
 from thrift.transport import TTransport
 
-from scheduler.api.gen import AuroraAdmin
+from thermos_executor.aurora_api.gen import AuroraAdmin
 from scheduler.api.protocol import BINARY, JSON
 
 Send = Callable[[bytes, str], bytes]

@@ -12,7 +12,7 @@ import copy
 import re
 from collections import Counter
 
-from scheduler.api.gen.ttypes import DockerParameter, JobConfiguration, TaskConfig
+from thermos_executor.aurora_api.gen.ttypes import DockerParameter, JobConfiguration, TaskConfig
 from scheduler.api.settings import ApiSettings
 
 DEDICATED_ATTRIBUTE = "dedicated"

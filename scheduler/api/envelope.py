@@ -4,7 +4,7 @@
 with OK (Aurora's rule), and `details` is always a list so clients can iterate it without a None check.
 """
 
-from scheduler.api.gen.ttypes import Response, ResponseCode, ResponseDetail, Result, ServerInfo
+from thermos_executor.aurora_api.gen.ttypes import Response, ResponseCode, ResponseDetail, Result, ServerInfo
 
 
 def response(code: int, server_info: ServerInfo, *messages: str, result: Result | None = None) -> Response:

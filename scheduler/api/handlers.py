@@ -25,7 +25,7 @@ import logging
 
 from scheduler.api import config as configs
 from scheduler.api import envelope, summaries
-from scheduler.api.gen.ttypes import (ConfigSummary, ConfigSummaryResult, GetJobsResult, GetQuotaResult,
+from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummaryResult, GetJobsResult, GetQuotaResult,
                                       GetTierConfigResult, JobSummary, JobSummaryResult, PopulateJobResult,
                                       Resource, ResourceAggregate, ResponseCode, Result, RoleSummaryResult,
                                       ScheduleStatusResult, ServerInfo, TaskQuery, TierConfig)

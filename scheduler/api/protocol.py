@@ -26,8 +26,8 @@ from thrift.protocol import TBinaryProtocol, TJSONProtocol
 from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport import TTransport
 
-from scheduler.api.gen import AuroraAdmin, AuroraSchedulerManager, ReadOnlyScheduler
-from scheduler.api.gen.ttypes import Response
+from thermos_executor.aurora_api.gen import AuroraAdmin, AuroraSchedulerManager, ReadOnlyScheduler
+from thermos_executor.aurora_api.gen.ttypes import Response
 
 log = logging.getLogger(__name__)
 

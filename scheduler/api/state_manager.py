@@ -34,7 +34,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from scheduler.api.gen.ttypes import AssignedTask, ScheduledTask, TaskEvent, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import AssignedTask, ScheduledTask, TaskEvent, TaskQuery
 from scheduler.state import machine, reschedule
 from scheduler.state.machine import Action, TaskFacts
 from scheduler.state.status import ACTIVE, ScheduleStatus

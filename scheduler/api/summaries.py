@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from scheduler.api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, RoleSummary,
+from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, RoleSummary,
                                       ScheduledTask)
 from scheduler.state.status import ScheduleStatus
 

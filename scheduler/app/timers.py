@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 
-from scheduler.api.gen.ttypes import ScheduledTask, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import ScheduledTask, TaskQuery
 from scheduler.api.state_manager import ChangeResult, StateChange, StateManager
 from scheduler.state import pruning, reschedule, timeout
 from scheduler.state.status import TERMINAL, ScheduleStatus

@@ -15,10 +15,10 @@ Modules, lowest first:
 * `durable` - `DurableStorage`: lifecycle, the write path, replay, snapshots.
 
 Importing this package gives the generated storage structs the API structs' value hash (see
-scheduler/api/__init__.py), so that Snapshot's sets of them decode.
+thermos_executor/aurora_api/__init__.py), so that Snapshot's sets of them decode.
 """
 
-from scheduler.api import hash_by_value
+from thermos_executor.aurora_api import hash_by_value
 from scheduler.storage.gen import ttypes
 
 hash_by_value(ttypes)

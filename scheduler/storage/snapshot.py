@@ -8,7 +8,7 @@ The snapshots built here hold lists where the schema says set (see codec's docst
 
 from __future__ import annotations
 
-from scheduler.api.gen.ttypes import JobUpdateDetails
+from thermos_executor.aurora_api.gen.ttypes import JobUpdateDetails
 
 from .gen.constants import CURRENT_SCHEMA_VERSION
 from .gen.ttypes import (Op, QuotaConfiguration, SaveFrameworkId, SchedulerMetadata, Snapshot, StoredCronJob,

@@ -8,9 +8,9 @@
 //
 // Python code is generated from this file by `make gen` into scheduler/storage/gen (never edit it).
 
-include "../api/aurora.thrift"
+include "../../thermos_executor/aurora_api/aurora.thrift"
 
-namespace py storage.gen
+namespace py scheduler.storage.gen
 
 // ---------------------------------------------------------------- ops: one storage mutation each
 

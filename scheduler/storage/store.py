@@ -25,7 +25,7 @@ import copy
 import logging
 from collections.abc import Callable
 
-from scheduler.api.gen.ttypes import JobUpdateDetails, MaintenanceMode
+from thermos_executor.aurora_api.gen.ttypes import JobUpdateDetails, MaintenanceMode
 
 from .gen.ttypes import Op
 from .tasks import TaskStore, job_key

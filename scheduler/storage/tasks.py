@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scheduler.api.gen.ttypes import ScheduledTask, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import ScheduledTask, TaskQuery
 
 
 def job_key(job) -> tuple[str, str, str]:

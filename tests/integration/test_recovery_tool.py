@@ -15,7 +15,7 @@ import uuid
 import pytest
 from tornado.httpserver import HTTPServer
 
-from scheduler.api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, JobKey, Resource, ResourceAggregate,
+from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, JobKey, Resource, ResourceAggregate,
                                       ScheduledTask, ScheduleStatus, TaskConfig)
 from scheduler.app.recovery import batches, snapshot_ops
 from scheduler.log.node import LogNode

@@ -18,7 +18,7 @@ from kazoo.client import KazooClient
 from schedcluster import BIN, SchedulerCluster, http_get, job_config
 
 from scheduler.api import client as api_client
-from scheduler.api.gen.ttypes import ResponseCode, ScheduleStatus
+from thermos_executor.aurora_api.gen.ttypes import ResponseCode, ScheduleStatus
 from tests.helpers import free_port, wait_for
 from tests.zookeeper import ZooKeeperServer
 

@@ -15,7 +15,7 @@ from thrift.transport import TTransport
 
 from scheduler.api import client, protocol
 from scheduler.api.endpoint import ApiHandler
-from scheduler.api.gen.ttypes import JobKey, ResponseCode
+from thermos_executor.aurora_api.gen.ttypes import JobKey, ResponseCode
 from tests.unit.test_thrift_api import KILL, Stub, exception_in
 
 

@@ -11,7 +11,7 @@ import pytest
 from scheduler.api import client
 from scheduler.api import protocol as wire
 from scheduler.api.admin import ALREADY_LOADED, BACKUP_FAILED, NOT_LOADED, AdminApi, Handlers
-from scheduler.api.gen.ttypes import (AssignedTask, JobKey, ResponseCode, ScheduledTask, ScheduleStatus, TaskConfig,
+from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, JobKey, ResponseCode, ScheduledTask, ScheduleStatus, TaskConfig,
                                       TaskQuery)
 from scheduler.api.handlers import SchedulerApi
 from scheduler.api.settings import ApiSettings

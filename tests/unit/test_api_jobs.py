@@ -8,7 +8,7 @@ import pytest
 
 from scheduler.api import client
 from scheduler.api import protocol as wire
-from scheduler.api.gen.ttypes import (Constraint, Container, DockerContainer, DockerParameter, ExecutorConfig,
+from thermos_executor.aurora_api.gen.ttypes import (Constraint, Container, DockerContainer, DockerParameter, ExecutorConfig,
                                       Identity, InstanceKey, JobConfiguration, JobKey, LimitConstraint,
                                       MesosContainer, MesosFetcherURI, Mode, Range, Resource, ResourceAggregate,
                                       ResponseCode, RoleSummary, ServerInfo, TaskConfig, TaskConstraint, TaskQuery,

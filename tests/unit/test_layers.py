@@ -14,6 +14,9 @@ FORBIDDEN = {
     # Daemon plumbing and ZooKeeper recipes: below every daemon and command that uses them.
     "thermos_executor.daemon": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
     "thermos_executor.zk": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner"),
+    # Aurora's Thrift API (IDL + generated code): read by both the executor and the scheduler, imports neither.
+    "thermos_executor.aurora_api": ("thermos_executor.cli", "thermos_executor.executor", "thermos_executor.runner",
+                                    "thermos_executor.config", "thermos_executor.logs", "thermos_executor.daemon"),
     "thermos_observer": ("scheduler", "thermos_executor.cli", "thermos_executor.executor"),
     "scheduler.log": ("scheduler.mesos_standin", "scheduler.state", "scheduler.api", "scheduler.storage",
                       "thermos_observer"),
@@ -24,9 +27,18 @@ FORBIDDEN = {
     # Pure rules: no I/O layer, no wire format, no event loop.
     "scheduler.state": ("scheduler.log", "scheduler.mesos_standin", "scheduler.api", "scheduler.storage", "tornado",
                         "asyncio", "thermos_observer"),
-    "scheduler.api": ("scheduler.log", "scheduler.mesos_standin", "scheduler.storage", "thermos_observer"),
+    "scheduler.api": ("scheduler.log", "scheduler.mesos_standin", "scheduler.storage", "scheduler.framework",
+                      "thermos_observer"),
+    # Placement is pure rules too: offers and tasks in, assignments and vetoes out.
+    "scheduler.scheduling": ("scheduler.log", "scheduler.mesos_standin", "scheduler.api", "scheduler.storage",
+                             "scheduler.framework", "scheduler.app", "tornado", "asyncio", "pymesos",
+                             "thermos_observer"),
+    # The Mesos glue: below the daemon, never imported by the API, storage or rules.
+    "scheduler.framework": ("scheduler.app", "scheduler.mesos_standin", "scheduler.ui", "scheduler.client",
+                            "thermos_observer"),
     # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
-    "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "thermos_observer", "tornado"),
+    "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "scheduler.framework", "thermos_observer",
+                          "tornado"),
 }
 
 

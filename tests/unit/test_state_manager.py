@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from scheduler.api.gen.ttypes import ExecutorConfig, Identity, JobKey, Resource, TaskConfig, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import ExecutorConfig, Identity, JobKey, Resource, TaskConfig, TaskQuery
 from scheduler.api.state_manager import ChangeResult, InstanceCollision, StateManager
 from scheduler.state import machine
 from scheduler.state.status import ScheduleStatus as S

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from scheduler.api.gen.ttypes import AssignedTask, JobKey, ScheduledTask, ScheduleStatus, TaskConfig
+from thermos_executor.aurora_api.gen.ttypes import AssignedTask, JobKey, ScheduledTask, ScheduleStatus, TaskConfig
 from scheduler.storage import backup, codec
 from scheduler.storage.backup import BackupDirError, Backups
 from scheduler.storage.gen.ttypes import SchedulerMetadata, Snapshot

@@ -1,6 +1,6 @@
 """TransactionRecorder: consecutive ops of a coalescing kind merge (last write per task id wins); others are
 kept in order; the recorded ops have the same effect as the ops given."""
-from scheduler.api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, JobKey, MaintenanceMode,
+from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, JobKey, MaintenanceMode,
                                       ScheduledTask, ScheduleStatus, TaskConfig)
 from scheduler.storage.gen.ttypes import (Op, RemoveQuota, RemoveTasks, SaveFrameworkId, SaveHostAttributes,
                                           SaveTasks)

@@ -6,7 +6,7 @@ import pytest
 from thrift.Thrift import TType
 
 from scheduler.api import codegen
-from scheduler.api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity,
+from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity,
                                       JobConfiguration, JobInstanceUpdateEvent, JobKey, JobUpdate,
                                       JobUpdateAction, JobUpdateEvent, JobUpdateKey, JobUpdateStatus,
                                       JobUpdateSummary, MaintenanceMode, Resource, ResourceAggregate,

@@ -2,7 +2,7 @@
 snapshot round trip (plain, and deduplicated + deflated as written to the log)."""
 import pytest
 
-from scheduler.api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity,
+from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity,
                                       JobConfiguration, JobInstanceUpdateEvent, JobKey, JobUpdate, JobUpdateAction,
                                       JobUpdateEvent, JobUpdateKey, JobUpdateStatus, JobUpdateSummary,
                                       MaintenanceMode, Resource, ResourceAggregate, ScheduledTask, ScheduleStatus,

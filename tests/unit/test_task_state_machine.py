@@ -258,7 +258,7 @@ def test_killing_then_partitioned_then_lost_is_never_rescheduled():
 
 def test_the_pure_status_enum_and_sets_are_the_idl_s():
     # scheduler.state may not import the wire layer, so it restates Aurora's ids; this keeps the two equal.
-    from scheduler.api.gen import constants, ttypes
+    from thermos_executor.aurora_api.gen import constants, ttypes
     assert {s.name: int(s) for s in S} == ttypes.ScheduleStatus._NAMES_TO_VALUES
     assert ACTIVE == set(constants.ACTIVE_STATES) and TERMINAL == set(constants.TERMINAL_STATES)
     assert SLAVE_ASSIGNED == set(constants.SLAVE_ASSIGNED_STATES)

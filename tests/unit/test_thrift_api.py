@@ -12,8 +12,8 @@ from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport import TTransport
 
 from scheduler.api import client, codegen, envelope, protocol
-from scheduler.api.gen import AuroraAdmin
-from scheduler.api.gen.ttypes import (
+from thermos_executor.aurora_api.gen import AuroraAdmin
+from thermos_executor.aurora_api.gen.ttypes import (
     AssignedTask, Container, JobConfiguration, JobKey, MesosContainer, Resource, ResourceAggregate, Response,
     ResponseCode, ResponseDetail, Result, RoleSummary, RoleSummaryResult, ScheduleStatus, ServerInfo, TaskConfig,
     TaskQuery,
@@ -126,7 +126,7 @@ def test_every_method_has_aurora_s_name_and_argument_ids():
 
 
 def test_structs_and_enums_have_aurora_s_ids_and_types():
-    from scheduler.api.gen import ttypes
+    from thermos_executor.aurora_api.gen import ttypes
 
     for name, fields in AURORA_STRUCTS.items():
         assert _fields(getattr(ttypes, name).thrift_spec) == fields, name
@@ -139,7 +139,7 @@ def test_generated_code_is_fresh(tmp_path):
     comparison = filecmp.dircmp(tmp_path / "gen", codegen.GEN_DIR, ignore=["__pycache__"])
     stale = comparison.left_only + comparison.right_only + comparison.diff_files
     stale += filecmp.cmpfiles(tmp_path / "gen", codegen.GEN_DIR, comparison.common_files, shallow=False)[1]
-    assert not stale, f"scheduler/api/gen is stale ({stale}): run `make gen`"
+    assert not stale, f"thermos_executor/aurora_api/gen is stale ({stale}): run `make gen`"
 
 
 # ------------------------------------------------------------------ a stub scheduler and in-process clients

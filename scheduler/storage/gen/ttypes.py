@@ -3,7 +3,7 @@
 #
 # DO NOT EDIT UNLESS YOU ARE SURE THAT YOU KNOW WHAT YOU ARE DOING
 #
-#  options string: py:package_prefix=scheduler.
+#  options string: py
 #
 
 from thrift.Thrift import TType, TMessageType, TFrozenDict, TException, TApplicationException
@@ -11,7 +11,7 @@ from thrift.protocol.TProtocol import TProtocolException
 from thrift.TRecursive import fix_spec
 
 import sys
-import scheduler.api.gen.ttypes
+import thermos_executor.aurora_api.gen.ttypes
 
 from thrift.transport import TTransport
 all_structs = []
@@ -98,7 +98,7 @@ class SaveCronJob(object):
                 break
             if fid == 2:
                 if ftype == TType.STRUCT:
-                    self.jobConfig = scheduler.api.gen.ttypes.JobConfiguration()
+                    self.jobConfig = thermos_executor.aurora_api.gen.ttypes.JobConfiguration()
                     self.jobConfig.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -158,7 +158,7 @@ class RemoveJob(object):
                 break
             if fid == 2:
                 if ftype == TType.STRUCT:
-                    self.jobKey = scheduler.api.gen.ttypes.JobKey()
+                    self.jobKey = thermos_executor.aurora_api.gen.ttypes.JobKey()
                     self.jobKey.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -221,7 +221,7 @@ class SaveTasks(object):
                     self.tasks = set()
                     (_etype3, _size0) = iprot.readSetBegin()
                     for _i4 in range(_size0):
-                        _elem5 = scheduler.api.gen.ttypes.ScheduledTask()
+                        _elem5 = thermos_executor.aurora_api.gen.ttypes.ScheduledTask()
                         _elem5.read(iprot)
                         self.tasks.add(_elem5)
                     iprot.readSetEnd()
@@ -356,7 +356,7 @@ class SaveQuota(object):
                     iprot.skip(ftype)
             elif fid == 2:
                 if ftype == TType.STRUCT:
-                    self.quota = scheduler.api.gen.ttypes.ResourceAggregate()
+                    self.quota = thermos_executor.aurora_api.gen.ttypes.ResourceAggregate()
                     self.quota.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -477,7 +477,7 @@ class SaveHostAttributes(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.hostAttributes = scheduler.api.gen.ttypes.HostAttributes()
+                    self.hostAttributes = thermos_executor.aurora_api.gen.ttypes.HostAttributes()
                     self.hostAttributes.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -537,7 +537,7 @@ class SaveJobUpdate(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.jobUpdate = scheduler.api.gen.ttypes.JobUpdate()
+                    self.jobUpdate = thermos_executor.aurora_api.gen.ttypes.JobUpdate()
                     self.jobUpdate.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -597,7 +597,7 @@ class StoredJobUpdateDetails(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.details = scheduler.api.gen.ttypes.JobUpdateDetails()
+                    self.details = thermos_executor.aurora_api.gen.ttypes.JobUpdateDetails()
                     self.details.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -657,13 +657,13 @@ class SaveJobUpdateEvent(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.event = scheduler.api.gen.ttypes.JobUpdateEvent()
+                    self.event = thermos_executor.aurora_api.gen.ttypes.JobUpdateEvent()
                     self.event.read(iprot)
                 else:
                     iprot.skip(ftype)
             elif fid == 3:
                 if ftype == TType.STRUCT:
-                    self.key = scheduler.api.gen.ttypes.JobUpdateKey()
+                    self.key = thermos_executor.aurora_api.gen.ttypes.JobUpdateKey()
                     self.key.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -727,13 +727,13 @@ class SaveJobInstanceUpdateEvent(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.event = scheduler.api.gen.ttypes.JobInstanceUpdateEvent()
+                    self.event = thermos_executor.aurora_api.gen.ttypes.JobInstanceUpdateEvent()
                     self.event.read(iprot)
                 else:
                     iprot.skip(ftype)
             elif fid == 3:
                 if ftype == TType.STRUCT:
-                    self.key = scheduler.api.gen.ttypes.JobUpdateKey()
+                    self.key = thermos_executor.aurora_api.gen.ttypes.JobUpdateKey()
                     self.key.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -868,7 +868,7 @@ class RemoveJobUpdates(object):
                     self.keys = set()
                     (_etype17, _size14) = iprot.readSetBegin()
                     for _i18 in range(_size14):
-                        _elem19 = scheduler.api.gen.ttypes.JobUpdateKey()
+                        _elem19 = thermos_executor.aurora_api.gen.ttypes.JobUpdateKey()
                         _elem19.read(iprot)
                         self.keys.add(_elem19)
                     iprot.readSetEnd()
@@ -931,7 +931,7 @@ class SaveHostMaintenanceRequest(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.hostMaintenanceRequest = scheduler.api.gen.ttypes.HostMaintenanceRequest()
+                    self.hostMaintenanceRequest = thermos_executor.aurora_api.gen.ttypes.HostMaintenanceRequest()
                     self.hostMaintenanceRequest.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -1353,7 +1353,7 @@ class StoredCronJob(object):
                 break
             if fid == 3:
                 if ftype == TType.STRUCT:
-                    self.jobConfiguration = scheduler.api.gen.ttypes.JobConfiguration()
+                    self.jobConfiguration = thermos_executor.aurora_api.gen.ttypes.JobConfiguration()
                     self.jobConfiguration.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -1496,7 +1496,7 @@ class QuotaConfiguration(object):
                     iprot.skip(ftype)
             elif fid == 2:
                 if ftype == TType.STRUCT:
-                    self.quota = scheduler.api.gen.ttypes.ResourceAggregate()
+                    self.quota = thermos_executor.aurora_api.gen.ttypes.ResourceAggregate()
                     self.quota.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -1584,7 +1584,7 @@ class Snapshot(object):
                     self.hostAttributes = set()
                     (_etype40, _size37) = iprot.readSetBegin()
                     for _i41 in range(_size37):
-                        _elem42 = scheduler.api.gen.ttypes.HostAttributes()
+                        _elem42 = thermos_executor.aurora_api.gen.ttypes.HostAttributes()
                         _elem42.read(iprot)
                         self.hostAttributes.add(_elem42)
                     iprot.readSetEnd()
@@ -1595,7 +1595,7 @@ class Snapshot(object):
                     self.tasks = set()
                     (_etype46, _size43) = iprot.readSetBegin()
                     for _i47 in range(_size43):
-                        _elem48 = scheduler.api.gen.ttypes.ScheduledTask()
+                        _elem48 = thermos_executor.aurora_api.gen.ttypes.ScheduledTask()
                         _elem48.read(iprot)
                         self.tasks.add(_elem48)
                     iprot.readSetEnd()
@@ -1645,7 +1645,7 @@ class Snapshot(object):
                     self.hostMaintenanceRequests = set()
                     (_etype70, _size67) = iprot.readSetBegin()
                     for _i71 in range(_size67):
-                        _elem72 = scheduler.api.gen.ttypes.HostMaintenanceRequest()
+                        _elem72 = thermos_executor.aurora_api.gen.ttypes.HostMaintenanceRequest()
                         _elem72.read(iprot)
                         self.hostMaintenanceRequests.add(_elem72)
                     iprot.readSetEnd()
@@ -1764,7 +1764,7 @@ class DeduplicatedScheduledTask(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.partialScheduledTask = scheduler.api.gen.ttypes.ScheduledTask()
+                    self.partialScheduledTask = thermos_executor.aurora_api.gen.ttypes.ScheduledTask()
                     self.partialScheduledTask.read(iprot)
                 else:
                     iprot.skip(ftype)
@@ -1858,7 +1858,7 @@ class DeduplicatedSnapshot(object):
                     self.taskConfigs = []
                     (_etype88, _size85) = iprot.readListBegin()
                     for _i89 in range(_size85):
-                        _elem90 = scheduler.api.gen.ttypes.TaskConfig()
+                        _elem90 = thermos_executor.aurora_api.gen.ttypes.TaskConfig()
                         _elem90.read(iprot)
                         self.taskConfigs.append(_elem90)
                     iprot.readListEnd()
@@ -2233,18 +2233,18 @@ all_structs.append(SaveCronJob)
 SaveCronJob.thrift_spec = (
     None,  # 0
     None,  # 1
-    (2, TType.STRUCT, 'jobConfig', [scheduler.api.gen.ttypes.JobConfiguration, None], None, ),  # 2
+    (2, TType.STRUCT, 'jobConfig', [thermos_executor.aurora_api.gen.ttypes.JobConfiguration, None], None, ),  # 2
 )
 all_structs.append(RemoveJob)
 RemoveJob.thrift_spec = (
     None,  # 0
     None,  # 1
-    (2, TType.STRUCT, 'jobKey', [scheduler.api.gen.ttypes.JobKey, None], None, ),  # 2
+    (2, TType.STRUCT, 'jobKey', [thermos_executor.aurora_api.gen.ttypes.JobKey, None], None, ),  # 2
 )
 all_structs.append(SaveTasks)
 SaveTasks.thrift_spec = (
     None,  # 0
-    (1, TType.SET, 'tasks', (TType.STRUCT, [scheduler.api.gen.ttypes.ScheduledTask, None], False), None, ),  # 1
+    (1, TType.SET, 'tasks', (TType.STRUCT, [thermos_executor.aurora_api.gen.ttypes.ScheduledTask, None], False), None, ),  # 1
 )
 all_structs.append(RemoveTasks)
 RemoveTasks.thrift_spec = (
@@ -2255,7 +2255,7 @@ all_structs.append(SaveQuota)
 SaveQuota.thrift_spec = (
     None,  # 0
     (1, TType.STRING, 'role', 'UTF8', None, ),  # 1
-    (2, TType.STRUCT, 'quota', [scheduler.api.gen.ttypes.ResourceAggregate, None], None, ),  # 2
+    (2, TType.STRUCT, 'quota', [thermos_executor.aurora_api.gen.ttypes.ResourceAggregate, None], None, ),  # 2
 )
 all_structs.append(RemoveQuota)
 RemoveQuota.thrift_spec = (
@@ -2265,31 +2265,31 @@ RemoveQuota.thrift_spec = (
 all_structs.append(SaveHostAttributes)
 SaveHostAttributes.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'hostAttributes', [scheduler.api.gen.ttypes.HostAttributes, None], None, ),  # 1
+    (1, TType.STRUCT, 'hostAttributes', [thermos_executor.aurora_api.gen.ttypes.HostAttributes, None], None, ),  # 1
 )
 all_structs.append(SaveJobUpdate)
 SaveJobUpdate.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'jobUpdate', [scheduler.api.gen.ttypes.JobUpdate, None], None, ),  # 1
+    (1, TType.STRUCT, 'jobUpdate', [thermos_executor.aurora_api.gen.ttypes.JobUpdate, None], None, ),  # 1
 )
 all_structs.append(StoredJobUpdateDetails)
 StoredJobUpdateDetails.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'details', [scheduler.api.gen.ttypes.JobUpdateDetails, None], None, ),  # 1
+    (1, TType.STRUCT, 'details', [thermos_executor.aurora_api.gen.ttypes.JobUpdateDetails, None], None, ),  # 1
 )
 all_structs.append(SaveJobUpdateEvent)
 SaveJobUpdateEvent.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'event', [scheduler.api.gen.ttypes.JobUpdateEvent, None], None, ),  # 1
+    (1, TType.STRUCT, 'event', [thermos_executor.aurora_api.gen.ttypes.JobUpdateEvent, None], None, ),  # 1
     None,  # 2
-    (3, TType.STRUCT, 'key', [scheduler.api.gen.ttypes.JobUpdateKey, None], None, ),  # 3
+    (3, TType.STRUCT, 'key', [thermos_executor.aurora_api.gen.ttypes.JobUpdateKey, None], None, ),  # 3
 )
 all_structs.append(SaveJobInstanceUpdateEvent)
 SaveJobInstanceUpdateEvent.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'event', [scheduler.api.gen.ttypes.JobInstanceUpdateEvent, None], None, ),  # 1
+    (1, TType.STRUCT, 'event', [thermos_executor.aurora_api.gen.ttypes.JobInstanceUpdateEvent, None], None, ),  # 1
     None,  # 2
-    (3, TType.STRUCT, 'key', [scheduler.api.gen.ttypes.JobUpdateKey, None], None, ),  # 3
+    (3, TType.STRUCT, 'key', [thermos_executor.aurora_api.gen.ttypes.JobUpdateKey, None], None, ),  # 3
 )
 all_structs.append(PruneJobUpdateHistory)
 PruneJobUpdateHistory.thrift_spec = (
@@ -2301,12 +2301,12 @@ all_structs.append(RemoveJobUpdates)
 RemoveJobUpdates.thrift_spec = (
     None,  # 0
     None,  # 1
-    (2, TType.SET, 'keys', (TType.STRUCT, [scheduler.api.gen.ttypes.JobUpdateKey, None], False), None, ),  # 2
+    (2, TType.SET, 'keys', (TType.STRUCT, [thermos_executor.aurora_api.gen.ttypes.JobUpdateKey, None], False), None, ),  # 2
 )
 all_structs.append(SaveHostMaintenanceRequest)
 SaveHostMaintenanceRequest.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'hostMaintenanceRequest', [scheduler.api.gen.ttypes.HostMaintenanceRequest, None], None, ),  # 1
+    (1, TType.STRUCT, 'hostMaintenanceRequest', [thermos_executor.aurora_api.gen.ttypes.HostMaintenanceRequest, None], None, ),  # 1
 )
 all_structs.append(RemoveHostMaintenanceRequest)
 RemoveHostMaintenanceRequest.thrift_spec = (
@@ -2348,7 +2348,7 @@ StoredCronJob.thrift_spec = (
     None,  # 0
     None,  # 1
     None,  # 2
-    (3, TType.STRUCT, 'jobConfiguration', [scheduler.api.gen.ttypes.JobConfiguration, None], None, ),  # 3
+    (3, TType.STRUCT, 'jobConfiguration', [thermos_executor.aurora_api.gen.ttypes.JobConfiguration, None], None, ),  # 3
 )
 all_structs.append(SchedulerMetadata)
 SchedulerMetadata.thrift_spec = (
@@ -2366,15 +2366,15 @@ all_structs.append(QuotaConfiguration)
 QuotaConfiguration.thrift_spec = (
     None,  # 0
     (1, TType.STRING, 'role', 'UTF8', None, ),  # 1
-    (2, TType.STRUCT, 'quota', [scheduler.api.gen.ttypes.ResourceAggregate, None], None, ),  # 2
+    (2, TType.STRUCT, 'quota', [thermos_executor.aurora_api.gen.ttypes.ResourceAggregate, None], None, ),  # 2
 )
 all_structs.append(Snapshot)
 Snapshot.thrift_spec = (
     None,  # 0
     (1, TType.I64, 'timestamp', None, None, ),  # 1
     None,  # 2
-    (3, TType.SET, 'hostAttributes', (TType.STRUCT, [scheduler.api.gen.ttypes.HostAttributes, None], False), None, ),  # 3
-    (4, TType.SET, 'tasks', (TType.STRUCT, [scheduler.api.gen.ttypes.ScheduledTask, None], False), None, ),  # 4
+    (3, TType.SET, 'hostAttributes', (TType.STRUCT, [thermos_executor.aurora_api.gen.ttypes.HostAttributes, None], False), None, ),  # 3
+    (4, TType.SET, 'tasks', (TType.STRUCT, [thermos_executor.aurora_api.gen.ttypes.ScheduledTask, None], False), None, ),  # 4
     (5, TType.SET, 'cronJobs', (TType.STRUCT, [StoredCronJob, None], False), None, ),  # 5
     (6, TType.STRUCT, 'schedulerMetadata', [SchedulerMetadata, None], None, ),  # 6
     None,  # 7
@@ -2383,7 +2383,7 @@ Snapshot.thrift_spec = (
     (10, TType.SET, 'jobUpdateDetails', (TType.STRUCT, [StoredJobUpdateDetails, None], False), None, ),  # 10
     None,  # 11
     None,  # 12
-    (13, TType.SET, 'hostMaintenanceRequests', (TType.STRUCT, [scheduler.api.gen.ttypes.HostMaintenanceRequest, None], False), None, ),  # 13
+    (13, TType.SET, 'hostMaintenanceRequests', (TType.STRUCT, [thermos_executor.aurora_api.gen.ttypes.HostMaintenanceRequest, None], False), None, ),  # 13
     None,  # 14
     None,  # 15
     None,  # 16
@@ -2475,7 +2475,7 @@ Snapshot.thrift_spec = (
 all_structs.append(DeduplicatedScheduledTask)
 DeduplicatedScheduledTask.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'partialScheduledTask', [scheduler.api.gen.ttypes.ScheduledTask, None], None, ),  # 1
+    (1, TType.STRUCT, 'partialScheduledTask', [thermos_executor.aurora_api.gen.ttypes.ScheduledTask, None], None, ),  # 1
     (2, TType.I32, 'taskConfigId', None, None, ),  # 2
 )
 all_structs.append(DeduplicatedSnapshot)
@@ -2483,7 +2483,7 @@ DeduplicatedSnapshot.thrift_spec = (
     None,  # 0
     (1, TType.STRUCT, 'partialSnapshot', [Snapshot, None], None, ),  # 1
     (2, TType.LIST, 'partialTasks', (TType.STRUCT, [DeduplicatedScheduledTask, None], False), None, ),  # 2
-    (3, TType.LIST, 'taskConfigs', (TType.STRUCT, [scheduler.api.gen.ttypes.TaskConfig, None], False), None, ),  # 3
+    (3, TType.LIST, 'taskConfigs', (TType.STRUCT, [thermos_executor.aurora_api.gen.ttypes.TaskConfig, None], False), None, ),  # 3
 )
 all_structs.append(FrameHeader)
 FrameHeader.thrift_spec = (

@@ -3,7 +3,7 @@
 #
 # DO NOT EDIT UNLESS YOU ARE SURE THAT YOU KNOW WHAT YOU ARE DOING
 #
-#  options string: py:package_prefix=scheduler.
+#  options string: py
 #
 
 from thrift.Thrift import TType, TMessageType, TFrozenDict, TException, TApplicationException
@@ -11,7 +11,6 @@ from thrift.protocol.TProtocol import TProtocolException
 from thrift.TRecursive import fix_spec
 
 import sys
-import scheduler.api.gen.ReadOnlyScheduler
 import logging
 from .ttypes import *
 from thrift.Thrift import TProcessor
@@ -19,163 +18,404 @@ from thrift.transport import TTransport
 all_structs = []
 
 
-class Iface(scheduler.api.gen.ReadOnlyScheduler.Iface):
+class Iface(object):
     """
-    Changes to jobs; a role's own users (or admins) may call them. Argument ids have gaps: keep them.
+    Queries; anyone may call them.
 
     """
-    def createJob(self, description):
+    def getRoleSummary(self):
+        pass
+
+    def getJobSummary(self, role):
         """
+        All jobs when role is unset.
+
+        Parameters:
+         - role
+
+        """
+        pass
+
+    def getTasksStatus(self, query):
+        """
+        Parameters:
+         - query
+
+        """
+        pass
+
+    def getTasksWithoutConfigs(self, query):
+        """
+        As getTasksStatus, with executor data left out.
+
+        Parameters:
+         - query
+
+        """
+        pass
+
+    def getPendingReason(self, query):
+        """
+        Parameters:
+         - query
+
+        """
+        pass
+
+    def getConfigSummary(self, job):
+        """
+        Parameters:
+         - job
+
+        """
+        pass
+
+    def getJobs(self, ownerRole):
+        """
+        All jobs when ownerRole is unset.
+
+        Parameters:
+         - ownerRole
+
+        """
+        pass
+
+    def getQuota(self, ownerRole):
+        """
+        Parameters:
+         - ownerRole
+
+        """
+        pass
+
+    def populateJobConfig(self, description):
+        """
+        The job's TaskConfig as the scheduler would store it; nothing is created.
+
         Parameters:
          - description
 
         """
         pass
 
-    def scheduleCronJob(self, description):
+    def getJobUpdateSummaries(self, jobUpdateQuery):
         """
         Parameters:
-         - description
+         - jobUpdateQuery
 
         """
         pass
 
-    def descheduleCronJob(self, job):
+    def getJobUpdateDetails(self, key, query):
         """
-        Parameters:
-         - job
-
-        """
-        pass
-
-    def startCronJob(self, job):
-        """
-        Parameters:
-         - job
-
-        """
-        pass
-
-    def restartShards(self, job, shardIds):
-        """
-        Parameters:
-         - job
-         - shardIds
-
-        """
-        pass
-
-    def killTasks(self, job, instances, message):
-        """
-        Parameters:
-         - job
-         - instances
-         - message
-
-        """
-        pass
-
-    def addInstances(self, key, count):
-        """
-        count more instances with the TaskConfig of the instance `key`.
+        `key` is deprecated; clients send `query`.
 
         Parameters:
          - key
-         - count
+         - query
 
         """
         pass
 
-    def replaceCronTemplate(self, config):
-        """
-        Parameters:
-         - config
-
-        """
-        pass
-
-    def startJobUpdate(self, request, message):
+    def getJobUpdateDiff(self, request):
         """
         Parameters:
          - request
-         - message
 
         """
         pass
 
-    def pauseJobUpdate(self, key, message):
-        """
-        Parameters:
-         - key
-         - message
-
-        """
-        pass
-
-    def resumeJobUpdate(self, key, message):
-        """
-        Parameters:
-         - key
-         - message
-
-        """
-        pass
-
-    def abortJobUpdate(self, key, message):
-        """
-        Parameters:
-         - key
-         - message
-
-        """
-        pass
-
-    def rollbackJobUpdate(self, key, message):
-        """
-        Note: message is argument 2 here, 3 in its siblings.
-
-        Parameters:
-         - key
-         - message
-
-        """
-        pass
-
-    def pulseJobUpdate(self, key):
-        """
-        Parameters:
-         - key
-
-        """
+    def getTierConfigs(self):
         pass
 
 
-class Client(scheduler.api.gen.ReadOnlyScheduler.Client, Iface):
+class Client(Iface):
     """
-    Changes to jobs; a role's own users (or admins) may call them. Argument ids have gaps: keep them.
+    Queries; anyone may call them.
 
     """
     def __init__(self, iprot, oprot=None):
-        scheduler.api.gen.ReadOnlyScheduler.Client.__init__(self, iprot, oprot)
+        self._iprot = self._oprot = iprot
+        if oprot is not None:
+            self._oprot = oprot
+        self._seqid = 0
 
-    def createJob(self, description):
+    def getRoleSummary(self):
+        self.send_getRoleSummary()
+        return self.recv_getRoleSummary()
+
+    def send_getRoleSummary(self):
+        self._oprot.writeMessageBegin('getRoleSummary', TMessageType.CALL, self._seqid)
+        args = getRoleSummary_args()
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getRoleSummary(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getRoleSummary_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getRoleSummary failed: unknown result")
+
+    def getJobSummary(self, role):
         """
+        All jobs when role is unset.
+
+        Parameters:
+         - role
+
+        """
+        self.send_getJobSummary(role)
+        return self.recv_getJobSummary()
+
+    def send_getJobSummary(self, role):
+        self._oprot.writeMessageBegin('getJobSummary', TMessageType.CALL, self._seqid)
+        args = getJobSummary_args()
+        args.role = role
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getJobSummary(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getJobSummary_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getJobSummary failed: unknown result")
+
+    def getTasksStatus(self, query):
+        """
+        Parameters:
+         - query
+
+        """
+        self.send_getTasksStatus(query)
+        return self.recv_getTasksStatus()
+
+    def send_getTasksStatus(self, query):
+        self._oprot.writeMessageBegin('getTasksStatus', TMessageType.CALL, self._seqid)
+        args = getTasksStatus_args()
+        args.query = query
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getTasksStatus(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getTasksStatus_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getTasksStatus failed: unknown result")
+
+    def getTasksWithoutConfigs(self, query):
+        """
+        As getTasksStatus, with executor data left out.
+
+        Parameters:
+         - query
+
+        """
+        self.send_getTasksWithoutConfigs(query)
+        return self.recv_getTasksWithoutConfigs()
+
+    def send_getTasksWithoutConfigs(self, query):
+        self._oprot.writeMessageBegin('getTasksWithoutConfigs', TMessageType.CALL, self._seqid)
+        args = getTasksWithoutConfigs_args()
+        args.query = query
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getTasksWithoutConfigs(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getTasksWithoutConfigs_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getTasksWithoutConfigs failed: unknown result")
+
+    def getPendingReason(self, query):
+        """
+        Parameters:
+         - query
+
+        """
+        self.send_getPendingReason(query)
+        return self.recv_getPendingReason()
+
+    def send_getPendingReason(self, query):
+        self._oprot.writeMessageBegin('getPendingReason', TMessageType.CALL, self._seqid)
+        args = getPendingReason_args()
+        args.query = query
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getPendingReason(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getPendingReason_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getPendingReason failed: unknown result")
+
+    def getConfigSummary(self, job):
+        """
+        Parameters:
+         - job
+
+        """
+        self.send_getConfigSummary(job)
+        return self.recv_getConfigSummary()
+
+    def send_getConfigSummary(self, job):
+        self._oprot.writeMessageBegin('getConfigSummary', TMessageType.CALL, self._seqid)
+        args = getConfigSummary_args()
+        args.job = job
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getConfigSummary(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getConfigSummary_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getConfigSummary failed: unknown result")
+
+    def getJobs(self, ownerRole):
+        """
+        All jobs when ownerRole is unset.
+
+        Parameters:
+         - ownerRole
+
+        """
+        self.send_getJobs(ownerRole)
+        return self.recv_getJobs()
+
+    def send_getJobs(self, ownerRole):
+        self._oprot.writeMessageBegin('getJobs', TMessageType.CALL, self._seqid)
+        args = getJobs_args()
+        args.ownerRole = ownerRole
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getJobs(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getJobs_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getJobs failed: unknown result")
+
+    def getQuota(self, ownerRole):
+        """
+        Parameters:
+         - ownerRole
+
+        """
+        self.send_getQuota(ownerRole)
+        return self.recv_getQuota()
+
+    def send_getQuota(self, ownerRole):
+        self._oprot.writeMessageBegin('getQuota', TMessageType.CALL, self._seqid)
+        args = getQuota_args()
+        args.ownerRole = ownerRole
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_getQuota(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = getQuota_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getQuota failed: unknown result")
+
+    def populateJobConfig(self, description):
+        """
+        The job's TaskConfig as the scheduler would store it; nothing is created.
+
         Parameters:
          - description
 
         """
-        self.send_createJob(description)
-        return self.recv_createJob()
+        self.send_populateJobConfig(description)
+        return self.recv_populateJobConfig()
 
-    def send_createJob(self, description):
-        self._oprot.writeMessageBegin('createJob', TMessageType.CALL, self._seqid)
-        args = createJob_args()
+    def send_populateJobConfig(self, description):
+        self._oprot.writeMessageBegin('populateJobConfig', TMessageType.CALL, self._seqid)
+        args = populateJobConfig_args()
         args.description = description
         args.write(self._oprot)
         self._oprot.writeMessageEnd()
         self._oprot.trans.flush()
 
-    def recv_createJob(self):
+    def recv_populateJobConfig(self):
         iprot = self._iprot
         (fname, mtype, rseqid) = iprot.readMessageBegin()
         if mtype == TMessageType.EXCEPTION:
@@ -183,31 +423,31 @@ class Client(scheduler.api.gen.ReadOnlyScheduler.Client, Iface):
             x.read(iprot)
             iprot.readMessageEnd()
             raise x
-        result = createJob_result()
+        result = populateJobConfig_result()
         result.read(iprot)
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "createJob failed: unknown result")
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "populateJobConfig failed: unknown result")
 
-    def scheduleCronJob(self, description):
+    def getJobUpdateSummaries(self, jobUpdateQuery):
         """
         Parameters:
-         - description
+         - jobUpdateQuery
 
         """
-        self.send_scheduleCronJob(description)
-        return self.recv_scheduleCronJob()
+        self.send_getJobUpdateSummaries(jobUpdateQuery)
+        return self.recv_getJobUpdateSummaries()
 
-    def send_scheduleCronJob(self, description):
-        self._oprot.writeMessageBegin('scheduleCronJob', TMessageType.CALL, self._seqid)
-        args = scheduleCronJob_args()
-        args.description = description
+    def send_getJobUpdateSummaries(self, jobUpdateQuery):
+        self._oprot.writeMessageBegin('getJobUpdateSummaries', TMessageType.CALL, self._seqid)
+        args = getJobUpdateSummaries_args()
+        args.jobUpdateQuery = jobUpdateQuery
         args.write(self._oprot)
         self._oprot.writeMessageEnd()
         self._oprot.trans.flush()
 
-    def recv_scheduleCronJob(self):
+    def recv_getJobUpdateSummaries(self):
         iprot = self._iprot
         (fname, mtype, rseqid) = iprot.readMessageBegin()
         if mtype == TMessageType.EXCEPTION:
@@ -215,169 +455,35 @@ class Client(scheduler.api.gen.ReadOnlyScheduler.Client, Iface):
             x.read(iprot)
             iprot.readMessageEnd()
             raise x
-        result = scheduleCronJob_result()
+        result = getJobUpdateSummaries_result()
         result.read(iprot)
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "scheduleCronJob failed: unknown result")
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getJobUpdateSummaries failed: unknown result")
 
-    def descheduleCronJob(self, job):
+    def getJobUpdateDetails(self, key, query):
         """
-        Parameters:
-         - job
-
-        """
-        self.send_descheduleCronJob(job)
-        return self.recv_descheduleCronJob()
-
-    def send_descheduleCronJob(self, job):
-        self._oprot.writeMessageBegin('descheduleCronJob', TMessageType.CALL, self._seqid)
-        args = descheduleCronJob_args()
-        args.job = job
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_descheduleCronJob(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = descheduleCronJob_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "descheduleCronJob failed: unknown result")
-
-    def startCronJob(self, job):
-        """
-        Parameters:
-         - job
-
-        """
-        self.send_startCronJob(job)
-        return self.recv_startCronJob()
-
-    def send_startCronJob(self, job):
-        self._oprot.writeMessageBegin('startCronJob', TMessageType.CALL, self._seqid)
-        args = startCronJob_args()
-        args.job = job
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_startCronJob(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = startCronJob_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "startCronJob failed: unknown result")
-
-    def restartShards(self, job, shardIds):
-        """
-        Parameters:
-         - job
-         - shardIds
-
-        """
-        self.send_restartShards(job, shardIds)
-        return self.recv_restartShards()
-
-    def send_restartShards(self, job, shardIds):
-        self._oprot.writeMessageBegin('restartShards', TMessageType.CALL, self._seqid)
-        args = restartShards_args()
-        args.job = job
-        args.shardIds = shardIds
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_restartShards(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = restartShards_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "restartShards failed: unknown result")
-
-    def killTasks(self, job, instances, message):
-        """
-        Parameters:
-         - job
-         - instances
-         - message
-
-        """
-        self.send_killTasks(job, instances, message)
-        return self.recv_killTasks()
-
-    def send_killTasks(self, job, instances, message):
-        self._oprot.writeMessageBegin('killTasks', TMessageType.CALL, self._seqid)
-        args = killTasks_args()
-        args.job = job
-        args.instances = instances
-        args.message = message
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_killTasks(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = killTasks_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "killTasks failed: unknown result")
-
-    def addInstances(self, key, count):
-        """
-        count more instances with the TaskConfig of the instance `key`.
+        `key` is deprecated; clients send `query`.
 
         Parameters:
          - key
-         - count
+         - query
 
         """
-        self.send_addInstances(key, count)
-        return self.recv_addInstances()
+        self.send_getJobUpdateDetails(key, query)
+        return self.recv_getJobUpdateDetails()
 
-    def send_addInstances(self, key, count):
-        self._oprot.writeMessageBegin('addInstances', TMessageType.CALL, self._seqid)
-        args = addInstances_args()
+    def send_getJobUpdateDetails(self, key, query):
+        self._oprot.writeMessageBegin('getJobUpdateDetails', TMessageType.CALL, self._seqid)
+        args = getJobUpdateDetails_args()
         args.key = key
-        args.count = count
+        args.query = query
         args.write(self._oprot)
         self._oprot.writeMessageEnd()
         self._oprot.trans.flush()
 
-    def recv_addInstances(self):
+    def recv_getJobUpdateDetails(self):
         iprot = self._iprot
         (fname, mtype, rseqid) = iprot.readMessageBegin()
         if mtype == TMessageType.EXCEPTION:
@@ -385,65 +491,31 @@ class Client(scheduler.api.gen.ReadOnlyScheduler.Client, Iface):
             x.read(iprot)
             iprot.readMessageEnd()
             raise x
-        result = addInstances_result()
+        result = getJobUpdateDetails_result()
         result.read(iprot)
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "addInstances failed: unknown result")
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getJobUpdateDetails failed: unknown result")
 
-    def replaceCronTemplate(self, config):
-        """
-        Parameters:
-         - config
-
-        """
-        self.send_replaceCronTemplate(config)
-        return self.recv_replaceCronTemplate()
-
-    def send_replaceCronTemplate(self, config):
-        self._oprot.writeMessageBegin('replaceCronTemplate', TMessageType.CALL, self._seqid)
-        args = replaceCronTemplate_args()
-        args.config = config
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_replaceCronTemplate(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = replaceCronTemplate_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "replaceCronTemplate failed: unknown result")
-
-    def startJobUpdate(self, request, message):
+    def getJobUpdateDiff(self, request):
         """
         Parameters:
          - request
-         - message
 
         """
-        self.send_startJobUpdate(request, message)
-        return self.recv_startJobUpdate()
+        self.send_getJobUpdateDiff(request)
+        return self.recv_getJobUpdateDiff()
 
-    def send_startJobUpdate(self, request, message):
-        self._oprot.writeMessageBegin('startJobUpdate', TMessageType.CALL, self._seqid)
-        args = startJobUpdate_args()
+    def send_getJobUpdateDiff(self, request):
+        self._oprot.writeMessageBegin('getJobUpdateDiff', TMessageType.CALL, self._seqid)
+        args = getJobUpdateDiff_args()
         args.request = request
-        args.message = message
         args.write(self._oprot)
         self._oprot.writeMessageEnd()
         self._oprot.trans.flush()
 
-    def recv_startJobUpdate(self):
+    def recv_getJobUpdateDiff(self):
         iprot = self._iprot
         (fname, mtype, rseqid) = iprot.readMessageBegin()
         if mtype == TMessageType.EXCEPTION:
@@ -451,33 +523,25 @@ class Client(scheduler.api.gen.ReadOnlyScheduler.Client, Iface):
             x.read(iprot)
             iprot.readMessageEnd()
             raise x
-        result = startJobUpdate_result()
+        result = getJobUpdateDiff_result()
         result.read(iprot)
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "startJobUpdate failed: unknown result")
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getJobUpdateDiff failed: unknown result")
 
-    def pauseJobUpdate(self, key, message):
-        """
-        Parameters:
-         - key
-         - message
+    def getTierConfigs(self):
+        self.send_getTierConfigs()
+        return self.recv_getTierConfigs()
 
-        """
-        self.send_pauseJobUpdate(key, message)
-        return self.recv_pauseJobUpdate()
-
-    def send_pauseJobUpdate(self, key, message):
-        self._oprot.writeMessageBegin('pauseJobUpdate', TMessageType.CALL, self._seqid)
-        args = pauseJobUpdate_args()
-        args.key = key
-        args.message = message
+    def send_getTierConfigs(self):
+        self._oprot.writeMessageBegin('getTierConfigs', TMessageType.CALL, self._seqid)
+        args = getTierConfigs_args()
         args.write(self._oprot)
         self._oprot.writeMessageEnd()
         self._oprot.trans.flush()
 
-    def recv_pauseJobUpdate(self):
+    def recv_getTierConfigs(self):
         iprot = self._iprot
         (fname, mtype, rseqid) = iprot.readMessageBegin()
         if mtype == TMessageType.EXCEPTION:
@@ -485,167 +549,31 @@ class Client(scheduler.api.gen.ReadOnlyScheduler.Client, Iface):
             x.read(iprot)
             iprot.readMessageEnd()
             raise x
-        result = pauseJobUpdate_result()
+        result = getTierConfigs_result()
         result.read(iprot)
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "pauseJobUpdate failed: unknown result")
-
-    def resumeJobUpdate(self, key, message):
-        """
-        Parameters:
-         - key
-         - message
-
-        """
-        self.send_resumeJobUpdate(key, message)
-        return self.recv_resumeJobUpdate()
-
-    def send_resumeJobUpdate(self, key, message):
-        self._oprot.writeMessageBegin('resumeJobUpdate', TMessageType.CALL, self._seqid)
-        args = resumeJobUpdate_args()
-        args.key = key
-        args.message = message
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_resumeJobUpdate(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = resumeJobUpdate_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "resumeJobUpdate failed: unknown result")
-
-    def abortJobUpdate(self, key, message):
-        """
-        Parameters:
-         - key
-         - message
-
-        """
-        self.send_abortJobUpdate(key, message)
-        return self.recv_abortJobUpdate()
-
-    def send_abortJobUpdate(self, key, message):
-        self._oprot.writeMessageBegin('abortJobUpdate', TMessageType.CALL, self._seqid)
-        args = abortJobUpdate_args()
-        args.key = key
-        args.message = message
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_abortJobUpdate(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = abortJobUpdate_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "abortJobUpdate failed: unknown result")
-
-    def rollbackJobUpdate(self, key, message):
-        """
-        Note: message is argument 2 here, 3 in its siblings.
-
-        Parameters:
-         - key
-         - message
-
-        """
-        self.send_rollbackJobUpdate(key, message)
-        return self.recv_rollbackJobUpdate()
-
-    def send_rollbackJobUpdate(self, key, message):
-        self._oprot.writeMessageBegin('rollbackJobUpdate', TMessageType.CALL, self._seqid)
-        args = rollbackJobUpdate_args()
-        args.key = key
-        args.message = message
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_rollbackJobUpdate(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = rollbackJobUpdate_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "rollbackJobUpdate failed: unknown result")
-
-    def pulseJobUpdate(self, key):
-        """
-        Parameters:
-         - key
-
-        """
-        self.send_pulseJobUpdate(key)
-        return self.recv_pulseJobUpdate()
-
-    def send_pulseJobUpdate(self, key):
-        self._oprot.writeMessageBegin('pulseJobUpdate', TMessageType.CALL, self._seqid)
-        args = pulseJobUpdate_args()
-        args.key = key
-        args.write(self._oprot)
-        self._oprot.writeMessageEnd()
-        self._oprot.trans.flush()
-
-    def recv_pulseJobUpdate(self):
-        iprot = self._iprot
-        (fname, mtype, rseqid) = iprot.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            x = TApplicationException()
-            x.read(iprot)
-            iprot.readMessageEnd()
-            raise x
-        result = pulseJobUpdate_result()
-        result.read(iprot)
-        iprot.readMessageEnd()
-        if result.success is not None:
-            return result.success
-        raise TApplicationException(TApplicationException.MISSING_RESULT, "pulseJobUpdate failed: unknown result")
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "getTierConfigs failed: unknown result")
 
 
-class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor):
+class Processor(Iface, TProcessor):
     def __init__(self, handler):
-        scheduler.api.gen.ReadOnlyScheduler.Processor.__init__(self, handler)
-        self._processMap["createJob"] = Processor.process_createJob
-        self._processMap["scheduleCronJob"] = Processor.process_scheduleCronJob
-        self._processMap["descheduleCronJob"] = Processor.process_descheduleCronJob
-        self._processMap["startCronJob"] = Processor.process_startCronJob
-        self._processMap["restartShards"] = Processor.process_restartShards
-        self._processMap["killTasks"] = Processor.process_killTasks
-        self._processMap["addInstances"] = Processor.process_addInstances
-        self._processMap["replaceCronTemplate"] = Processor.process_replaceCronTemplate
-        self._processMap["startJobUpdate"] = Processor.process_startJobUpdate
-        self._processMap["pauseJobUpdate"] = Processor.process_pauseJobUpdate
-        self._processMap["resumeJobUpdate"] = Processor.process_resumeJobUpdate
-        self._processMap["abortJobUpdate"] = Processor.process_abortJobUpdate
-        self._processMap["rollbackJobUpdate"] = Processor.process_rollbackJobUpdate
-        self._processMap["pulseJobUpdate"] = Processor.process_pulseJobUpdate
+        self._handler = handler
+        self._processMap = {}
+        self._processMap["getRoleSummary"] = Processor.process_getRoleSummary
+        self._processMap["getJobSummary"] = Processor.process_getJobSummary
+        self._processMap["getTasksStatus"] = Processor.process_getTasksStatus
+        self._processMap["getTasksWithoutConfigs"] = Processor.process_getTasksWithoutConfigs
+        self._processMap["getPendingReason"] = Processor.process_getPendingReason
+        self._processMap["getConfigSummary"] = Processor.process_getConfigSummary
+        self._processMap["getJobs"] = Processor.process_getJobs
+        self._processMap["getQuota"] = Processor.process_getQuota
+        self._processMap["populateJobConfig"] = Processor.process_populateJobConfig
+        self._processMap["getJobUpdateSummaries"] = Processor.process_getJobUpdateSummaries
+        self._processMap["getJobUpdateDetails"] = Processor.process_getJobUpdateDetails
+        self._processMap["getJobUpdateDiff"] = Processor.process_getJobUpdateDiff
+        self._processMap["getTierConfigs"] = Processor.process_getTierConfigs
         self._on_message_begin = None
 
     def on_message_begin(self, func):
@@ -668,13 +596,13 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             self._processMap[name](self, seqid, iprot, oprot)
         return True
 
-    def process_createJob(self, seqid, iprot, oprot):
-        args = createJob_args()
+    def process_getRoleSummary(self, seqid, iprot, oprot):
+        args = getRoleSummary_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = createJob_result()
+        result = getRoleSummary_result()
         try:
-            result.success = self._handler.createJob(args.description)
+            result.success = self._handler.getRoleSummary()
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -686,18 +614,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("createJob", msg_type, seqid)
+        oprot.writeMessageBegin("getRoleSummary", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_scheduleCronJob(self, seqid, iprot, oprot):
-        args = scheduleCronJob_args()
+    def process_getJobSummary(self, seqid, iprot, oprot):
+        args = getJobSummary_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = scheduleCronJob_result()
+        result = getJobSummary_result()
         try:
-            result.success = self._handler.scheduleCronJob(args.description)
+            result.success = self._handler.getJobSummary(args.role)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -709,18 +637,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("scheduleCronJob", msg_type, seqid)
+        oprot.writeMessageBegin("getJobSummary", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_descheduleCronJob(self, seqid, iprot, oprot):
-        args = descheduleCronJob_args()
+    def process_getTasksStatus(self, seqid, iprot, oprot):
+        args = getTasksStatus_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = descheduleCronJob_result()
+        result = getTasksStatus_result()
         try:
-            result.success = self._handler.descheduleCronJob(args.job)
+            result.success = self._handler.getTasksStatus(args.query)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -732,18 +660,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("descheduleCronJob", msg_type, seqid)
+        oprot.writeMessageBegin("getTasksStatus", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_startCronJob(self, seqid, iprot, oprot):
-        args = startCronJob_args()
+    def process_getTasksWithoutConfigs(self, seqid, iprot, oprot):
+        args = getTasksWithoutConfigs_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = startCronJob_result()
+        result = getTasksWithoutConfigs_result()
         try:
-            result.success = self._handler.startCronJob(args.job)
+            result.success = self._handler.getTasksWithoutConfigs(args.query)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -755,18 +683,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("startCronJob", msg_type, seqid)
+        oprot.writeMessageBegin("getTasksWithoutConfigs", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_restartShards(self, seqid, iprot, oprot):
-        args = restartShards_args()
+    def process_getPendingReason(self, seqid, iprot, oprot):
+        args = getPendingReason_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = restartShards_result()
+        result = getPendingReason_result()
         try:
-            result.success = self._handler.restartShards(args.job, args.shardIds)
+            result.success = self._handler.getPendingReason(args.query)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -778,18 +706,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("restartShards", msg_type, seqid)
+        oprot.writeMessageBegin("getPendingReason", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_killTasks(self, seqid, iprot, oprot):
-        args = killTasks_args()
+    def process_getConfigSummary(self, seqid, iprot, oprot):
+        args = getConfigSummary_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = killTasks_result()
+        result = getConfigSummary_result()
         try:
-            result.success = self._handler.killTasks(args.job, args.instances, args.message)
+            result.success = self._handler.getConfigSummary(args.job)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -801,18 +729,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("killTasks", msg_type, seqid)
+        oprot.writeMessageBegin("getConfigSummary", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_addInstances(self, seqid, iprot, oprot):
-        args = addInstances_args()
+    def process_getJobs(self, seqid, iprot, oprot):
+        args = getJobs_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = addInstances_result()
+        result = getJobs_result()
         try:
-            result.success = self._handler.addInstances(args.key, args.count)
+            result.success = self._handler.getJobs(args.ownerRole)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -824,18 +752,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("addInstances", msg_type, seqid)
+        oprot.writeMessageBegin("getJobs", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_replaceCronTemplate(self, seqid, iprot, oprot):
-        args = replaceCronTemplate_args()
+    def process_getQuota(self, seqid, iprot, oprot):
+        args = getQuota_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = replaceCronTemplate_result()
+        result = getQuota_result()
         try:
-            result.success = self._handler.replaceCronTemplate(args.config)
+            result.success = self._handler.getQuota(args.ownerRole)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -847,18 +775,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("replaceCronTemplate", msg_type, seqid)
+        oprot.writeMessageBegin("getQuota", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_startJobUpdate(self, seqid, iprot, oprot):
-        args = startJobUpdate_args()
+    def process_populateJobConfig(self, seqid, iprot, oprot):
+        args = populateJobConfig_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = startJobUpdate_result()
+        result = populateJobConfig_result()
         try:
-            result.success = self._handler.startJobUpdate(args.request, args.message)
+            result.success = self._handler.populateJobConfig(args.description)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -870,18 +798,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("startJobUpdate", msg_type, seqid)
+        oprot.writeMessageBegin("populateJobConfig", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_pauseJobUpdate(self, seqid, iprot, oprot):
-        args = pauseJobUpdate_args()
+    def process_getJobUpdateSummaries(self, seqid, iprot, oprot):
+        args = getJobUpdateSummaries_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = pauseJobUpdate_result()
+        result = getJobUpdateSummaries_result()
         try:
-            result.success = self._handler.pauseJobUpdate(args.key, args.message)
+            result.success = self._handler.getJobUpdateSummaries(args.jobUpdateQuery)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -893,18 +821,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("pauseJobUpdate", msg_type, seqid)
+        oprot.writeMessageBegin("getJobUpdateSummaries", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_resumeJobUpdate(self, seqid, iprot, oprot):
-        args = resumeJobUpdate_args()
+    def process_getJobUpdateDetails(self, seqid, iprot, oprot):
+        args = getJobUpdateDetails_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = resumeJobUpdate_result()
+        result = getJobUpdateDetails_result()
         try:
-            result.success = self._handler.resumeJobUpdate(args.key, args.message)
+            result.success = self._handler.getJobUpdateDetails(args.key, args.query)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -916,18 +844,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("resumeJobUpdate", msg_type, seqid)
+        oprot.writeMessageBegin("getJobUpdateDetails", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_abortJobUpdate(self, seqid, iprot, oprot):
-        args = abortJobUpdate_args()
+    def process_getJobUpdateDiff(self, seqid, iprot, oprot):
+        args = getJobUpdateDiff_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = abortJobUpdate_result()
+        result = getJobUpdateDiff_result()
         try:
-            result.success = self._handler.abortJobUpdate(args.key, args.message)
+            result.success = self._handler.getJobUpdateDiff(args.request)
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -939,18 +867,18 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("abortJobUpdate", msg_type, seqid)
+        oprot.writeMessageBegin("getJobUpdateDiff", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
-    def process_rollbackJobUpdate(self, seqid, iprot, oprot):
-        args = rollbackJobUpdate_args()
+    def process_getTierConfigs(self, seqid, iprot, oprot):
+        args = getTierConfigs_args()
         args.read(iprot)
         iprot.readMessageEnd()
-        result = rollbackJobUpdate_result()
+        result = getTierConfigs_result()
         try:
-            result.success = self._handler.rollbackJobUpdate(args.key, args.message)
+            result.success = self._handler.getTierConfigs()
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
@@ -962,30 +890,7 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
             logging.exception('Unexpected exception in handler')
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("rollbackJobUpdate", msg_type, seqid)
-        result.write(oprot)
-        oprot.writeMessageEnd()
-        oprot.trans.flush()
-
-    def process_pulseJobUpdate(self, seqid, iprot, oprot):
-        args = pulseJobUpdate_args()
-        args.read(iprot)
-        iprot.readMessageEnd()
-        result = pulseJobUpdate_result()
-        try:
-            result.success = self._handler.pulseJobUpdate(args.key)
-            msg_type = TMessageType.REPLY
-        except TTransport.TTransportException:
-            raise
-        except TApplicationException as ex:
-            logging.exception('TApplication exception in handler')
-            msg_type = TMessageType.EXCEPTION
-            result = ex
-        except Exception:
-            logging.exception('Unexpected exception in handler')
-            msg_type = TMessageType.EXCEPTION
-            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
-        oprot.writeMessageBegin("pulseJobUpdate", msg_type, seqid)
+        oprot.writeMessageBegin("getTierConfigs", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
@@ -993,7 +898,984 @@ class Processor(scheduler.api.gen.ReadOnlyScheduler.Processor, Iface, TProcessor
 # HELPER FUNCTIONS AND STRUCTURES
 
 
-class createJob_args(object):
+class getRoleSummary_args(object):
+
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getRoleSummary_args')
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getRoleSummary_args)
+getRoleSummary_args.thrift_spec = (
+)
+
+
+class getRoleSummary_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getRoleSummary_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getRoleSummary_result)
+getRoleSummary_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getJobSummary_args(object):
+    """
+    Attributes:
+     - role
+
+    """
+
+
+    def __init__(self, role=None,):
+        self.role = role
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRING:
+                    self.role = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getJobSummary_args')
+        if self.role is not None:
+            oprot.writeFieldBegin('role', TType.STRING, 1)
+            oprot.writeString(self.role.encode('utf-8') if sys.version_info[0] == 2 else self.role)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getJobSummary_args)
+getJobSummary_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRING, 'role', 'UTF8', None, ),  # 1
+)
+
+
+class getJobSummary_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getJobSummary_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getJobSummary_result)
+getJobSummary_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getTasksStatus_args(object):
+    """
+    Attributes:
+     - query
+
+    """
+
+
+    def __init__(self, query=None,):
+        self.query = query
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.query = TaskQuery()
+                    self.query.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getTasksStatus_args')
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRUCT, 1)
+            self.query.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getTasksStatus_args)
+getTasksStatus_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'query', [TaskQuery, None], None, ),  # 1
+)
+
+
+class getTasksStatus_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getTasksStatus_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getTasksStatus_result)
+getTasksStatus_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getTasksWithoutConfigs_args(object):
+    """
+    Attributes:
+     - query
+
+    """
+
+
+    def __init__(self, query=None,):
+        self.query = query
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.query = TaskQuery()
+                    self.query.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getTasksWithoutConfigs_args')
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRUCT, 1)
+            self.query.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getTasksWithoutConfigs_args)
+getTasksWithoutConfigs_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'query', [TaskQuery, None], None, ),  # 1
+)
+
+
+class getTasksWithoutConfigs_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getTasksWithoutConfigs_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getTasksWithoutConfigs_result)
+getTasksWithoutConfigs_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getPendingReason_args(object):
+    """
+    Attributes:
+     - query
+
+    """
+
+
+    def __init__(self, query=None,):
+        self.query = query
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.query = TaskQuery()
+                    self.query.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getPendingReason_args')
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRUCT, 1)
+            self.query.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getPendingReason_args)
+getPendingReason_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'query', [TaskQuery, None], None, ),  # 1
+)
+
+
+class getPendingReason_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getPendingReason_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getPendingReason_result)
+getPendingReason_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getConfigSummary_args(object):
+    """
+    Attributes:
+     - job
+
+    """
+
+
+    def __init__(self, job=None,):
+        self.job = job
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.job = JobKey()
+                    self.job.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getConfigSummary_args')
+        if self.job is not None:
+            oprot.writeFieldBegin('job', TType.STRUCT, 1)
+            self.job.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getConfigSummary_args)
+getConfigSummary_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'job', [JobKey, None], None, ),  # 1
+)
+
+
+class getConfigSummary_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getConfigSummary_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getConfigSummary_result)
+getConfigSummary_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getJobs_args(object):
+    """
+    Attributes:
+     - ownerRole
+
+    """
+
+
+    def __init__(self, ownerRole=None,):
+        self.ownerRole = ownerRole
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRING:
+                    self.ownerRole = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getJobs_args')
+        if self.ownerRole is not None:
+            oprot.writeFieldBegin('ownerRole', TType.STRING, 1)
+            oprot.writeString(self.ownerRole.encode('utf-8') if sys.version_info[0] == 2 else self.ownerRole)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getJobs_args)
+getJobs_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRING, 'ownerRole', 'UTF8', None, ),  # 1
+)
+
+
+class getJobs_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getJobs_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getJobs_result)
+getJobs_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getQuota_args(object):
+    """
+    Attributes:
+     - ownerRole
+
+    """
+
+
+    def __init__(self, ownerRole=None,):
+        self.ownerRole = ownerRole
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRING:
+                    self.ownerRole = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getQuota_args')
+        if self.ownerRole is not None:
+            oprot.writeFieldBegin('ownerRole', TType.STRING, 1)
+            oprot.writeString(self.ownerRole.encode('utf-8') if sys.version_info[0] == 2 else self.ownerRole)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getQuota_args)
+getQuota_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRING, 'ownerRole', 'UTF8', None, ),  # 1
+)
+
+
+class getQuota_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getQuota_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getQuota_result)
+getQuota_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class populateJobConfig_args(object):
     """
     Attributes:
      - description
@@ -1028,7 +1910,7 @@ class createJob_args(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('createJob_args')
+        oprot.writeStructBegin('populateJobConfig_args')
         if self.description is not None:
             oprot.writeFieldBegin('description', TType.STRUCT, 1)
             self.description.write(oprot)
@@ -1049,14 +1931,14 @@ class createJob_args(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(createJob_args)
-createJob_args.thrift_spec = (
+all_structs.append(populateJobConfig_args)
+populateJobConfig_args.thrift_spec = (
     None,  # 0
     (1, TType.STRUCT, 'description', [JobConfiguration, None], None, ),  # 1
 )
 
 
-class createJob_result(object):
+class populateJobConfig_result(object):
     """
     Attributes:
      - success
@@ -1091,7 +1973,7 @@ class createJob_result(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('createJob_result')
+        oprot.writeStructBegin('populateJobConfig_result')
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.STRUCT, 0)
             self.success.write(oprot)
@@ -1112,22 +1994,22 @@ class createJob_result(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(createJob_result)
-createJob_result.thrift_spec = (
+all_structs.append(populateJobConfig_result)
+populateJobConfig_result.thrift_spec = (
     (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
 )
 
 
-class scheduleCronJob_args(object):
+class getJobUpdateSummaries_args(object):
     """
     Attributes:
-     - description
+     - jobUpdateQuery
 
     """
 
 
-    def __init__(self, description=None,):
-        self.description = description
+    def __init__(self, jobUpdateQuery=None,):
+        self.jobUpdateQuery = jobUpdateQuery
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -1140,8 +2022,8 @@ class scheduleCronJob_args(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.description = JobConfiguration()
-                    self.description.read(iprot)
+                    self.jobUpdateQuery = JobUpdateQuery()
+                    self.jobUpdateQuery.read(iprot)
                 else:
                     iprot.skip(ftype)
             else:
@@ -1153,10 +2035,10 @@ class scheduleCronJob_args(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('scheduleCronJob_args')
-        if self.description is not None:
-            oprot.writeFieldBegin('description', TType.STRUCT, 1)
-            self.description.write(oprot)
+        oprot.writeStructBegin('getJobUpdateSummaries_args')
+        if self.jobUpdateQuery is not None:
+            oprot.writeFieldBegin('jobUpdateQuery', TType.STRUCT, 1)
+            self.jobUpdateQuery.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -1174,14 +2056,14 @@ class scheduleCronJob_args(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(scheduleCronJob_args)
-scheduleCronJob_args.thrift_spec = (
+all_structs.append(getJobUpdateSummaries_args)
+getJobUpdateSummaries_args.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'description', [JobConfiguration, None], None, ),  # 1
+    (1, TType.STRUCT, 'jobUpdateQuery', [JobUpdateQuery, None], None, ),  # 1
 )
 
 
-class scheduleCronJob_result(object):
+class getJobUpdateSummaries_result(object):
     """
     Attributes:
      - success
@@ -1216,7 +2098,7 @@ class scheduleCronJob_result(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('scheduleCronJob_result')
+        oprot.writeStructBegin('getJobUpdateSummaries_result')
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.STRUCT, 0)
             self.success.write(oprot)
@@ -1237,1404 +2119,24 @@ class scheduleCronJob_result(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(scheduleCronJob_result)
-scheduleCronJob_result.thrift_spec = (
+all_structs.append(getJobUpdateSummaries_result)
+getJobUpdateSummaries_result.thrift_spec = (
     (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
 )
 
 
-class descheduleCronJob_args(object):
-    """
-    Attributes:
-     - job
-
-    """
-
-
-    def __init__(self, job=None,):
-        self.job = job
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 4:
-                if ftype == TType.STRUCT:
-                    self.job = JobKey()
-                    self.job.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('descheduleCronJob_args')
-        if self.job is not None:
-            oprot.writeFieldBegin('job', TType.STRUCT, 4)
-            self.job.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(descheduleCronJob_args)
-descheduleCronJob_args.thrift_spec = (
-    None,  # 0
-    None,  # 1
-    None,  # 2
-    None,  # 3
-    (4, TType.STRUCT, 'job', [JobKey, None], None, ),  # 4
-)
-
-
-class descheduleCronJob_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('descheduleCronJob_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(descheduleCronJob_result)
-descheduleCronJob_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class startCronJob_args(object):
-    """
-    Attributes:
-     - job
-
-    """
-
-
-    def __init__(self, job=None,):
-        self.job = job
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 4:
-                if ftype == TType.STRUCT:
-                    self.job = JobKey()
-                    self.job.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('startCronJob_args')
-        if self.job is not None:
-            oprot.writeFieldBegin('job', TType.STRUCT, 4)
-            self.job.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(startCronJob_args)
-startCronJob_args.thrift_spec = (
-    None,  # 0
-    None,  # 1
-    None,  # 2
-    None,  # 3
-    (4, TType.STRUCT, 'job', [JobKey, None], None, ),  # 4
-)
-
-
-class startCronJob_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('startCronJob_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(startCronJob_result)
-startCronJob_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class restartShards_args(object):
-    """
-    Attributes:
-     - job
-     - shardIds
-
-    """
-
-
-    def __init__(self, job=None, shardIds=None,):
-        self.job = job
-        self.shardIds = shardIds
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 5:
-                if ftype == TType.STRUCT:
-                    self.job = JobKey()
-                    self.job.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            elif fid == 3:
-                if ftype == TType.SET:
-                    self.shardIds = set()
-                    (_etype359, _size356) = iprot.readSetBegin()
-                    for _i360 in range(_size356):
-                        _elem361 = iprot.readI32()
-                        self.shardIds.add(_elem361)
-                    iprot.readSetEnd()
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('restartShards_args')
-        if self.shardIds is not None:
-            oprot.writeFieldBegin('shardIds', TType.SET, 3)
-            oprot.writeSetBegin(TType.I32, len(self.shardIds))
-            for iter362 in self.shardIds:
-                oprot.writeI32(iter362)
-            oprot.writeSetEnd()
-            oprot.writeFieldEnd()
-        if self.job is not None:
-            oprot.writeFieldBegin('job', TType.STRUCT, 5)
-            self.job.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(restartShards_args)
-restartShards_args.thrift_spec = (
-    None,  # 0
-    None,  # 1
-    None,  # 2
-    (3, TType.SET, 'shardIds', (TType.I32, None, False), None, ),  # 3
-    None,  # 4
-    (5, TType.STRUCT, 'job', [JobKey, None], None, ),  # 5
-)
-
-
-class restartShards_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('restartShards_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(restartShards_result)
-restartShards_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class killTasks_args(object):
-    """
-    Attributes:
-     - job
-     - instances
-     - message
-
-    """
-
-
-    def __init__(self, job=None, instances=None, message=None,):
-        self.job = job
-        self.instances = instances
-        self.message = message
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 4:
-                if ftype == TType.STRUCT:
-                    self.job = JobKey()
-                    self.job.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            elif fid == 5:
-                if ftype == TType.SET:
-                    self.instances = set()
-                    (_etype366, _size363) = iprot.readSetBegin()
-                    for _i367 in range(_size363):
-                        _elem368 = iprot.readI32()
-                        self.instances.add(_elem368)
-                    iprot.readSetEnd()
-                else:
-                    iprot.skip(ftype)
-            elif fid == 6:
-                if ftype == TType.STRING:
-                    self.message = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('killTasks_args')
-        if self.job is not None:
-            oprot.writeFieldBegin('job', TType.STRUCT, 4)
-            self.job.write(oprot)
-            oprot.writeFieldEnd()
-        if self.instances is not None:
-            oprot.writeFieldBegin('instances', TType.SET, 5)
-            oprot.writeSetBegin(TType.I32, len(self.instances))
-            for iter369 in self.instances:
-                oprot.writeI32(iter369)
-            oprot.writeSetEnd()
-            oprot.writeFieldEnd()
-        if self.message is not None:
-            oprot.writeFieldBegin('message', TType.STRING, 6)
-            oprot.writeString(self.message.encode('utf-8') if sys.version_info[0] == 2 else self.message)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(killTasks_args)
-killTasks_args.thrift_spec = (
-    None,  # 0
-    None,  # 1
-    None,  # 2
-    None,  # 3
-    (4, TType.STRUCT, 'job', [JobKey, None], None, ),  # 4
-    (5, TType.SET, 'instances', (TType.I32, None, False), None, ),  # 5
-    (6, TType.STRING, 'message', 'UTF8', None, ),  # 6
-)
-
-
-class killTasks_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('killTasks_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(killTasks_result)
-killTasks_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class addInstances_args(object):
+class getJobUpdateDetails_args(object):
     """
     Attributes:
      - key
-     - count
+     - query
 
     """
 
 
-    def __init__(self, key=None, count=None,):
+    def __init__(self, key=None, query=None,):
         self.key = key
-        self.count = count
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 3:
-                if ftype == TType.STRUCT:
-                    self.key = InstanceKey()
-                    self.key.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            elif fid == 4:
-                if ftype == TType.I32:
-                    self.count = iprot.readI32()
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('addInstances_args')
-        if self.key is not None:
-            oprot.writeFieldBegin('key', TType.STRUCT, 3)
-            self.key.write(oprot)
-            oprot.writeFieldEnd()
-        if self.count is not None:
-            oprot.writeFieldBegin('count', TType.I32, 4)
-            oprot.writeI32(self.count)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(addInstances_args)
-addInstances_args.thrift_spec = (
-    None,  # 0
-    None,  # 1
-    None,  # 2
-    (3, TType.STRUCT, 'key', [InstanceKey, None], None, ),  # 3
-    (4, TType.I32, 'count', None, None, ),  # 4
-)
-
-
-class addInstances_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('addInstances_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(addInstances_result)
-addInstances_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class replaceCronTemplate_args(object):
-    """
-    Attributes:
-     - config
-
-    """
-
-
-    def __init__(self, config=None,):
-        self.config = config
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 1:
-                if ftype == TType.STRUCT:
-                    self.config = JobConfiguration()
-                    self.config.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('replaceCronTemplate_args')
-        if self.config is not None:
-            oprot.writeFieldBegin('config', TType.STRUCT, 1)
-            self.config.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(replaceCronTemplate_args)
-replaceCronTemplate_args.thrift_spec = (
-    None,  # 0
-    (1, TType.STRUCT, 'config', [JobConfiguration, None], None, ),  # 1
-)
-
-
-class replaceCronTemplate_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('replaceCronTemplate_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(replaceCronTemplate_result)
-replaceCronTemplate_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class startJobUpdate_args(object):
-    """
-    Attributes:
-     - request
-     - message
-
-    """
-
-
-    def __init__(self, request=None, message=None,):
-        self.request = request
-        self.message = message
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 1:
-                if ftype == TType.STRUCT:
-                    self.request = JobUpdateRequest()
-                    self.request.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            elif fid == 3:
-                if ftype == TType.STRING:
-                    self.message = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('startJobUpdate_args')
-        if self.request is not None:
-            oprot.writeFieldBegin('request', TType.STRUCT, 1)
-            self.request.write(oprot)
-            oprot.writeFieldEnd()
-        if self.message is not None:
-            oprot.writeFieldBegin('message', TType.STRING, 3)
-            oprot.writeString(self.message.encode('utf-8') if sys.version_info[0] == 2 else self.message)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(startJobUpdate_args)
-startJobUpdate_args.thrift_spec = (
-    None,  # 0
-    (1, TType.STRUCT, 'request', [JobUpdateRequest, None], None, ),  # 1
-    None,  # 2
-    (3, TType.STRING, 'message', 'UTF8', None, ),  # 3
-)
-
-
-class startJobUpdate_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('startJobUpdate_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(startJobUpdate_result)
-startJobUpdate_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class pauseJobUpdate_args(object):
-    """
-    Attributes:
-     - key
-     - message
-
-    """
-
-
-    def __init__(self, key=None, message=None,):
-        self.key = key
-        self.message = message
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 1:
-                if ftype == TType.STRUCT:
-                    self.key = JobUpdateKey()
-                    self.key.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            elif fid == 3:
-                if ftype == TType.STRING:
-                    self.message = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('pauseJobUpdate_args')
-        if self.key is not None:
-            oprot.writeFieldBegin('key', TType.STRUCT, 1)
-            self.key.write(oprot)
-            oprot.writeFieldEnd()
-        if self.message is not None:
-            oprot.writeFieldBegin('message', TType.STRING, 3)
-            oprot.writeString(self.message.encode('utf-8') if sys.version_info[0] == 2 else self.message)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(pauseJobUpdate_args)
-pauseJobUpdate_args.thrift_spec = (
-    None,  # 0
-    (1, TType.STRUCT, 'key', [JobUpdateKey, None], None, ),  # 1
-    None,  # 2
-    (3, TType.STRING, 'message', 'UTF8', None, ),  # 3
-)
-
-
-class pauseJobUpdate_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('pauseJobUpdate_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(pauseJobUpdate_result)
-pauseJobUpdate_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class resumeJobUpdate_args(object):
-    """
-    Attributes:
-     - key
-     - message
-
-    """
-
-
-    def __init__(self, key=None, message=None,):
-        self.key = key
-        self.message = message
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 1:
-                if ftype == TType.STRUCT:
-                    self.key = JobUpdateKey()
-                    self.key.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            elif fid == 3:
-                if ftype == TType.STRING:
-                    self.message = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('resumeJobUpdate_args')
-        if self.key is not None:
-            oprot.writeFieldBegin('key', TType.STRUCT, 1)
-            self.key.write(oprot)
-            oprot.writeFieldEnd()
-        if self.message is not None:
-            oprot.writeFieldBegin('message', TType.STRING, 3)
-            oprot.writeString(self.message.encode('utf-8') if sys.version_info[0] == 2 else self.message)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(resumeJobUpdate_args)
-resumeJobUpdate_args.thrift_spec = (
-    None,  # 0
-    (1, TType.STRUCT, 'key', [JobUpdateKey, None], None, ),  # 1
-    None,  # 2
-    (3, TType.STRING, 'message', 'UTF8', None, ),  # 3
-)
-
-
-class resumeJobUpdate_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('resumeJobUpdate_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(resumeJobUpdate_result)
-resumeJobUpdate_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class abortJobUpdate_args(object):
-    """
-    Attributes:
-     - key
-     - message
-
-    """
-
-
-    def __init__(self, key=None, message=None,):
-        self.key = key
-        self.message = message
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 1:
-                if ftype == TType.STRUCT:
-                    self.key = JobUpdateKey()
-                    self.key.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            elif fid == 3:
-                if ftype == TType.STRING:
-                    self.message = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('abortJobUpdate_args')
-        if self.key is not None:
-            oprot.writeFieldBegin('key', TType.STRUCT, 1)
-            self.key.write(oprot)
-            oprot.writeFieldEnd()
-        if self.message is not None:
-            oprot.writeFieldBegin('message', TType.STRING, 3)
-            oprot.writeString(self.message.encode('utf-8') if sys.version_info[0] == 2 else self.message)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(abortJobUpdate_args)
-abortJobUpdate_args.thrift_spec = (
-    None,  # 0
-    (1, TType.STRUCT, 'key', [JobUpdateKey, None], None, ),  # 1
-    None,  # 2
-    (3, TType.STRING, 'message', 'UTF8', None, ),  # 3
-)
-
-
-class abortJobUpdate_result(object):
-    """
-    Attributes:
-     - success
-
-    """
-
-
-    def __init__(self, success=None,):
-        self.success = success
-
-    def read(self, iprot):
-        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
-            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
-            return
-        iprot.readStructBegin()
-        while True:
-            (fname, ftype, fid) = iprot.readFieldBegin()
-            if ftype == TType.STOP:
-                break
-            if fid == 0:
-                if ftype == TType.STRUCT:
-                    self.success = Response()
-                    self.success.read(iprot)
-                else:
-                    iprot.skip(ftype)
-            else:
-                iprot.skip(ftype)
-            iprot.readFieldEnd()
-        iprot.readStructEnd()
-
-    def write(self, oprot):
-        if oprot._fast_encode is not None and self.thrift_spec is not None:
-            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
-            return
-        oprot.writeStructBegin('abortJobUpdate_result')
-        if self.success is not None:
-            oprot.writeFieldBegin('success', TType.STRUCT, 0)
-            self.success.write(oprot)
-            oprot.writeFieldEnd()
-        oprot.writeFieldStop()
-        oprot.writeStructEnd()
-
-    def validate(self):
-        return
-
-    def __repr__(self):
-        L = ['%s=%r' % (key, value)
-             for key, value in self.__dict__.items()]
-        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
-
-    def __eq__(self, other):
-        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
-
-    def __ne__(self, other):
-        return not (self == other)
-all_structs.append(abortJobUpdate_result)
-abortJobUpdate_result.thrift_spec = (
-    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
-)
-
-
-class rollbackJobUpdate_args(object):
-    """
-    Attributes:
-     - key
-     - message
-
-    """
-
-
-    def __init__(self, key=None, message=None,):
-        self.key = key
-        self.message = message
+        self.query = query
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -2652,8 +2154,9 @@ class rollbackJobUpdate_args(object):
                 else:
                     iprot.skip(ftype)
             elif fid == 2:
-                if ftype == TType.STRING:
-                    self.message = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                if ftype == TType.STRUCT:
+                    self.query = JobUpdateQuery()
+                    self.query.read(iprot)
                 else:
                     iprot.skip(ftype)
             else:
@@ -2665,14 +2168,14 @@ class rollbackJobUpdate_args(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('rollbackJobUpdate_args')
+        oprot.writeStructBegin('getJobUpdateDetails_args')
         if self.key is not None:
             oprot.writeFieldBegin('key', TType.STRUCT, 1)
             self.key.write(oprot)
             oprot.writeFieldEnd()
-        if self.message is not None:
-            oprot.writeFieldBegin('message', TType.STRING, 2)
-            oprot.writeString(self.message.encode('utf-8') if sys.version_info[0] == 2 else self.message)
+        if self.query is not None:
+            oprot.writeFieldBegin('query', TType.STRUCT, 2)
+            self.query.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -2690,15 +2193,15 @@ class rollbackJobUpdate_args(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(rollbackJobUpdate_args)
-rollbackJobUpdate_args.thrift_spec = (
+all_structs.append(getJobUpdateDetails_args)
+getJobUpdateDetails_args.thrift_spec = (
     None,  # 0
     (1, TType.STRUCT, 'key', [JobUpdateKey, None], None, ),  # 1
-    (2, TType.STRING, 'message', 'UTF8', None, ),  # 2
+    (2, TType.STRUCT, 'query', [JobUpdateQuery, None], None, ),  # 2
 )
 
 
-class rollbackJobUpdate_result(object):
+class getJobUpdateDetails_result(object):
     """
     Attributes:
      - success
@@ -2733,7 +2236,7 @@ class rollbackJobUpdate_result(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('rollbackJobUpdate_result')
+        oprot.writeStructBegin('getJobUpdateDetails_result')
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.STRUCT, 0)
             self.success.write(oprot)
@@ -2754,22 +2257,22 @@ class rollbackJobUpdate_result(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(rollbackJobUpdate_result)
-rollbackJobUpdate_result.thrift_spec = (
+all_structs.append(getJobUpdateDetails_result)
+getJobUpdateDetails_result.thrift_spec = (
     (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
 )
 
 
-class pulseJobUpdate_args(object):
+class getJobUpdateDiff_args(object):
     """
     Attributes:
-     - key
+     - request
 
     """
 
 
-    def __init__(self, key=None,):
-        self.key = key
+    def __init__(self, request=None,):
+        self.request = request
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -2782,8 +2285,8 @@ class pulseJobUpdate_args(object):
                 break
             if fid == 1:
                 if ftype == TType.STRUCT:
-                    self.key = JobUpdateKey()
-                    self.key.read(iprot)
+                    self.request = JobUpdateRequest()
+                    self.request.read(iprot)
                 else:
                     iprot.skip(ftype)
             else:
@@ -2795,10 +2298,10 @@ class pulseJobUpdate_args(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('pulseJobUpdate_args')
-        if self.key is not None:
-            oprot.writeFieldBegin('key', TType.STRUCT, 1)
-            self.key.write(oprot)
+        oprot.writeStructBegin('getJobUpdateDiff_args')
+        if self.request is not None:
+            oprot.writeFieldBegin('request', TType.STRUCT, 1)
+            self.request.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -2816,14 +2319,14 @@ class pulseJobUpdate_args(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(pulseJobUpdate_args)
-pulseJobUpdate_args.thrift_spec = (
+all_structs.append(getJobUpdateDiff_args)
+getJobUpdateDiff_args.thrift_spec = (
     None,  # 0
-    (1, TType.STRUCT, 'key', [JobUpdateKey, None], None, ),  # 1
+    (1, TType.STRUCT, 'request', [JobUpdateRequest, None], None, ),  # 1
 )
 
 
-class pulseJobUpdate_result(object):
+class getJobUpdateDiff_result(object):
     """
     Attributes:
      - success
@@ -2858,7 +2361,7 @@ class pulseJobUpdate_result(object):
         if oprot._fast_encode is not None and self.thrift_spec is not None:
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
-        oprot.writeStructBegin('pulseJobUpdate_result')
+        oprot.writeStructBegin('getJobUpdateDiff_result')
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.STRUCT, 0)
             self.success.write(oprot)
@@ -2879,8 +2382,113 @@ class pulseJobUpdate_result(object):
 
     def __ne__(self, other):
         return not (self == other)
-all_structs.append(pulseJobUpdate_result)
-pulseJobUpdate_result.thrift_spec = (
+all_structs.append(getJobUpdateDiff_result)
+getJobUpdateDiff_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
+)
+
+
+class getTierConfigs_args(object):
+
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getTierConfigs_args')
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getTierConfigs_args)
+getTierConfigs_args.thrift_spec = (
+)
+
+
+class getTierConfigs_result(object):
+    """
+    Attributes:
+     - success
+
+    """
+
+
+    def __init__(self, success=None,):
+        self.success = success
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = Response()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('getTierConfigs_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(getTierConfigs_result)
+getTierConfigs_result.thrift_spec = (
     (0, TType.STRUCT, 'success', [Response, None], None, ),  # 0
 )
 fix_spec(all_structs)

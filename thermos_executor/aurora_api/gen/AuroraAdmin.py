@@ -3,7 +3,7 @@
 #
 # DO NOT EDIT UNLESS YOU ARE SURE THAT YOU KNOW WHAT YOU ARE DOING
 #
-#  options string: py:package_prefix=scheduler.
+#  options string: py
 #
 
 from thrift.Thrift import TType, TMessageType, TFrozenDict, TException, TApplicationException
@@ -11,7 +11,7 @@ from thrift.protocol.TProtocol import TProtocolException
 from thrift.TRecursive import fix_spec
 
 import sys
-import scheduler.api.gen.AuroraSchedulerManager
+import thermos_executor.aurora_api.gen.AuroraSchedulerManager
 import logging
 from .ttypes import *
 from thrift.Thrift import TProcessor
@@ -19,7 +19,7 @@ from thrift.transport import TTransport
 all_structs = []
 
 
-class Iface(scheduler.api.gen.AuroraSchedulerManager.Iface):
+class Iface(thermos_executor.aurora_api.gen.AuroraSchedulerManager.Iface):
     """
     Operator calls. One endpoint serves all three services: AuroraAdmin includes the others.
 
@@ -145,13 +145,13 @@ class Iface(scheduler.api.gen.AuroraSchedulerManager.Iface):
         pass
 
 
-class Client(scheduler.api.gen.AuroraSchedulerManager.Client, Iface):
+class Client(thermos_executor.aurora_api.gen.AuroraSchedulerManager.Client, Iface):
     """
     Operator calls. One endpoint serves all three services: AuroraAdmin includes the others.
 
     """
     def __init__(self, iprot, oprot=None):
-        scheduler.api.gen.AuroraSchedulerManager.Client.__init__(self, iprot, oprot)
+        thermos_executor.aurora_api.gen.AuroraSchedulerManager.Client.__init__(self, iprot, oprot)
 
     def setQuota(self, ownerRole, quota):
         """
@@ -704,9 +704,9 @@ class Client(scheduler.api.gen.AuroraSchedulerManager.Client, Iface):
         raise TApplicationException(TApplicationException.MISSING_RESULT, "pruneTasks failed: unknown result")
 
 
-class Processor(scheduler.api.gen.AuroraSchedulerManager.Processor, Iface, TProcessor):
+class Processor(thermos_executor.aurora_api.gen.AuroraSchedulerManager.Processor, Iface, TProcessor):
     def __init__(self, handler):
-        scheduler.api.gen.AuroraSchedulerManager.Processor.__init__(self, handler)
+        thermos_executor.aurora_api.gen.AuroraSchedulerManager.Processor.__init__(self, handler)
         self._processMap["setQuota"] = Processor.process_setQuota
         self._processMap["forceTaskState"] = Processor.process_forceTaskState
         self._processMap["performBackup"] = Processor.process_performBackup

@@ -10,11 +10,10 @@
 // The same structs are decoded by the executor (AssignedTask in Mesos TaskInfo.data, Thrift binary)
 // and may be reused by storage (ScheduledTask, JobUpdateDetails, HostAttributes, ...).
 //
-// Python code is generated from this file by `make gen` into scheduler/api/gen (never edit it).
-
-// The namespace is relative to the `scheduler.` prefix codegen.py passes, so that storage.thrift can
-// include this file (see scheduler/api/codegen.py).
-namespace py api.gen
+// Python code is generated from this file by `make gen` into thermos_executor/aurora_api/gen (never edit it).
+// It lives in the executor's package, the lowest layer, because the executor decodes AssignedTask with it
+// and the scheduler, above it, imports it from there (see scheduler/api/codegen.py).
+namespace py thermos_executor.aurora_api.gen
 
 // ---------------------------------------------------------------- response envelope
 

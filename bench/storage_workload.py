@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
-from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Constraint, ExecutorConfig, Identity, JobKey, LimitConstraint,
-                                      Metadata, Resource, ScheduledTask, ScheduleStatus, TaskConfig,
-                                      TaskConstraint, TaskEvent)
+from thermos_executor.aurora_api.gen.ttypes import (
+    AssignedTask, Constraint, ExecutorConfig, Identity, JobKey, LimitConstraint, Metadata, Resource, ScheduledTask,
+    ScheduleStatus, TaskConfig, TaskConstraint, TaskEvent)
 
 T0_MS = 1_700_000_000_000
 

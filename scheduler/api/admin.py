@@ -30,7 +30,8 @@ import logging
 from collections.abc import Callable
 
 from scheduler.api import envelope
-from thermos_executor.aurora_api.gen.ttypes import ListBackupsResult, QueryRecoveryResult, ResponseCode, Result, ServerInfo
+from thermos_executor.aurora_api.gen.ttypes import (
+    ListBackupsResult, QueryRecoveryResult, ResponseCode, Result, ServerInfo)
 from scheduler.api.handlers import Refused, answered, required_query
 from scheduler.api.protocol import METHODS
 from scheduler.api.settings import ApiSettings

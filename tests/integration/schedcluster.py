@@ -24,8 +24,8 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
 from scheduler.api import client as api_client
-from thermos_executor.aurora_api.gen.ttypes import (ExecutorConfig, Identity, JobConfiguration, JobKey, Resource, ResponseCode,
-                                      TaskConfig, TaskQuery)
+from thermos_executor.aurora_api.gen.ttypes import (
+    ExecutorConfig, Identity, JobConfiguration, JobKey, Resource, ResponseCode, TaskConfig, TaskQuery)
 
 from tests.helpers import free_port, wait_for
 

@@ -15,8 +15,9 @@ import uuid
 import pytest
 from tornado.httpserver import HTTPServer
 
-from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, JobKey, Resource, ResourceAggregate,
-                                      ScheduledTask, ScheduleStatus, TaskConfig)
+from thermos_executor.aurora_api.gen.ttypes import (
+    AssignedTask, Attribute, HostAttributes, JobKey, Resource, ResourceAggregate, ScheduledTask, ScheduleStatus,
+    TaskConfig)
 from scheduler.app.recovery import batches, snapshot_ops
 from scheduler.log.node import LogNode
 from scheduler.log.server import make_app

@@ -11,7 +11,8 @@ import uuid
 import pytest
 from tornado.httpserver import HTTPServer
 
-from thermos_executor.aurora_api.gen.ttypes import AssignedTask, JobKey, ScheduledTask, ScheduleStatus, TaskConfig, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import (
+    AssignedTask, JobKey, ScheduledTask, ScheduleStatus, TaskConfig, TaskQuery)
 from scheduler.log.node import LogNode
 from scheduler.log.replica import Replica
 from scheduler.log.server import make_app

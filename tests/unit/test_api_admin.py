@@ -11,8 +11,8 @@ import pytest
 from scheduler.api import client
 from scheduler.api import protocol as wire
 from scheduler.api.admin import ALREADY_LOADED, BACKUP_FAILED, NOT_LOADED, AdminApi, Handlers
-from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, JobKey, ResponseCode, ScheduledTask, ScheduleStatus, TaskConfig,
-                                      TaskQuery)
+from thermos_executor.aurora_api.gen.ttypes import (
+    AssignedTask, JobKey, ResponseCode, ScheduledTask, ScheduleStatus, TaskConfig, TaskQuery)
 from scheduler.api.handlers import SchedulerApi
 from scheduler.api.settings import ApiSettings
 from scheduler.api.state_manager import StateManager

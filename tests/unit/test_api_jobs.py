@@ -8,11 +8,11 @@ import pytest
 
 from scheduler.api import client
 from scheduler.api import protocol as wire
-from thermos_executor.aurora_api.gen.ttypes import (Constraint, Container, DockerContainer, DockerParameter, ExecutorConfig,
-                                      Identity, InstanceKey, JobConfiguration, JobKey, LimitConstraint,
-                                      MesosContainer, MesosFetcherURI, Mode, Range, Resource, ResourceAggregate,
-                                      ResponseCode, RoleSummary, ServerInfo, TaskConfig, TaskConstraint, TaskQuery,
-                                      TierConfig, ValueConstraint, Volume)
+from thermos_executor.aurora_api.gen.ttypes import (
+    Constraint, Container, DockerContainer, DockerParameter, ExecutorConfig, Identity, InstanceKey,
+    JobConfiguration, JobKey, LimitConstraint, MesosContainer, MesosFetcherURI, Mode, Range, Resource,
+    ResourceAggregate, ResponseCode, RoleSummary, ServerInfo, TaskConfig, TaskConstraint, TaskQuery, TierConfig,
+    ValueConstraint, Volume)
 from scheduler.api.handlers import SchedulerApi
 from scheduler.api.settings import ApiSettings, Tier, Tiers
 from scheduler.api.state_manager import StateManager

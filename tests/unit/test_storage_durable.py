@@ -5,7 +5,8 @@ import asyncio
 
 import pytest
 
-from thermos_executor.aurora_api.gen.ttypes import AssignedTask, JobKey, ScheduledTask, ScheduleStatus, TaskConfig, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import (
+    AssignedTask, JobKey, ScheduledTask, ScheduleStatus, TaskConfig, TaskQuery)
 from scheduler.storage import codec, framing
 from scheduler.storage.backup import Backups
 from scheduler.storage.durable import DurableStorage, StorageError, TransientStorageError

@@ -6,11 +6,11 @@ import pytest
 from thrift.Thrift import TType
 
 from scheduler.api import codegen
-from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity,
-                                      JobConfiguration, JobInstanceUpdateEvent, JobKey, JobUpdate,
-                                      JobUpdateAction, JobUpdateEvent, JobUpdateKey, JobUpdateStatus,
-                                      JobUpdateSummary, MaintenanceMode, Resource, ResourceAggregate,
-                                      ScheduledTask, ScheduleStatus, TaskConfig, TaskEvent)
+from thermos_executor.aurora_api.gen.ttypes import (
+    AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity, JobConfiguration,
+    JobInstanceUpdateEvent, JobKey, JobUpdate, JobUpdateAction, JobUpdateEvent, JobUpdateKey, JobUpdateStatus,
+    JobUpdateSummary, MaintenanceMode, Resource, ResourceAggregate, ScheduledTask, ScheduleStatus, TaskConfig,
+    TaskEvent)
 from scheduler.storage import codec
 from scheduler.storage.gen import ttypes as st
 from scheduler.storage.gen.constants import CURRENT_SCHEMA_VERSION

@@ -2,11 +2,11 @@
 snapshot round trip (plain, and deduplicated + deflated as written to the log)."""
 import pytest
 
-from thermos_executor.aurora_api.gen.ttypes import (AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity,
-                                      JobConfiguration, JobInstanceUpdateEvent, JobKey, JobUpdate, JobUpdateAction,
-                                      JobUpdateEvent, JobUpdateKey, JobUpdateStatus, JobUpdateSummary,
-                                      MaintenanceMode, Resource, ResourceAggregate, ScheduledTask, ScheduleStatus,
-                                      TaskConfig, TaskQuery)
+from thermos_executor.aurora_api.gen.ttypes import (
+    AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity, JobConfiguration,
+    JobInstanceUpdateEvent, JobKey, JobUpdate, JobUpdateAction, JobUpdateEvent, JobUpdateKey, JobUpdateStatus,
+    JobUpdateSummary, MaintenanceMode, Resource, ResourceAggregate, ScheduledTask, ScheduleStatus, TaskConfig,
+    TaskQuery)
 from scheduler.storage import codec, dedup, snapshot
 from scheduler.storage.gen import ttypes as st
 from scheduler.storage.store import Store

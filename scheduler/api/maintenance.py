@@ -4,7 +4,7 @@ controller that moves a draining host to DRAINED (MaintenanceControllerImpl, Sch
     maintenance = MaintenanceController(manager, spawn=owner_spawn)   # a StateManager; spawn(coro) owns a task
     handler = Handlers(SchedulerApi(...), AdminApi(...), MaintenanceApi(maintenance, settings))
     StateManager(..., on_change=...)       # must also call maintenance.on_change(change) for every change
-    await maintenance.poll()               # after promotion, then every -host_maintenance_polling_interval
+    spawn(maintenance.poll_forever(60))    # after promotion: poll() every -host_maintenance_polling_interval
 
 A host's maintenance mode is the `mode` of its HostAttributes (`store.host_attributes`), saved by the framework
 from offers. What each call does, as Aurora 0.22 does it:
@@ -40,9 +40,10 @@ committed in between.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 
 from scheduler.api import envelope
 from scheduler.api.handlers import Refused, answered
@@ -155,6 +156,19 @@ class MaintenanceController:
             draining = [h for h, a in tx.store.host_attributes.items() if mode_of(a) == Mode.DRAINING]
             empty = {host for host in sorted(draining) if not _drain_tasks_on(tx, host)}
             return _set_mode(w, empty, Mode.DRAINED)
+
+    async def poll_forever(self, interval_s: float, sleep: Callable[[float], Awaitable] = asyncio.sleep) -> None:
+        """`poll()` every `interval_s` (Aurora's -host_maintenance_polling_interval, first after one interval),
+        until cancelled; a failed round is logged and the next one tries again."""
+        while True:
+            await sleep(interval_s)
+            try:
+                drained = await self.poll()
+            except Exception as e:  # noqa: BLE001 - the next round repairs what this one could not
+                log.warning("maintenance polling failed: %s", str(e) or type(e).__name__)
+            else:
+                if drained:
+                    log.info("Moved hosts into DRAINED: %s", sorted(s.host for s in drained))
 
 
 class MaintenanceApi:

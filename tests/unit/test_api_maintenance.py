@@ -2,7 +2,8 @@
 Handlers(SchedulerApi, MaintenanceApi) on a DurableStorage over the in-memory log): SCHEDULED, a drain that
 kills and reschedules the host's tasks and ends DRAINED when the last one ends, an empty host DRAINED at once,
 status of several hosts, NONE again, unknown hosts left out, bad input answered with one line, storage not
-READY, a failed write, offers that must not undo a mode, the polling iteration, and the hook's bookkeeping."""
+READY, a failed write, offers that must not undo a mode, the polling iteration (and its loop), and the hook's
+bookkeeping."""
 import asyncio
 import logging
 
@@ -388,3 +389,25 @@ def test_poll_drains_tasks_found_on_a_draining_host(env):
     appends = env.log.appends
     assert env.run(env.controller.poll()) == set()
     assert env.log.appends == appends   # nothing changed: nothing written
+
+
+def test_poll_forever_polls_every_interval_and_survives_a_failed_round(env, caplog):
+    env.agents("a1")
+    env.save(_task(0, "a1"))
+    env.client.drainHosts(_hosts("a1"))
+    sleeps = []
+
+    async def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 1:   # the host empties behind the hook's back; the first round's write fails
+            async with env.storage.write() as w:
+                w.remove_tasks(["task-0"])
+            env.log.fail_next_append()
+        if len(sleeps) == 3:
+            raise asyncio.CancelledError
+    with caplog.at_level(logging.INFO), pytest.raises(asyncio.CancelledError):
+        env.run(env.controller.poll_forever(60, sleep=sleep))
+    assert sleeps == [60, 60, 60]
+    assert "maintenance polling failed: the write failed" in caplog.text
+    assert env.mode("a1") == DRAINED
+    assert "Moved hosts into DRAINED: ['a1']" in caplog.text

@@ -112,13 +112,13 @@ class AssignedTask:
         host = assigned.slaveHost or ""
         mesos = schema.MesosContext(instance=instance, hostname=host or os.uname().nodename)
         source = _job_config(assigned.task.executorConfig).bind(mesos=mesos)
-        announce = _plain(source, "announce")
+        announce, lifecycle = _plain(source, "announce"), _plain(source, "lifecycle")
         container = assigned.task.container
         return cls(task_id=task_id, agent_host=host, instance_id=instance, assigned_ports=ports, role=key.role,
                    environment=key.environment, name=key.name, config=source,
                    health_check=HealthCheckSpec.from_config(_plain(source, "health_check_config"),
                                                             schema.HttpHealthChecker().get()),
-                   lifecycle=LifecycleSpec.from_config(_plain(source, "lifecycle")), announce=announce,
+                   lifecycle=None if lifecycle is None else LifecycleSpec.from_config(lifecycle), announce=announce,
                    ports=_task_ports(announce, ports),
                    uses_container_image=container is not None and _uses_image(container), thrift=assigned)
 

@@ -4,7 +4,6 @@ A driver of our own lets a test act at a precise moment (a kill while the sandbo
 real stream cannot promise. The whole path through Mesos is in test_executor_mesos.py.
 """
 import base64
-import json
 import os
 import sys
 import threading
@@ -12,6 +11,7 @@ import threading
 import pytest
 
 from tests.helpers import wait_for
+from tests.task_data import b64, encoded, with_job_json
 from thermos_executor.config import schema
 from thermos_executor.executor.executor import ExecutorOptions, ThermosExecutor
 from thermos_executor.executor.runner_process import RunnerProcess
@@ -40,14 +40,13 @@ class RecordingDriver:
 
 
 def task_data(cmdline="echo hi", task_id="t-1", **job):
+    """A TaskInfo whose data is the Thrift-binary AssignedTask a scheduler sends (no ports assigned)."""
     process = schema.Process(name="p", cmdline=cmdline)
-    task = schema.Task(name="hello", processes=[process], resources=schema.Resources(cpu=0.1, ram=1, disk=1))
+    task = schema.Task(name="hello", processes=[process],
+                       resources=schema.Resources(cpu=0.1, ram=schema.MB, disk=schema.MB))
     service = schema.Service(cluster="c", role="www-data", environment="test", name="hello", task=task, **job)
-    data = {"task_id": task_id, "agent_host": "127.0.0.1", "instance_id": 0, "assigned_ports": {},
-            "job": {"role": "www-data", "environment": "test", "name": "hello"},
-            "config": json.loads(service.json_dumps())}
     return {"task_id": {"value": task_id}, "agent_id": {"value": "agent-1"}, "name": "hello",
-            "data": base64.b64encode(json.dumps(data).encode()).decode()}
+            "data": b64(encoded(service, task_id=task_id))}
 
 
 @pytest.fixture
@@ -113,7 +112,8 @@ def test_a_failed_task_names_the_failed_process(executor):
 
 
 @pytest.mark.parametrize("data, message", [
-    ("bm90IGpzb24=", "Could not deserialize task: task data is not base64-encoded JSON"),
+    ("bm90IGpzb24=", "Could not deserialize task: task data is not a Thrift-binary AssignedTask"),   # "not json"
+    ("not base64!", "Could not deserialize task: task data is not base64"),
     ("", "Could not deserialize task: task data is empty"),
 ])
 def test_malformed_task_data_fails_with_a_clear_message(executor, data, message):
@@ -127,10 +127,8 @@ def test_malformed_task_data_fails_with_a_clear_message(executor, data, message)
 
 
 def with_config(info, change):
-    """`info` with its AssignedTask's job config changed by `change(config)` (which edits it in place)."""
-    data = json.loads(base64.b64decode(info["data"]))
-    change(data["config"])
-    return {**info, "data": base64.b64encode(json.dumps(data).encode()).decode()}
+    """`info` with its AssignedTask's job config (executorConfig.data) changed by `change(config)`, in place."""
+    return {**info, "data": b64(with_job_json(base64.b64decode(info["data"]), change))}
 
 
 @pytest.mark.parametrize("change, message", [

@@ -7,11 +7,13 @@ import base64
 import os
 import sys
 import threading
+import urllib.request
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import REPO, free_port, wait_for
 from tests.task_data import b64, encoded, with_job_json
+from thermos_executor import config
 from thermos_executor.config import schema
 from thermos_executor.executor.executor import ExecutorOptions, ThermosExecutor
 from thermos_executor.executor.runner_process import RunnerProcess
@@ -75,6 +77,26 @@ def test_a_kill_during_set_up_never_starts_the_runner(executor, tmp_path):
     assert ex.driver.states() == ["TASK_STARTING", "TASK_KILLED"]
     assert not os.path.exists(tmp_path / "executor" / "checkpoints")
     assert not os.path.exists(tmp_path / "executor" / "sandbox" / "started")
+
+
+def test_the_example_runs_from_its_aurora_file_to_its_kill(executor):
+    """examples/hello_world.aurora converted as Aurora's client does, sent as a Thrift-binary AssignedTask."""
+    job = config.choose_job(config.load_config(os.path.join(REPO, "examples", "hello_world.aurora")), None)
+    port = free_port()
+    ex = executor()
+    ex.launchTask(ex.driver, {"task_id": {"value": "t-1"}, "agent_id": {"value": "agent-1"}, "name": "hello_world",
+                              "data": b64(encoded(job, task_id="t-1", ports={"http": port}))})
+    wait_for(lambda: "TASK_RUNNING" in ex.driver.states(), timeout=30, what="running")
+
+    def serving():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).status == 200
+        except OSError:
+            return False
+    wait_for(serving, timeout=30, what="the example's server on its assigned port")
+    ex.killTask(ex.driver, {"value": "t-1"})
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.states() == ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"]
 
 
 def test_a_second_task_gets_lost_and_the_first_goes_on(executor):

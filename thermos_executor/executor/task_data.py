@@ -112,14 +112,18 @@ class AssignedTask:
         host = assigned.slaveHost or ""
         mesos = schema.MesosContext(instance=instance, hostname=host or os.uname().nodename)
         source = _job_config(assigned.task.executorConfig).bind(mesos=mesos)
-        announce, lifecycle = _plain(source, "announce"), _plain(source, "lifecycle")
+        announce = _plain(source, "announce")
+        task_ports = _task_ports(announce, ports)
+        # a shell health check may name the task's ports and id, as in Aurora (the run-as user is not known yet)
+        checks = source.bind(thermos=schema.ThermosContext(task_id=task_id, ports=task_ports))
+        lifecycle = _plain(checks, "lifecycle")
         container = assigned.task.container
         return cls(task_id=task_id, agent_host=host, instance_id=instance, assigned_ports=ports, role=key.role,
                    environment=key.environment, name=key.name, config=source,
-                   health_check=HealthCheckSpec.from_config(_plain(source, "health_check_config"),
+                   health_check=HealthCheckSpec.from_config(_plain(checks, "health_check_config"),
                                                             schema.HttpHealthChecker().get()),
                    lifecycle=None if lifecycle is None else LifecycleSpec.from_config(lifecycle), announce=announce,
-                   ports=_task_ports(announce, ports),
+                   ports=task_ports,
                    uses_container_image=container is not None and _uses_image(container), thrift=assigned)
 
     def thermos_task(self, ports: dict, user: str):

@@ -238,13 +238,13 @@ def _value(job, address: str, default=Empty):
 
 
 def _has(job, address: str) -> bool:
-    try:
-        job.find(Ref.from_address(address))
-    except Exception:  # noqa: BLE001 - pystachio raises several kinds for a missing path
-        return False
-    parent, _, field = address.rpartition('.')
-    holder = job.find(Ref.from_address(parent)) if parent else job
-    return getattr(holder, 'has_' + field)()
+    """Whether every struct field along `address` (`task.resources.cpu`) is set or has a default."""
+    holder = job
+    for name in address.split('.'):
+        if not getattr(holder, 'has_' + name)():
+            return False
+        holder = getattr(holder, name)()
+    return True
 
 
 def _identifier(job, field: str) -> str:

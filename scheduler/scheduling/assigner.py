@@ -129,7 +129,7 @@ def pick_ports(ranges: Sequence[tuple[int, int]], names: Sequence[str], rng: ran
     if total < len(names):
         raise ValueError(f"{len(names)} ports wanted, {total} offered")
     ports = {}
-    for name, index in zip(names, rng.sample(range(total), len(names))):
+    for name, index in zip(names, rng.sample(range(total), len(names)), strict=True):
         i = bisect.bisect_right(starts, index) - 1
         ports[name] = begins[i] + index - starts[i]
     return ports

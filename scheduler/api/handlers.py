@@ -22,10 +22,12 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+from collections.abc import Callable
 
 from scheduler.api import config as configs
 from scheduler.api import envelope, summaries
-from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummaryResult, GetJobsResult, GetQuotaResult,
+from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummaryResult, GetJobsResult,
+                                      GetPendingReasonResult, GetQuotaResult, PendingReason,
                                       GetTierConfigResult, JobSummary, JobSummaryResult, PopulateJobResult,
                                       Resource, ResourceAggregate, ResponseCode, Result, RoleSummaryResult,
                                       ScheduleStatusResult, ServerInfo, TaskQuery, TierConfig)
@@ -72,10 +74,14 @@ def answered(method):
 
 
 class SchedulerApi:
-    def __init__(self, storage, manager: StateManager, settings: ApiSettings):
+    def __init__(self, storage, manager: StateManager, settings: ApiSettings,
+                 pending_reason: Callable[[object], str] = lambda config: ""):
+        """`pending_reason(task_config)`: why tasks of that config are still PENDING (the placement's nearest
+        fit, comma-joined veto reasons; "" when nothing has been tried)."""
         self._storage = storage
         self._manager = manager
         self.settings = settings
+        self._pending_reason = pending_reason
         self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
 
     # -- jobs ----------------------------------------------------------------------------------------------
@@ -154,6 +160,19 @@ class SchedulerApi:
     async def getTasksWithoutConfigs(self, query):
         tasks = [_without_executor_config(t) for t in self._fetch(query)]
         return self._ok(Result(scheduleStatusResult=ScheduleStatusResult(tasks=tasks)))
+
+    @answered
+    async def getPendingReason(self, query):
+        """Why each PENDING task matching `query` is not placed (Aurora's ReadOnlySchedulerImpl)."""
+        if query is None:
+            raise Refused(ResponseCode.ERROR, "query must be set")
+        if query.slaveHosts is not None or query.statuses is not None:
+            raise Refused(ResponseCode.INVALID_REQUEST, f"Statuses or slaveHosts are not supported in {query}")
+        pending = copy.copy(query)
+        pending.statuses = {S.PENDING}
+        reasons = {PendingReason(taskId=t.assignedTask.taskId, reason=self._pending_reason(t.assignedTask.task))
+                   for t in self._fetch(pending)}
+        return self._ok(Result(getPendingReasonResult=GetPendingReasonResult(reasons=reasons)))
 
     @answered
     async def getJobs(self, ownerRole):

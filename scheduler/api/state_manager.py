@@ -134,6 +134,22 @@ class Transaction:
             return ChangeResult.INVALID_CAS_STATE
         return self._update(task_id, task, target, message)
 
+    def assign_task(self, task_id: str, slave_host: str, slave_id: str,
+                    assigned_ports: dict[str, int]) -> ScheduledTask | None:
+        """Aurora's assignTask: a PENDING task gets its host, agent and ports and becomes ASSIGNED, in this
+        write. Returns the task as saved; None (nothing changed) if it is no longer PENDING."""
+        task = self.store.tasks.get(task_id)
+        if task is None or task.status != S.PENDING:
+            return None
+        placed = copy.copy(task)
+        placed.assignedTask = copy.copy(task.assignedTask)
+        placed.assignedTask.slaveHost = slave_host
+        placed.assignedTask.slaveId = slave_id
+        placed.assignedTask.assignedPorts = dict(assigned_ports)
+        self._w.save_tasks([placed])
+        self._update(task_id, placed, S.ASSIGNED, None)
+        return self.store.tasks.get(task_id)
+
     def delete_tasks(self, task_ids: Iterable[str]) -> None:
         """Delete these tasks through the state machine (only terminal and KILLING tasks can be deleted)."""
         for task_id in sorted(set(task_ids)):

@@ -14,7 +14,8 @@ Lifecycle, with Aurora's ``scheduler_lifecycle_<STATE>`` gauges:
   (an EMPTY replica: the node logs "Replica in EMPTY status ..." and /api answers ERROR_TRANSIENT "Storage
   is not READY" meanwhile), replay storage (prepare, start), arm the task timers (`TaskTimers`: timeouts,
   throttling, pruning), start the periodic snapshot, then advertise the ServerSet member and serve.
-  ACTIVE comes with Mesos registration (next issue; ``framework_registered 0``).
+  Then the Mesos framework starts (scheduler.framework: subscribe with the saved framework ID, place, launch,
+  follow status updates, reconcile); ACTIVE comes with its registration (``framework_registered 1``).
 * DEAD: on SIGTERM/SIGINT (exit 0), or fatally (exit 1, one ERROR line): leadership lost (session LOST,
   ZooKeeper unreachable for a session timeout, or our candidate node gone), the writer fenced, any failed
   log append, truncate, snapshot or replay. A fatal error first takes the writer role away synchronously,
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from enum import StrEnum
@@ -36,6 +38,8 @@ from thermos_executor.daemon.http import ListenError, bind_sockets
 
 from scheduler.api.admin import AdminApi, Handlers
 from scheduler.api.handlers import SchedulerApi
+from scheduler.api.maintenance import MaintenanceApi, MaintenanceController
+from scheduler.api.reconciliation import ReconciliationApi
 from scheduler.api.state_manager import StateManager
 from scheduler.log.node import LogNode
 from scheduler.log.protocol import LogError
@@ -50,6 +54,8 @@ from .flags import Config
 from .http import make_app
 from .leadership import Leadership
 from .timers import TaskTimers
+from scheduler.framework.framework import Framework
+from scheduler.framework.placer import Placer
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +108,7 @@ class SchedulerDaemon:
         self.state = Lifecycle.IDLE
         self.exit_code = 0
         self.settings = flags.api_settings(config)
+        self.mesos = flags.mesos(config)
         self._http_sockets = _bind(config.bind_ip, config.http_port, "-http_port")
         self._log_sockets = _bind(config.bind_ip, config.native_log_port, "-native_log_port")
         self.http_port = self._http_sockets[0].getsockname()[1]
@@ -119,15 +126,22 @@ class SchedulerDaemon:
                                       backups=backups)
         self.manager = StateManager(self.storage, kill=self._kill, clock_ms=lambda: int(time.time() * 1000),
                                     hostname=config.hostname, flapping=flags.flapping(config),
-                                    on_change=lambda change: self.timers.on_change(change))
+                                    on_change=self._on_change)
+        self.maintenance = MaintenanceController(self.manager, spawn=self._spawn)
         self.timers = TaskTimers(self.manager, timeout_ms=int(config.transient_task_state_timeout * 1000),
                                  prune=flags.pruning(config))
         self._stop = asyncio.Event()
         # The handler POST /api dispatches to by method name: the job calls, then the admin calls. A committed
         # recovery stops the scheduler (exit 0, as Aurora's shutDownNow): restarted, it replays the recovered log.
-        self.api = Handlers(SchedulerApi(self.storage, self.manager, self.settings),
-                            AdminApi(self.storage, backups, self.settings, shutdown=self._stop.set))
+        self.placer = Placer(self.mesos)
+        self.api = Handlers(SchedulerApi(self.storage, self.manager, self.settings,
+                                         pending_reason=self.placer.pending_reason),
+                            AdminApi(self.storage, backups, self.settings, shutdown=self._stop.set),
+                            MaintenanceApi(self.maintenance, self.settings),
+                            ReconciliationApi(self._reconciler, self.settings))
         self.leadership: Leadership | None = None
+        self.framework: Framework | None = None   # the leader's, once storage is ready
+        self.local_mesos = None                   # -mesos_master_address=local: the stand-in, in this process
         self._tasks: set[asyncio.Task] = set()
 
     # -- what the HTTP layer reads -------------------------------------------------------------------------
@@ -150,7 +164,7 @@ class SchedulerDaemon:
         v.update(self.manager.vars())
         v.update(self.timers.vars())
         v.update(self.node.vars())
-        v["framework_registered"] = 0
+        v.update(self.framework.vars() if self.framework else {"framework_registered": 0})
         return v
 
     # -- running -------------------------------------------------------------------------------------------
@@ -210,6 +224,8 @@ class SchedulerDaemon:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.framework is not None:
+            await self.framework.stop()
         await self.timers.stop()
         await self.storage.stop()
         if self.leadership is not None:
@@ -236,6 +252,8 @@ class SchedulerDaemon:
             await self.storage.prepare()
             await self.storage.start()
             self.timers.start()  # before any await: no change can commit unseen in between
+            self._start_framework()
+            self._spawn(self.maintenance.poll_forever(self.config.host_maintenance_polling_interval))
             self._spawn(self._snapshots())
             c = self.config
             await self.leadership.advertise(c.hostname, self.http_port, c.serverset_endpoint_name)
@@ -254,8 +272,43 @@ class SchedulerDaemon:
                 self.fatal(f"snapshot failed: {e}")
                 return
 
+    def _start_framework(self) -> None:
+        master = self.mesos.master_address
+        if master == "local":
+            master = self._start_local_mesos()
+        self.framework = Framework(self.mesos, self.storage, self.manager, master=master, fatal=self.fatal,
+                                   placer=self.placer, parse_offer=self.placer.parse_offer,
+                                   on_registered=self._registered)
+        self.framework.start()
+
+    def _start_local_mesos(self) -> str:
+        """-mesos_master_address=local: the Mesos-API stand-in (one agent) in this process, beside the log."""
+        from scheduler.mesos_standin.local import LocalMesos
+        work_dir = os.path.join(os.path.dirname(os.path.abspath(self.config.native_log_file_path)), "mesos")
+        self.local_mesos = LocalMesos(work_dir)
+        self.local_mesos.start()
+        log.info("-mesos_master_address=local: the Mesos-API stand-in serves at %s (work dir %s)",
+                 self.local_mesos.master_address, work_dir)
+        return self.local_mesos.master_address
+
+    def _registered(self) -> None:
+        if self.state == Lifecycle.LEADER_AWAITING_REGISTRATION:
+            self.state = Lifecycle.ACTIVE
+
+    def _reconciler(self):
+        return self.framework.reconciler if self.framework is not None else None
+
+    def _on_change(self, change) -> None:
+        self.timers.on_change(change)
+        self.maintenance.on_change(change)
+        if self.framework is not None:
+            self.framework.on_change(change)
+
     def _kill(self, task_id: str) -> None:
-        log.info("kill of %s not sent: no Mesos framework yet (framework_registered 0)", task_id)
+        if self.framework is not None:
+            self.framework.kill(task_id)
+        else:
+            log.info("kill of %s not sent: not registered with Mesos yet", task_id)
 
 
 def _bind(ip: str, port: int, flag: str) -> list:

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from scheduler.api.settings import DEFAULT_TIERS, ApiSettings, Tiers
 from thermos_executor.daemon.aurora_flags import Flag, FlagError
 from thermos_executor.daemon.aurora_flags import parse as parse_argv
+from scheduler.framework.driver import MasterAddressError, check_master_address
+from scheduler.framework.settings import (ExecutorSettings, FrameworkSettings, MesosSettings, Mount,
+                                          ReconciliationSettings, SchedulingSettings)
 from scheduler.state.pruning import PruneSettings
 from scheduler.state.reschedule import FlappingSettings
 
-__all__ = ["Config", "FlagError", "parse", "check_paths", "api_settings", "flapping", "pruning"]
+__all__ = ["Config", "FlagError", "parse", "check_paths", "api_settings", "flapping", "pruning", "mesos"]
 
 REQUIRED = ("cluster_name", "zk_endpoints", "serverset_path", "mesos_master_address", "native_log_file_path",
             "native_log_zk_group_path", "backup_dir")
@@ -51,7 +54,33 @@ FLAGS = [
     Flag("history_min_retention_threshold", "duration", 3600.0),
     Flag("history_max_per_job_threshold", "int", 100),
     Flag("transient_task_state_timeout", "duration", 300.0),
+    # Mesos: the framework, the executor, placement, status updates, kills, reconciliation.
+    Flag("mesos_role"), Flag("framework_name", default="Aurora"),
+    Flag("framework_failover_timeout", "duration", 21 * 86400.0), Flag("executor_user", default="root"),
+    Flag("max_registration_delay", "duration", 60.0),
+    Flag("thermos_executor_path"), Flag("thermos_executor_resources", default=""),
+    Flag("thermos_executor_flags", default=""), Flag("thermos_home_in_sandbox", "bool", False),
+    Flag("thermos_executor_cpu", "float", 0.25), Flag("thermos_executor_ram", "size", 128 << 20),
+    Flag("global_container_mounts", default=""), Flag("populate_discovery_info", "bool", False),
+    Flag("first_schedule_delay", "duration", 0.001), Flag("initial_schedule_penalty", "duration", 1.0),
+    Flag("max_schedule_penalty", "duration", 60.0), Flag("max_schedule_attempts_per_sec", "float", 40.0),
+    Flag("max_tasks_per_schedule_attempt", "int", 5), Flag("scheduling_max_batch_size", "int", 3),
+    Flag("max_reschedule_task_delay_on_startup", "duration", 30.0),
+    Flag("min_offer_hold_time", "duration", 300.0), Flag("offer_hold_jitter_window", "duration", 60.0),
+    Flag("offer_filter_duration", "duration", 5.0), Flag("offer_order", default="RANDOM"),
+    Flag("hold_offers_forever", "bool", False), Flag("unavailability_threshold", "duration", 360.0),
+    Flag("reconciliation_initial_delay", "duration", 60.0),
+    Flag("reconciliation_explicit_interval", "duration", 3600.0),
+    Flag("reconciliation_implicit_interval", "duration", 3600.0),
+    Flag("reconciliation_schedule_spread", "duration", 1800.0),
+    Flag("reconciliation_explicit_batch_size", "int", 1000),
+    Flag("reconciliation_explicit_batch_interval", "duration", 5.0),
+    Flag("max_status_update_batch_size", "int", 1000),
+    Flag("initial_task_kill_retry_interval", "duration", 15.0),
+    Flag("host_maintenance_polling_interval", "duration", 60.0),
 ]
+
+OFFER_ORDERS = ("RANDOM", "CPU", "MEMORY", "DISK", "REVOCABLE_CPU")
 
 @dataclass(frozen=True)
 class Config:
@@ -94,6 +123,41 @@ class Config:
     history_min_retention_threshold: float
     history_max_per_job_threshold: int
     transient_task_state_timeout: float
+    mesos_role: str | None
+    framework_name: str
+    framework_failover_timeout: float
+    executor_user: str
+    max_registration_delay: float
+    thermos_executor_path: str | None
+    thermos_executor_resources: tuple[str, ...]
+    thermos_executor_flags: str
+    thermos_home_in_sandbox: bool
+    thermos_executor_cpu: float
+    thermos_executor_ram: int
+    global_container_mounts: tuple[Mount, ...]
+    populate_discovery_info: bool
+    first_schedule_delay: float
+    initial_schedule_penalty: float
+    max_schedule_penalty: float
+    max_schedule_attempts_per_sec: float
+    max_tasks_per_schedule_attempt: int
+    scheduling_max_batch_size: int
+    max_reschedule_task_delay_on_startup: float
+    min_offer_hold_time: float
+    offer_hold_jitter_window: float
+    offer_filter_duration: float
+    offer_order: tuple[str, ...]
+    hold_offers_forever: bool
+    unavailability_threshold: float
+    reconciliation_initial_delay: float
+    reconciliation_explicit_interval: float
+    reconciliation_implicit_interval: float
+    reconciliation_schedule_spread: float
+    reconciliation_explicit_batch_size: int
+    reconciliation_explicit_batch_interval: float
+    max_status_update_batch_size: int
+    initial_task_kill_retry_interval: float
+    host_maintenance_polling_interval: float
 
     @property
     def bind_ip(self) -> str:
@@ -119,6 +183,13 @@ def parse(argv: list[str]) -> Config:
     values["allowed_container_types"] = tuple(t.strip() for t in values["allowed_container_types"].split(",")
                                               if t.strip())
     values["default_docker_parameters"] = _multimap("default_docker_parameters", values["default_docker_parameters"])
+    values["thermos_executor_resources"] = _list(values["thermos_executor_resources"])
+    values["global_container_mounts"] = tuple(_mount(m) for m in _list(values["global_container_mounts"]))
+    values["offer_order"] = tuple(o.upper() for o in _list(values["offer_order"])) or ("RANDOM",)
+    try:
+        check_master_address(values["mesos_master_address"])
+    except MasterAddressError as e:
+        raise FlagError(str(e)) from None
     _check_ranges(values)
     return Config(**values)
 
@@ -133,17 +204,44 @@ def _multimap(name: str, text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(i.strip() for i in text.split(",") if i.strip())
+
+
+def _mount(text: str) -> Mount:
+    """One -global_container_mounts entry: host:container:mode, mode ro or rw (Aurora's VolumeParser)."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise FlagError(f"-global_container_mounts: {text!r} is not host_path:container_path:mode")
+    if parts[2].lower() not in ("ro", "rw"):
+        raise FlagError(f"-global_container_mounts: {text!r}: mode must be ro or rw")
+    return Mount(parts[0], parts[1], parts[2].upper())
+
+
 def _check_ranges(v: dict) -> None:
     for port in ("http_port", "native_log_port"):
         if not 0 <= v[port] < 65536:
             raise FlagError(f"-{port}: {v[port]} is not a port number")
     for name in ("native_log_quorum_size", "max_saved_backups", "max_tasks_per_job", "dlog_max_entry_size",
-                 "history_max_per_job_threshold"):
+                 "history_max_per_job_threshold", "max_tasks_per_schedule_attempt", "scheduling_max_batch_size",
+                 "reconciliation_explicit_batch_size", "max_status_update_batch_size"):
         if v[name] < 1:
             raise FlagError(f"-{name} must be at least 1")
-    for name in ("zk_session_timeout", "native_log_write_timeout", "dlog_snapshot_interval", "backup_interval"):
+    for name in ("zk_session_timeout", "native_log_write_timeout", "dlog_snapshot_interval", "backup_interval",
+                 "max_registration_delay", "max_schedule_attempts_per_sec", "initial_schedule_penalty",
+                 "max_schedule_penalty", "initial_task_kill_retry_interval", "reconciliation_explicit_interval",
+                 "reconciliation_implicit_interval", "host_maintenance_polling_interval"):
         if v[name] <= 0:
             raise FlagError(f"-{name} must be positive")
+    for name in ("thermos_executor_cpu", "first_schedule_delay", "min_offer_hold_time", "offer_hold_jitter_window",
+                 "offer_filter_duration", "max_reschedule_task_delay_on_startup", "reconciliation_initial_delay",
+                 "reconciliation_schedule_spread", "reconciliation_explicit_batch_interval",
+                 "unavailability_threshold"):
+        if v[name] < 0:
+            raise FlagError(f"-{name} must not be negative")
+    unknown = [o for o in v["offer_order"] if o not in OFFER_ORDERS]
+    if unknown:
+        raise FlagError(f"-offer_order: {unknown[0]!r} is not one of {', '.join(OFFER_ORDERS)}")
     if not v["serverset_path"].startswith("/"):
         raise FlagError(f"-serverset_path: {v['serverset_path']!r} is not an absolute ZooKeeper path")
     try:
@@ -200,6 +298,37 @@ def pruning(config: Config) -> PruneSettings:
     return PruneSettings(prune_threshold_ms=_ms(config.history_prune_threshold),
                          min_retention_ms=_ms(config.history_min_retention_threshold),
                          max_per_job=config.history_max_per_job_threshold)
+
+
+def mesos(config: Config) -> MesosSettings:
+    """The framework's settings (scheduler.framework.settings) from the flags."""
+    c = config
+    return MesosSettings(
+        master_address=c.mesos_master_address,
+        framework=FrameworkSettings(name=c.framework_name, user=c.executor_user,
+                                    failover_timeout=c.framework_failover_timeout, role=c.mesos_role,
+                                    hostname=c.hostname, registration_timeout=c.max_registration_delay),
+        executor=ExecutorSettings(path=c.thermos_executor_path, resources=c.thermos_executor_resources,
+                                  flags=c.thermos_executor_flags, home_in_sandbox=c.thermos_home_in_sandbox,
+                                  mounts=c.global_container_mounts, cpus=c.thermos_executor_cpu,
+                                  ram_mb=c.thermos_executor_ram >> 20,
+                                  populate_discovery_info=c.populate_discovery_info, cluster_name=c.cluster_name),
+        scheduling=SchedulingSettings(
+            first_schedule_delay=c.first_schedule_delay, initial_schedule_penalty=c.initial_schedule_penalty,
+            max_schedule_penalty=c.max_schedule_penalty, max_attempts_per_sec=c.max_schedule_attempts_per_sec,
+            max_tasks_per_attempt=c.max_tasks_per_schedule_attempt, max_batch_size=c.scheduling_max_batch_size,
+            startup_delay=c.max_reschedule_task_delay_on_startup, min_offer_hold_time=c.min_offer_hold_time,
+            offer_hold_jitter=c.offer_hold_jitter_window, offer_filter_duration=c.offer_filter_duration,
+            offer_order=c.offer_order, hold_offers_forever=c.hold_offers_forever,
+            unavailability_threshold=c.unavailability_threshold),
+        reconciliation=ReconciliationSettings(
+            initial_delay=c.reconciliation_initial_delay, explicit_interval=c.reconciliation_explicit_interval,
+            implicit_interval=c.reconciliation_implicit_interval, schedule_spread=c.reconciliation_schedule_spread,
+            explicit_batch_size=c.reconciliation_explicit_batch_size,
+            explicit_batch_interval=c.reconciliation_explicit_batch_interval),
+        max_status_update_batch_size=c.max_status_update_batch_size,
+        kill_retry_interval=c.initial_task_kill_retry_interval,
+        transient_task_state_timeout=c.transient_task_state_timeout)
 
 
 def _ms(seconds: float) -> int:

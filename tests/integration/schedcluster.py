@@ -57,13 +57,19 @@ def http_get(port: int, path: str, headers: dict | None = None) -> tuple[int, st
 
 class SchedulerCluster:
     def __init__(self, workdir, zk_endpoints: str, size: int = 3, quorum: int | None = None,
-                 session_timeout: str = "2secs", extra_args: tuple = ()):
+                 session_timeout: str = "2secs", extra_args: tuple = (), mesos_master: str | None = None):
+        """`mesos_master`: the schedulers' -mesos_master_address; None: a port nobody listens on, with a
+        registration delay long enough that tests of storage and election never meet Mesos."""
         self.dir = os.fspath(workdir)
         self.zk = zk_endpoints
         self.size = size
         self.quorum = quorum or size // 2 + 1
         self.session_timeout = session_timeout
         self.extra_args = list(extra_args)
+        if mesos_master is None:
+            mesos_master = f"127.0.0.1:{free_port()}"
+            self.extra_args.insert(0, "-max_registration_delay=1days")
+        self.mesos_master = mesos_master
         tag = uuid.uuid4().hex[:8]
         self.serverset = f"/aurora/scheduler-{tag}"
         self.group = f"/aurora/replicated-log-{tag}"
@@ -87,7 +93,7 @@ class SchedulerCluster:
 
     def args(self, i: int) -> list[str]:
         return [BIN, "-cluster_name=test", f"-zk_endpoints={self.zk}", f"-serverset_path={self.serverset}",
-                "-mesos_master_address=zk://127.0.0.1:2181/mesos", f"-native_log_file_path={self.path(i)}",
+                f"-mesos_master_address={self.mesos_master}", f"-native_log_file_path={self.path(i)}",
                 f"-native_log_zk_group_path={self.group}", f"-native_log_quorum_size={self.quorum}",
                 f"-backup_dir={os.path.join(self.dir, f'backups{i}')}", "-ip=127.0.0.1", "-hostname=127.0.0.1",
                 f"-http_port={self.http_ports[i]}", f"-native_log_port={self.log_ports[i]}",

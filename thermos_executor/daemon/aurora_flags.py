@@ -8,6 +8,7 @@ Durations are ``<int><unit>`` with unit ns, us, ms, secs, mins, hrs, days (Auror
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ def parse_size(name: str, text: str) -> int:
 @dataclass
 class Flag:
     name: str
-    kind: str = "str"  # str | int | duration | size | bool
+    kind: str = "str"  # str | int | float | duration | size | bool
     default: object = None
 
 
@@ -89,6 +90,14 @@ def _convert(flag: Flag, value: str):
             raise FlagError(f"-{flag.name}: {value!r} is not an integer") from None
         if not -2 ** 63 <= number < 2 ** 63:
             raise FlagError(f"-{flag.name}: {value} is out of range (a signed 64-bit integer)")
+        return number
+    if flag.kind == "float":
+        try:
+            number = float(value)
+        except ValueError:
+            raise FlagError(f"-{flag.name}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise FlagError(f"-{flag.name}: {value!r} is not a finite number")
         return number
     if flag.kind == "duration":
         return parse_duration(flag.name, value)

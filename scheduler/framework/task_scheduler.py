@@ -1,0 +1,229 @@
+"""`TaskScheduler`: places PENDING tasks on held offers, commits the assignments, then launches them.
+
+Aurora's TaskGroups + TaskScheduler + TaskAssigner, on one loop:
+
+* PENDING tasks are kept in groups of identical TaskConfig (the store's tasks at start, then every committed
+  change, `on_change`). A group is due for an attempt `-first_schedule_delay` after a task of it becomes
+  PENDING, or, for tasks found at start, after a random delay up to -max_reschedule_task_delay_on_startup.
+* An attempt takes up to -max_tasks_per_schedule_attempt tasks of one group; up to -scheduling_max_batch_size
+  due attempts run together as one round, rate-limited to -max_schedule_attempts_per_sec attempts. A round
+  places tasks through `placer.round(offers, store)` (first fit in offer order, several tasks may share an
+  offer while it has room; the vetoes feed the pending reasons), records every assignment in ONE storage write
+  (host, agent id, ports, ASSIGNED), and only once that write has committed sends one ACCEPT per offer used.
+  An offer is taken from `Offers` before the write, so it is never used twice.
+* A group that placed every task of its attempt goes again at once if it has more; one that placed none or
+  some backs off (-initial_schedule_penalty doubling to -max_schedule_penalty), as Aurora's TaskGroup.
+* Rounds run only while there are held offers; new offers and new PENDING tasks wake the worker. Nothing
+  polls: the worker sleeps on an event with the nearest due time as its timeout.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from thermos_executor.aurora_api.gen.ttypes import TaskQuery
+
+from scheduler.api.state_manager import StateChange
+from scheduler.state.status import ScheduleStatus as S
+
+from .launcher import task_info
+from .offers import Offers
+from .settings import ExecutorSettings, SchedulingSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A task placed on an offer, with the ports chosen from the offer's ranges."""
+    task_id: str
+    offer_id: str
+    ports: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Group:
+    tasks: dict  # task id -> None: the group's PENDING tasks, in order
+    due: float
+    penalty: float = 0.0
+
+
+class TaskScheduler:
+    def __init__(self, storage, manager, offers: Offers, launch, placer, settings: SchedulingSettings,
+                 executor: ExecutorSettings, *, clock: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None):
+        """`launch(offer_id, task_infos)`: async ACCEPT; `placer.round(held_offers, store)` -> an object
+        whose `place(tasks) -> list[Assignment]` places tasks of one group on what is left of the offers."""
+        self.storage = storage
+        self.manager = manager
+        self.offers = offers
+        self._launch = launch
+        self.placer = placer
+        self.settings = settings
+        self.executor = executor
+        self.clock = clock
+        self._rng = rng or random.Random()
+        self._groups: dict[object, _Group] = {}
+        self._group_of: dict[str, object] = {}
+        self._wakeup = asyncio.Event()
+        self._worker: asyncio.Task | None = None
+        self._launches: set[asyncio.Task] = set()
+        self._next_attempt = 0.0
+        self.attempts = 0
+        self.assigned = 0
+        self.launch_failures = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        now = self.clock()
+        for task in self.storage.store.tasks.fetch(TaskQuery(statuses={S.PENDING})):
+            self._add(task, now + self._rng.uniform(0, self.settings.startup_delay))
+        self._worker = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._worker, *self._launches) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._worker = None
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def on_change(self, change: StateChange) -> None:
+        """Follow PENDING tasks (the state manager's change callback)."""
+        self.placer.on_change(change)
+        if change.status == S.PENDING and change.task is not None:
+            self._add(change.task, self.clock() + self.settings.first_schedule_delay)
+            self.wake()
+        elif change.previous == S.PENDING or change.status is None:
+            self._remove(change.task_id)
+
+    def pending_groups(self) -> int:
+        return len(self._groups)
+
+    def vars(self) -> dict[str, int]:
+        return {"schedule_attempts": self.attempts, "tasks_assigned": self.assigned,
+                "pending_task_groups": len(self._groups), "task_launch_failures": self.launch_failures}
+
+    # -- groups --------------------------------------------------------------------------------------------
+    def _add(self, task, due: float) -> None:
+        task_id = task.assignedTask.taskId
+        if task_id in self._group_of:
+            return
+        key = task.assignedTask.task
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group({}, due)
+        elif group.penalty == 0:
+            group.due = min(group.due, due)
+        group.tasks[task_id] = None
+        self._group_of[task_id] = key
+
+    def _remove(self, task_id: str) -> None:
+        key = self._group_of.pop(task_id, None)
+        if key is None:
+            return
+        group = self._groups[key]
+        group.tasks.pop(task_id, None)
+        if not group.tasks:
+            del self._groups[key]
+
+    # -- the worker ----------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            now = self.clock()
+            due = sorted((g.due, i, k) for i, (k, g) in enumerate(self._groups.items()) if g.due <= now)
+            if not due or not len(self.offers):
+                await self._sleep(None if not len(self.offers) else self._next_due(now))
+                continue
+            wait = self._next_attempt - now
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            keys = [k for _, _, k in due[:self.settings.max_batch_size]]
+            self._next_attempt = max(now, self._next_attempt) + len(keys) / self.settings.max_attempts_per_sec
+            try:
+                await self._round(keys)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a failed write is fatal elsewhere; never kill the loop
+                log.error("scheduling round failed: %s", e)
+                for key in keys:
+                    if key in self._groups:
+                        self._back_off(self._groups[key], self.clock())
+
+    async def _sleep(self, until: float | None) -> None:
+        self._wakeup.clear()
+        timeout = None if until is None else max(0.0, until - self.clock())
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def _next_due(self, now: float) -> float | None:
+        return min((g.due for g in self._groups.values()), default=None)
+
+    async def _round(self, keys: list) -> None:
+        store = self.storage.store
+        placing = self.placer.round(self.offers.held(), store)
+        results: list[tuple[object, int, list[Assignment]]] = []
+        for key in keys:
+            group = self._groups[key]
+            ids = list(group.tasks)[:self.settings.max_tasks_per_attempt]
+            tasks = [t for t in (store.tasks.get(i) for i in ids) if t is not None and t.status == S.PENDING]
+            self.attempts += 1
+            results.append((key, len(tasks), placing.place(tasks) if tasks else []))
+        assignments = [a for _, _, placed in results for a in placed]
+        launched = {}
+        if assignments:
+            held = {offer_id: self.offers.take(offer_id) for offer_id in dict.fromkeys(a.offer_id for a in assignments)}
+            assignments = [a for a in assignments if held[a.offer_id] is not None]
+            async with self.manager.transaction() as tx:
+                for a in assignments:
+                    offer = held[a.offer_id]
+                    task = tx.assign_task(a.task_id, offer.hostname, offer.agent_id, a.ports)
+                    if task is not None:
+                        launched.setdefault(a.offer_id, []).append(task)
+            self.assigned += sum(len(v) for v in launched.values())
+            for offer_id, tasks in launched.items():
+                offer = held[offer_id]
+                roles = getattr(offer.parsed, "roles", None)
+                infos = [task_info(t, offer.agent_id, self.executor, roles) for t in tasks]
+                self._spawn_launch(offer_id, infos)
+            # offers taken but not used after all (their tasks changed meanwhile) are declined
+            unused = [i for i, h in held.items() if h is not None and i not in launched]
+            for offer_id in unused:
+                self._spawn_launch(offer_id, [])
+        now = self.clock()
+        for key, tried, placed in results:
+            group = self._groups.get(key)
+            if group is None:
+                continue
+            if tried and len(placed) == tried:
+                group.penalty = 0.0
+                group.due = now
+            else:
+                self._back_off(group, now)
+
+    def _back_off(self, group: _Group, now: float) -> None:
+        s = self.settings
+        group.penalty = min(s.max_schedule_penalty, max(s.initial_schedule_penalty, group.penalty * 2))
+        group.due = now + group.penalty
+
+    def _spawn_launch(self, offer_id: str, infos: list[dict]) -> None:
+        task = asyncio.ensure_future(self._send_launch(offer_id, infos))
+        self._launches.add(task)
+        task.add_done_callback(self._launches.discard)
+
+    async def _send_launch(self, offer_id: str, infos: list[dict]) -> None:
+        # An ACCEPT with no operation is a DECLINE (pymesos); a failed one leaves the tasks ASSIGNED, for
+        # the transient-state timeout and reconciliation to settle, as in Aurora.
+        if not await self._launch(offer_id, infos):
+            self.launch_failures += len(infos)
+            log.warning("launch on offer %s of %s not sent", offer_id,
+                        ", ".join(i["task_id"]["value"] for i in infos) or "nothing")

@@ -154,7 +154,7 @@ def test_dedicated_hosts():
 
 def test_filter_offer_reads_a_parsed_offer():
     request = ResourceRequest.of(config(ports=["http"]), AttributeAggregate(), executor_overhead())
-    assert filter_offer(offer(1, ports=[(31000, 31000)]), request, now=0.0) == []
+    assert filter_offer(offer(1, ports=[(31000, 31000)]), request, now=0.0) == ()
     assert reasons(filter_offer(offer(2, ports=None), request, now=0.0)) == [("Insufficient: ports", 1)]
     assert reasons(filter_offer(offer(3, mode=M.DRAINING), request, now=0.0)) == [
         ("Host draining for maintenance", 100_000)]

@@ -81,7 +81,8 @@ def place(task_ids: Sequence[str], config: TaskConfig, offers: Iterable[HostOffe
     `now`: wall-clock seconds (Mesos unavailability); `fit_now`: NearestFit's clock (default `now`).
     `reserved`: agent id -> the group that agent is held for. `ordered`: the offers are already in order.
     """
-    request = ResourceRequest.of(config, (aggregate or AttributeAggregate()).copy(), settings.overhead)
+    request = ResourceRequest.of(config, AttributeAggregate() if aggregate is None else aggregate.copy(),
+                                 settings.overhead)
     key = group_key if group_key is not None else (TaskGroupKey(config) if nearest_fit is not None else None)
     fit_time = now if fit_now is None else fit_now
     bans = static_bans if static_bans is not None else set()

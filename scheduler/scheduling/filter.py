@@ -71,7 +71,7 @@ def vetoes(offer_resources: ResourceBag, host_attributes: Mapping[str, frozenset
     """`filter_offer` from plain data, preparing the request on each call (for one-off checks and tests)."""
     request = ResourceRequest.of(task_config, job_aggregate, overhead)
     return judge(offer_resources, host_attributes, maintenance_mode, unavailability_start_s, request, now,
-                  unavailability_threshold_s)
+                 unavailability_threshold_s)
 
 
 def judge(available: ResourceBag, attributes: Attributes, mode: int, unavailability_start_s: float | None,

@@ -179,3 +179,14 @@ def test_the_job_aggregate_counts_only_slave_assigned_tasks():
     aggregate = AttributeAggregate.for_job(tasks, stored)
     assert aggregate == AttributeAggregate({("rack", "a"): 2, ("host", "h1"): 1, ("rack", "b"): 1})
     assert AttributeAggregate.for_job(tasks, stored.get) == aggregate
+
+
+def test_constraint_veto_on_rules_and_vetoes_are_shared_values():
+    from scheduler.scheduling.constraints import constraint_veto
+    rules = compile_constraints({value("rack", "a"), limit("host", 1)})
+    aggregate = AttributeAggregate({("host", "h1"): 1})
+    assert constraint_veto(rules, {"rack": frozenset({"a"}), "host": frozenset({"h2"})}, aggregate) is None
+    assert constraint_veto(rules, {"rack": frozenset({"a"}), "host": frozenset({"h1"})}, aggregate) == \
+        Veto.unsatisfied_limit("host")
+    assert constraint_veto(rules, {}, aggregate) == Veto.constraint_mismatch("rack")
+    assert Veto.insufficient(ResourceType.CPUS, 0.5) is Veto.insufficient(ResourceType.CPUS, 0.5)

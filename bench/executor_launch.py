@@ -8,7 +8,6 @@ TASK_RUNNING the moment it gets the task. The difference is what the Thermos exe
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import time
 import benchlib  # also puts the repository on sys.path, for the imports below
 from scheduler.mesos_standin.local import LocalMesos
 from tests.mesos_framework import TestFramework, echo_command, task_info
+from tests.task_data import encoded
 from thermos_executor.config import schema
 
 ROUNDS = 11
@@ -45,12 +45,11 @@ class TimedFramework(TestFramework):
 
 
 def thermos_data(task_id: str) -> bytes:
+    """The Thrift-binary AssignedTask a scheduler sends."""
     task = schema.Task(name="bench", processes=[schema.Process(name="p", cmdline="exec sleep 1000")],
-                       resources=schema.Resources(cpu=0.1, ram=1, disk=1))
+                       resources=schema.Resources(cpu=0.1, ram=schema.MB, disk=schema.MB))
     job = schema.Service(cluster="local", role="bench", environment="test", name="bench", task=task)
-    return json.dumps({"task_id": task_id, "agent_host": "127.0.0.1", "instance_id": 0, "assigned_ports": {},
-                       "job": {"role": "bench", "environment": "test", "name": "bench"},
-                       "config": json.loads(job.json_dumps())}).encode()
+    return encoded(job, task_id=task_id, host="127.0.0.1")
 
 
 def one(framework: TimedFramework, task_id: str, command: str, data: bytes) -> float:

@@ -95,6 +95,7 @@ class TestFramework(Scheduler):
         self.messages: list[dict] = []
         self.heartbeats = 0
         self.pending: list[dict] = []
+        self.pending_agent: str | None = None  # launch only on this agent's offers (None: any agent)
         self.launched_on: dict[str, dict] = {}
 
     # -- control -------------------------------------------------------------------------------------------------
@@ -108,10 +109,12 @@ class TestFramework(Scheduler):
         self.driver.stop(failover)
         self.driver.join()
 
-    def launch(self, tasks: list[dict], revive: bool = True) -> None:
-        """Launch on the next offer that fits all `tasks` (REVIVE first, clearing our filters)."""
+    def launch(self, tasks: list[dict], revive: bool = True, agent_id: str | None = None) -> None:
+        """Launch on the next offer that fits all `tasks` (REVIVE first, clearing our filters), from the agent
+        `agent_id` if given."""
         with self.cond:
             self.pending.extend(copy.deepcopy(tasks))
+            self.pending_agent = agent_id
             held, self.held_offers = self.held_offers, []
         if held:
             self._use(self.driver, held)
@@ -194,6 +197,8 @@ class TestFramework(Scheduler):
                 driver.declineOffer(offer["id"], {"refuse_seconds": self.decline_refuse_seconds})
 
     def _fit(self, offer) -> list[dict] | None:
+        if self.pending_agent is not None and offer["agent_id"]["value"] != self.pending_agent:
+            return None
         available = Resources.from_proto(offer["resources"])
         ports = list(_iter_ports(available.ranges.get("ports", ())))
         tasks = []

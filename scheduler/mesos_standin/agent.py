@@ -78,14 +78,17 @@ class Executor:
 
 
 class Agent:
-    """This machine as a Mesos agent. See the module docstring; `LocalMesos` builds one."""
+    """One Mesos agent on this machine, with its own ID, host name, port and work dir. See the module docstring;
+    `Cluster` builds one per `AgentSpec`. It owns one listening socket and no thread or timer at rest, so a
+    hundred of them in one process cost little."""
 
     def __init__(self, master, work_dir: str, resources: Resources, attributes: list[dict], *,
                  hostname: str | None = None, ip: str = "127.0.0.1", port: int = 0,
                  executor_env: dict | None = None, registration_timeout: float = 60.0,
                  reregistration_timeout: float = 10.0, shutdown_grace_period: float = 5.0,
-                 message_log: web.MessageLog | None = None):
+                 message_log: web.MessageLog | None = None, name: str = "agent1"):
         self.master = master
+        self.name = name
         self.work_dir = os.path.abspath(work_dir)
         self.total = resources
         self.attributes = attributes

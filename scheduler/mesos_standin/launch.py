@@ -5,7 +5,8 @@ the way a scheduler would, and follow it to its end. No framework to write, no c
 
 It starts a master and an agent (free ports, in `--work_dir`), registers a framework, and launches the job's
 task on the first offer that fits: its resources plus the executor's, one port per `{{thermos.ports[NAME]}}`,
-`thermos_executor` as the executor, the AssignedTask a scheduler would send as its data. It prints one line per
+`thermos_executor` as the executor, and as its data the Thrift-binary AssignedTask an Aurora scheduler would send
+(the job converted by `config.thrift.convert`, as `aurora job create` does). It prints one line per
 status update (`TASK_RUNNING: No health-check defined, task is assumed healthy.`). SIGINT (Ctrl-C) or SIGTERM
 asks the executor to kill the task, and the command waits for its end. Exit status: 0 when the task ended
 TASK_FINISHED, 1 for any other end, 2 when the command line, the config or the resources are wrong (one line
@@ -31,7 +32,8 @@ from scheduler.mesos_standin.local import LocalMesos
 from scheduler.mesos_standin.resources import ResourceError, Resources
 from thermos_executor import config
 from thermos_executor.cli.common import parse_bindings
-from thermos_executor.config.templating import task_of_job
+from thermos_executor.aurora_api.gen import ttypes
+from thermos_executor.config.thrift import convert
 from thermos_executor.config.validation import check_fields
 from thermos_executor.errors import ThermosError
 from thermos_executor.flags import ArgumentParser, add_flag
@@ -39,7 +41,6 @@ from thermos_executor.executor import task_data
 from thermos_executor.mesos_state import MesosState, is_terminal
 
 PROG = "aurora-mesos-local launch"
-MB = 1 << 20
 EXECUTOR_RESOURCES = Resources.from_dict({"cpus": 0.25, "mem": 128})    # Aurora's executor overhead
 
 
@@ -65,7 +66,7 @@ def parser(default_work_dir: str, default_resources: str) -> argparse.ArgumentPa
 class Launch:
     """What to launch: the TaskInfo without its agent, resources and data, which an offer decides."""
     task_info: dict
-    job: object                 # schema.Job, bindings bound
+    task_config: ttypes.TaskConfig  # the job's, as the scheduler stores it
     instance: int
     port_names: list[str]
     resources: Resources        # the task's, ports excluded
@@ -106,21 +107,22 @@ def prepare(args, agent_resources: Resources) -> Launch:
     unbound = sorted({str(ref) for ref in unbound if ref.components()[0].value not in ("thermos", "mesos")})
     if unbound:
         raise LaunchError(f"unbound template variables {', '.join(unbound)}; bind them with -E NAME=VALUE")
-    task = task_of_job(job)
-    port_names = config.validate(task)
-    raw = task.resources().get()
-    resources = Resources.from_dict({"cpus": raw["cpu"], "mem": raw["ram"] / MB, "disk": raw["disk"] / MB})
+    task_config = convert(job).taskConfig
+    port_names = sorted(r.namedPort for r in task_config.resources if r.namedPort is not None)
+    scalars = {kind: next(getattr(r, field) for r in task_config.resources if getattr(r, field) is not None)
+               for kind, field in (("cpus", "numCpus"), ("mem", "ramMb"), ("disk", "diskMb"))}
+    resources = Resources.from_dict(scalars)
     agent_ports = sum(end - begin + 1 for begin, end in agent_resources.ranges.get("ports", ()))
     if not agent_resources.contains(resources + EXECUTOR_RESOURCES) or agent_ports < len(port_names):
         raise LaunchError(f"the task and its executor need {resources + EXECUTOR_RESOURCES} and {len(port_names)} "
                           f"ports, more than the agent has ({agent_resources}); see --resources")
-    key = [str(getattr(job, field)().get()) for field in ("role", "environment", "name")]
+    key = [task_config.job.role, task_config.job.environment, task_config.job.name]
     task_id = "-".join([*key, str(args.instance), uuid.uuid4().hex[:8]])
     command = args.executor or f"{shlex.quote(_beside_this_command('thermos_executor'))} --nosetuid"
     info = {"name": task_id, "task_id": {"value": task_id},
             "executor": {"executor_id": {"value": f"thermos-{task_id}"}, "name": "AuroraExecutor",
                          "command": {"value": command, "shell": True}, "resources": EXECUTOR_RESOURCES.to_proto()}}
-    return Launch(info, job, args.instance, port_names, resources)
+    return Launch(info, task_config, args.instance, port_names, resources)
 
 
 def _beside_this_command(name: str) -> str:
@@ -159,7 +161,10 @@ class _Launcher(Scheduler):
         resources = self.launch.resources + Resources.from_dict({"ports": [(p, p) for p in ports.values()]})
         if not available.contains(resources + EXECUTOR_RESOURCES):
             return None
-        data = task_data.encode(self.task_id, self.launch.job, self.launch.instance, ports, offer["hostname"])
+        assigned = ttypes.AssignedTask(taskId=self.task_id, slaveId=offer["agent_id"]["value"],
+                                       slaveHost=offer["hostname"], task=self.launch.task_config,
+                                       assignedPorts=ports, instanceId=self.launch.instance)
+        data = task_data.encode(assigned)
         return {**self.launch.task_info, "agent_id": offer["agent_id"], "resources": resources.to_proto(),
                 "data": base64.b64encode(data).decode("ascii")}
 

@@ -8,7 +8,9 @@
 - `GET /files/browse`, `GET /files/read`: the agent's sandboxes (one machine, so the master serves them too).
 
 Offers: each agent's unallocated, unoffered resources go to one framework at a time (round robin among connected,
-unsuppressed frameworks whose filters do not refuse them). DECLINE and the unused part of an ACCEPT install a
+unsuppressed frameworks whose filters do not refuse them), one offer per agent; a framework gets the offers of one
+allocation cycle in one OFFERS event. A cycle costs one pass over tasks, executors and offers plus one step per
+agent, so a hundred agents stay cheap. DECLINE and the unused part of an ACCEPT install a
 filter for `filters.refuse_seconds` (default 5 s, as Mesos); REVIVE clears a framework's filters. Agents are
 in-process objects (`agent.Agent`) that the master calls directly, and that call back `observe_task_state`,
 `forward_update`, `executor_terminated` and `executor_message`.
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_REFUSE_SECONDS = 5.0
 MAX_REFUSE_SECONDS = 365 * 24 * 3600.0
+EMPTY = Resources()
 
 
 @dataclasses.dataclass
@@ -77,7 +80,7 @@ class Framework:
         self.stream: web.EventStream | None = None
         self.stream_id: str | None = None
         self.suppressed = False
-        self.filters: list[Filter] = []
+        self.filters: dict[str, list[Filter]] = {}  # agent ID -> filters
         self.tasks: dict[str, Task] = {}
         self.completed_tasks: collections.deque[Task] = collections.deque(maxlen=1000)
         self.registered_time = time.time()
@@ -91,8 +94,19 @@ class Framework:
         return self.stream.send(event) if self.connected else False
 
     def refuses(self, agent_id: str, resources: Resources, now: float) -> bool:
-        self.filters = [f for f in self.filters if f.until > now]
-        return any(f.agent_id == agent_id and f.resources.contains(resources) for f in self.filters)
+        filters = self.filters.get(agent_id)
+        if not filters:
+            return False
+        live = [f for f in filters if f.until > now]
+        if len(live) != len(filters):
+            if live:
+                self.filters[agent_id] = live
+            else:
+                del self.filters[agent_id]
+        return any(f.resources.contains(resources) for f in live)
+
+    def filter_count(self) -> int:
+        return sum(len(filters) for filters in self.filters.values())
 
 
 class Master:
@@ -163,8 +177,8 @@ class Master:
             packed = struct.unpack("<I", socket.inet_aton(self.ip))[0]
         except OSError:
             packed = 0
-        return {"id": self.id, "ip": packed, "port": self.port, "hostname": self.hostname,
-                "version": web.MESOS_VERSION,
+        return {"id": self.id, "ip": packed, "port": self.port, "pid": f"master@{self.ip}:{self.port}",
+                "hostname": self.hostname, "version": web.MESOS_VERSION,
                 "address": {"ip": self.ip, "hostname": self.hostname, "port": self.port}}
 
     # -- agents (called by agent.Agent) --------------------------------------------------------------------------
@@ -235,23 +249,29 @@ class Master:
                                                "data": data}))
 
     # -- resources and offers ------------------------------------------------------------------------------------
-    def used(self, agent_id: str) -> Resources:
-        total = Resources()
+    def used_by_agent(self) -> dict[str, Resources]:
+        """Resources of live tasks and their executors, per agent ID, in one pass (agents with none are absent)."""
+        used: dict[str, Resources] = {}
         for fw in self.frameworks.values():
             for task in fw.tasks.values():
-                if task.agent_id == agent_id and not is_terminal(task.state):
-                    total = total + task.resources
-        for (a, _, _), resources in self.executors.items():
-            if a == agent_id:
-                total = total + resources
-        return total
+                if not is_terminal(task.state) and not task.resources.empty():
+                    used[task.agent_id] = used.get(task.agent_id, EMPTY) + task.resources
+        for (agent_id, _, _), resources in self.executors.items():
+            used[agent_id] = used.get(agent_id, EMPTY) + resources
+        return used
+
+    def offered_by_agent(self) -> dict[str, Resources]:
+        """Resources in outstanding offers, per agent ID."""
+        offered: dict[str, Resources] = {}
+        for offer in self.offers.values():
+            offered[offer.agent_id] = offered.get(offer.agent_id, EMPTY) + offer.resources
+        return offered
+
+    def used(self, agent_id: str) -> Resources:
+        return self.used_by_agent().get(agent_id, EMPTY)
 
     def offered(self, agent_id: str) -> Resources:
-        total = Resources()
-        for offer in self.offers.values():
-            if offer.agent_id == agent_id:
-                total = total + offer.resources
-        return total
+        return self.offered_by_agent().get(agent_id, EMPTY)
 
     def available(self, agent_id: str) -> Resources:
         return self.agents[agent_id].total - self.used(agent_id) - self.offered(agent_id)
@@ -262,25 +282,41 @@ class Master:
             tornado.ioloop.IOLoop.current().add_callback(self._allocate)
 
     def _allocate(self) -> None:
+        """One allocation cycle: each agent's unoffered, unused resources become one offer to one framework;
+        a framework gets all its new offers in one OFFERS event (as Mesos' batch allocator sends them)."""
         self._allocation_pending = False
         now = time.monotonic()
         frameworks = list(self.frameworks.values())
+        if not any(fw.connected and not fw.suppressed for fw in frameworks):
+            return
+        used, offered = self.used_by_agent(), self.offered_by_agent()
+        batches: dict[str, tuple[Framework, list[Offer]]] = {}
+        n = len(frameworks)
         for agent in list(self.agents.values()):
-            available = self.available(agent.id)
+            available = agent.total
+            if agent.id in used:
+                available = available - used[agent.id]
+            if agent.id in offered:
+                available = available - offered[agent.id]
             if available.empty():
                 continue
-            n = len(frameworks)
             for i in range(n):
                 fw = frameworks[(self._round_robin + i) % n]
                 if not fw.connected or fw.suppressed or fw.refuses(agent.id, available, now):
                     continue
                 self._round_robin = (self._round_robin + i + 1) % n
-                self._offer(fw, agent, available)
+                offer = Offer(self._next("O"), fw.id, agent.id, available)
+                self.offers[offer.offer_id] = offer
+                batches.setdefault(fw.id, (fw, []))[1].append(offer)
                 break
+        for fw, offers in batches.values():
+            bodies = [self._offer_json(fw, self.agents[o.agent_id], o) for o in offers]
+            if not fw.send(protocol.event("OFFERS", {"offers": bodies})):
+                for offer in offers:
+                    self.offers.pop(offer.offer_id, None)
 
-    def _offer(self, fw: Framework, agent, resources: Resources) -> None:
-        offer = Offer(self._next("O"), fw.id, agent.id, resources)
-        self.offers[offer.offer_id] = offer
+    def _offer_json(self, fw: Framework, agent, offer: Offer) -> dict:
+        resources = offer.resources
         body = {
             "id": {"value": offer.offer_id},
             "framework_id": {"value": fw.id},
@@ -294,8 +330,7 @@ class Master:
         executor_ids = agent.executor_ids(fw.id)
         if executor_ids:
             body["executor_ids"] = [{"value": e} for e in executor_ids]
-        if not fw.send(protocol.event("OFFERS", {"offers": [body]})):
-            del self.offers[offer.offer_id]
+        return body
 
     def _rescind(self, offer: Offer) -> None:
         self.offers.pop(offer.offer_id, None)
@@ -322,7 +357,7 @@ class Master:
                 refuse = DEFAULT_REFUSE_SECONDS  # Mesos: a negative value means the default
         refuse = min(refuse, MAX_REFUSE_SECONDS)
         if refuse > 0 and not resources.empty():
-            fw.filters.append(Filter(agent_id, resources, time.monotonic() + refuse))
+            fw.filters.setdefault(agent_id, []).append(Filter(agent_id, resources, time.monotonic() + refuse))
             tornado.ioloop.IOLoop.current().call_later(refuse, self._allocate_soon)
 
     # -- the scheduler API ---------------------------------------------------------------------------------------
@@ -704,14 +739,16 @@ class Master:
                     "offers": [{"id": o.offer_id, "slave_id": o.agent_id, "resources": o.resources.summary()}
                                for o in self.offers.values() if o.framework_id == fw.id],
                     "offered_resources": offered.summary(), "used_resources": used.summary(),
-                    "filters": len(fw.filters)}
+                    "filters": fw.filter_count()}
 
         slaves = []
+        used, offered = self.used_by_agent(), self.offered_by_agent()
         for agent in self.agents.values():
             slaves.append({"id": agent.id, "hostname": agent.hostname, "port": agent.port,
                            "pid": f"slave(1)@{agent.ip}:{agent.port}", "active": True,
-                           "resources": agent.total.summary(), "used_resources": self.used(agent.id).summary(),
-                           "offered_resources": self.offered(agent.id).summary(),
+                           "resources": agent.total.summary(),
+                           "used_resources": used.get(agent.id, EMPTY).summary(),
+                           "offered_resources": offered.get(agent.id, EMPTY).summary(),
                            "unreserved_resources": agent.total.summary(),
                            "attributes": attributes_summary(agent.attributes), "version": web.MESOS_VERSION})
         return {

@@ -137,8 +137,10 @@ def parse_offer(data: Any, *, mode: int = MaintenanceMode.NONE, role: str | None
 
 
 def host_attributes(offer: HostOffer) -> HostAttributes:
-    """The Thrift HostAttributes Aurora stores for the offer's host (its attribute store's row)."""
-    return HostAttributes(host=offer.hostname, mode=offer.mode, slaveId=offer.agent_id,
+    """The Thrift HostAttributes to store for the offer's host, with `mode` unset: a save keeps the host's stored
+    mode (scheduler.api.maintenance.offer_host_attributes; docs/decisions.md, "Offers save attributes with the
+    mode unset"), which the caller then passes back as `parse_offer(mode=...)`."""
+    return HostAttributes(host=offer.hostname, mode=None, slaveId=offer.agent_id,
                           attributes={Attribute(name=name, values=set(values))
                                       for name, values in offer.attributes.items()})
 

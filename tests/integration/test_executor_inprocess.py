@@ -4,14 +4,16 @@ A driver of our own lets a test act at a precise moment (a kill while the sandbo
 real stream cannot promise. The whole path through Mesos is in test_executor_mesos.py.
 """
 import base64
-import json
 import os
 import sys
 import threading
+import urllib.request
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import REPO, free_port, wait_for
+from tests.task_data import b64, encoded, with_job_json
+from thermos_executor import config
 from thermos_executor.config import schema
 from thermos_executor.executor.executor import ExecutorOptions, ThermosExecutor
 from thermos_executor.executor.runner_process import RunnerProcess
@@ -40,14 +42,13 @@ class RecordingDriver:
 
 
 def task_data(cmdline="echo hi", task_id="t-1", **job):
+    """A TaskInfo whose data is the Thrift-binary AssignedTask a scheduler sends (no ports assigned)."""
     process = schema.Process(name="p", cmdline=cmdline)
-    task = schema.Task(name="hello", processes=[process], resources=schema.Resources(cpu=0.1, ram=1, disk=1))
+    task = schema.Task(name="hello", processes=[process],
+                       resources=schema.Resources(cpu=0.1, ram=schema.MB, disk=schema.MB))
     service = schema.Service(cluster="c", role="www-data", environment="test", name="hello", task=task, **job)
-    data = {"task_id": task_id, "agent_host": "127.0.0.1", "instance_id": 0, "assigned_ports": {},
-            "job": {"role": "www-data", "environment": "test", "name": "hello"},
-            "config": json.loads(service.json_dumps())}
     return {"task_id": {"value": task_id}, "agent_id": {"value": "agent-1"}, "name": "hello",
-            "data": base64.b64encode(json.dumps(data).encode()).decode()}
+            "data": b64(encoded(service, task_id=task_id))}
 
 
 @pytest.fixture
@@ -76,6 +77,26 @@ def test_a_kill_during_set_up_never_starts_the_runner(executor, tmp_path):
     assert ex.driver.states() == ["TASK_STARTING", "TASK_KILLED"]
     assert not os.path.exists(tmp_path / "executor" / "checkpoints")
     assert not os.path.exists(tmp_path / "executor" / "sandbox" / "started")
+
+
+def test_the_example_runs_from_its_aurora_file_to_its_kill(executor):
+    """examples/hello_world.aurora converted as Aurora's client does, sent as a Thrift-binary AssignedTask."""
+    job = config.choose_job(config.load_config(os.path.join(REPO, "examples", "hello_world.aurora")), None)
+    port = free_port()
+    ex = executor()
+    ex.launchTask(ex.driver, {"task_id": {"value": "t-1"}, "agent_id": {"value": "agent-1"}, "name": "hello_world",
+                              "data": b64(encoded(job, task_id="t-1", ports={"http": port}))})
+    wait_for(lambda: "TASK_RUNNING" in ex.driver.states(), timeout=30, what="running")
+
+    def serving():
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).status == 200
+        except OSError:
+            return False
+    wait_for(serving, timeout=30, what="the example's server on its assigned port")
+    ex.killTask(ex.driver, {"value": "t-1"})
+    assert ex.driver.stopped.wait(30)
+    assert ex.driver.states() == ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"]
 
 
 def test_a_second_task_gets_lost_and_the_first_goes_on(executor):
@@ -113,7 +134,8 @@ def test_a_failed_task_names_the_failed_process(executor):
 
 
 @pytest.mark.parametrize("data, message", [
-    ("bm90IGpzb24=", "Could not deserialize task: task data is not base64-encoded JSON"),
+    ("bm90IGpzb24=", "Could not deserialize task: task data is not a Thrift-binary AssignedTask"),   # "not json"
+    ("not base64!", "Could not deserialize task: task data is not base64"),
     ("", "Could not deserialize task: task data is empty"),
 ])
 def test_malformed_task_data_fails_with_a_clear_message(executor, data, message):
@@ -127,10 +149,8 @@ def test_malformed_task_data_fails_with_a_clear_message(executor, data, message)
 
 
 def with_config(info, change):
-    """`info` with its AssignedTask's job config changed by `change(config)` (which edits it in place)."""
-    data = json.loads(base64.b64decode(info["data"]))
-    change(data["config"])
-    return {**info, "data": base64.b64encode(json.dumps(data).encode()).decode()}
+    """`info` with its AssignedTask's job config (executorConfig.data) changed by `change(config)`, in place."""
+    return {**info, "data": b64(with_job_json(base64.b64decode(info["data"]), change))}
 
 
 @pytest.mark.parametrize("change, message", [

@@ -12,8 +12,10 @@ from kazoo.client import KazooClient
 from tests.helpers import BIN, alive, free_port, wait_for
 from tests.integration.mesos_helpers import local_mesos
 from tests.mesos_framework import task_info
+from tests.task_data import encoded, with_job_json
 from tests.zookeeper import ZooKeeperServer
 from thermos_executor.config import schema
+from thermos_executor.executor.task_data import decode
 from thermos_executor.runner import ckpt
 
 EXECUTOR = os.path.join(BIN, "thermos_executor")
@@ -33,16 +35,16 @@ def framework(mesos):
 
 def job(cmdline, **kw):
     processes = kw.pop("processes", None) or [schema.Process(name="p", cmdline=cmdline)]
-    task = schema.Task(name="hello", processes=processes, resources=schema.Resources(cpu=0.1, ram=1, disk=1))
+    task = schema.Task(name="hello", processes=processes,
+                       resources=schema.Resources(cpu=0.1, ram=schema.MB, disk=schema.MB))
     return schema.Service(cluster="local", role="www-data", environment="test", name="hello", task=task, **kw)
 
 
 def launch(framework, the_job, task_id="hello-0", ports=None, flags=()):
-    data = {"task_id": task_id, "agent_host": "127.0.0.1", "instance_id": 0, "assigned_ports": ports or {},
-            "job": {"role": "www-data", "environment": "test", "name": "hello"},
-            "config": json.loads(the_job.json_dumps())}
+    """Launch instance 0 of `the_job` with the Thrift-binary AssignedTask a scheduler would send."""
+    data = encoded(the_job, task_id=task_id, ports=ports, host="127.0.0.1")
     command = " ".join([EXECUTOR, "--nosetuid", "--stop_timeout_in_secs", "30", *flags])
-    framework.launch([task_info(task_id, command, json.dumps(data).encode(), RESOURCES)])
+    framework.launch([task_info(task_id, command, data, RESOURCES)])
     return task_id
 
 
@@ -132,15 +134,13 @@ def test_malformed_task_data(mesos, framework):
     command = f"{EXECUTOR} --nosetuid"
     framework.launch([task_info("bad-0", command, b"{not json", RESOURCES)])
     framework.wait_for_state("bad-0", "TASK_FAILED", timeout=60)
-    assert messages(framework, "bad-0")[-1][1].startswith("Could not deserialize task: task data is not")
+    assert messages(framework, "bad-0")[-1][1].startswith("Could not deserialize task: task data is JSON, not a "
+                                                          "Thrift-binary AssignedTask")
 
 
 def test_a_job_without_a_task_cannot_be_deserialized_and_leaves_no_traceback(mesos, framework):
-    config = json.loads(job("true").json_dumps())
-    del config["task"]
-    data = {"task_id": "notask-0", "instance_id": 0, "job": {"role": "www-data", "environment": "test",
-                                                            "name": "hello"}, "config": config}
-    framework.launch([task_info("notask-0", f"{EXECUTOR} --nosetuid", json.dumps(data).encode(), RESOURCES)])
+    data = with_job_json(encoded(job("true"), task_id="notask-0"), lambda config: config.pop("task"))
+    framework.launch([task_info("notask-0", f"{EXECUTOR} --nosetuid", data, RESOURCES)])
     framework.wait_for_state("notask-0", "TASK_FAILED", timeout=60)
     assert messages(framework, "notask-0") == [("TASK_STARTING", None), (
         "TASK_FAILED", "Could not deserialize task: the job config has no task")]
@@ -202,4 +202,4 @@ def test_data_is_base64_on_the_wire(mesos, framework):
     task = launch(framework, job("true"))
     framework.wait_for_state(task, "TASK_FINISHED", timeout=60)
     sent = [m for _, _, m in mesos.message_log.entries() if m.get("type") == "LAUNCH"]
-    assert sent and json.loads(base64.b64decode(sent[0]["launch"]["task"]["data"]))["task_id"] == task
+    assert sent and decode(base64.b64decode(sent[0]["launch"]["task"]["data"])).taskId == task

@@ -72,9 +72,17 @@ def load_auth_config(path: str):
 
 
 class Announcer:
+    """Keeps one ephemeral sequential znode `<path>/<prefix>NNNNNNNNNN` holding `data` (JSON) while started.
+
+    `prefix` is `member_` for a ServerSet; the Mesos-API stand-in's master uses `json.info_`, the name Mesos
+    masters announce themselves under. `announced` is set once the node exists (cleared when it is lost).
+    """
+
     def __init__(self, ensemble: str, path: str, data: dict, auth_config: str | None = None,
-                 connect_timeout: float = 15.0, on_failure=None):
+                 connect_timeout: float = 15.0, on_failure=None, prefix: str = "member_"):
         self.ensemble = ensemble
+        self.prefix = prefix
+        self.announced = threading.Event()
         self.path = path.rstrip("/")
         self.data = json.dumps(data).encode()
         self.auth_config = auth_config
@@ -128,9 +136,11 @@ class Announcer:
             return
         if self.member is not None and self.client.exists(self.member, watch=self._on_member_event):
             return
-        self.member = self.client.create(self.path + "/member_", self.data, ephemeral=True, sequence=True,
+        self.announced.clear()
+        self.member = self.client.create(self.path + "/" + self.prefix, self.data, ephemeral=True, sequence=True,
                                          makepath=True)
         self.client.exists(self.member, watch=self._on_member_event)
+        self.announced.set()
         log.info("announced at %s", self.member)
 
     def _on_member_event(self, event) -> None:
@@ -140,6 +150,7 @@ class Announcer:
         """Remove the member (best effort) and close the session."""
         self._stopped.set()
         self._wake.set()
+        self.announced.clear()
         if self.client is None:
             return
         try:

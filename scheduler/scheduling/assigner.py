@@ -3,7 +3,7 @@
     result = place(task_ids, config, offers, aggregate, now=time.time(), rng=rng,
                    settings=PlacementSettings(), nearest_fit=fits, static_bans=bans_of_group)
     result.assignments   # [Assignment(task_id, offer_id, agent_id, hostname, ports={"http": 31337}, offer)]
-    result.vetoes        # {offer_id: [Veto, ...]} of the offers judged and refused
+    result.vetoes        # {offer_id: (Veto, ...)} of the offers judged and refused
     result.aggregate     # the job's attribute counts with the tasks placed here added
 
 For each task in turn, the offers are tried in Aurora's order (maintenance NONE, then SCHEDULED, then
@@ -15,7 +15,8 @@ attribute counts before the next is judged, so a limit constraint (e.g. host: 1)
 Skipped without a veto, as Aurora: offers without both cpus and mem, offers on an agent reserved for another
 group (preemption or update affinity), offers statically banned for this group. An offer whose vetoes are all
 static (it can never take this group) joins `static_bans` (the caller's set for this group, which Aurora keeps
-in a cache for as long as the offer lives). Every veto set is reported to `nearest_fit`.
+in a cache for as long as the offer lives). The attempt's closest fit (lowest total score, the first of equals)
+goes to `nearest_fit`: what Aurora's NearestFit keeps of the same vetoes reported one by one.
 
 When a task finds no offer the attempt stops: the rest of the batch is identical and would find none either
 (Aurora walks the offers again for each and gets the same answer).
@@ -33,12 +34,12 @@ from dataclasses import dataclass, field
 from thermos_executor.aurora_api.gen.ttypes import TaskConfig
 
 from scheduler.scheduling.constraints import AttributeAggregate
-from scheduler.scheduling.filter import UNAVAILABILITY_THRESHOLD_S, ResourceRequest, filter_offer
+from scheduler.scheduling.filter import UNAVAILABILITY_THRESHOLD_S, ResourceRequest, judge
 from scheduler.scheduling.groups import TaskGroupKey
 from scheduler.scheduling.nearest_fit import NearestFit
 from scheduler.scheduling.offers import HostOffer, OfferOrder, order_offers
 from scheduler.scheduling.resources import ResourceBag, executor_overhead, named_ports
-from scheduler.scheduling.veto import Veto, VetoGroup, veto_group
+from scheduler.scheduling.veto import Veto, VetoType, total_score
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class Assignment:
 @dataclass
 class Placement:
     assignments: list[Assignment]
-    vetoes: dict[str, list[Veto]]
+    vetoes: dict[str, tuple[Veto, ...]]
     aggregate: AttributeAggregate
 
 
@@ -80,7 +81,8 @@ def place(task_ids: Sequence[str], config: TaskConfig, offers: Iterable[HostOffe
     `now`: wall-clock seconds (Mesos unavailability); `fit_now`: NearestFit's clock (default `now`).
     `reserved`: agent id -> the group that agent is held for. `ordered`: the offers are already in order.
     """
-    request = ResourceRequest.of(config, (aggregate or AttributeAggregate()).copy(), settings.overhead)
+    request = ResourceRequest.of(config, AttributeAggregate() if aggregate is None else aggregate.copy(),
+                                 settings.overhead)
     key = group_key if group_key is not None else (TaskGroupKey(config) if nearest_fit is not None else None)
     fit_time = now if fit_now is None else fit_now
     bans = static_bans if static_bans is not None else set()
@@ -88,31 +90,41 @@ def place(task_ids: Sequence[str], config: TaskConfig, offers: Iterable[HostOffe
     ports_wanted = named_ports(config)
     threshold = settings.unavailability_threshold_s
     candidates = [o for o in (offers if ordered else order_offers(offers, settings.offer_order))
-                  if o.has_cpu_and_mem and _usable(o, reserved, key, config)]
+                  if o.has_cpu_and_mem and (not reserved or _usable(o, reserved, key, config))]
     taken: set[str] = set()
     assignments: list[Assignment] = []
-    vetoes: dict[str, list[Veto]] = {}
+    vetoes: dict[str, tuple[Veto, ...]] = {}
+    best, best_score = None, 0          # the closest fit of this attempt, reported to NearestFit once
     for task_id in task_ids:
         chosen = None
         for offer in candidates:
-            if offer.offer_id in taken or offer.offer_id in bans:
+            offer_id = offer.offer_id
+            if offer_id in taken or offer_id in bans:
                 continue
-            found = filter_offer(offer, request, now, threshold)
+            found = judge(offer.resources, offer.attributes, offer.mode, offer.unavailability_start_s, request,
+                          now, threshold)
             if not found:
                 chosen = offer
                 break
-            vetoes[offer.offer_id] = found
-            if nearest_fit is not None:
-                nearest_fit.vetoed(key, found, fit_time)
-            if veto_group(found) is VetoGroup.STATIC:
-                bans.add(offer.offer_id)
+            vetoes[offer_id] = found
+            score = found[0].score if len(found) == 1 else total_score(found)
+            if best is None or score < best_score:
+                best, best_score = found, score
+            # The filter returns one class of vetoes; only a limit is dynamic (it lifts when tasks go away).
+            if found[0].kind is not _LIMIT:
+                bans.add(offer_id)
         if chosen is None:
             break
         taken.add(chosen.offer_id)
         request.aggregate.add(chosen.attributes)
         assignments.append(Assignment(task_id, chosen.offer_id, chosen.agent_id, chosen.hostname,
                                       pick_ports(chosen.port_ranges, ports_wanted, rng), chosen))
+    if nearest_fit is not None and best is not None:
+        nearest_fit.vetoed(key, best, fit_time)
     return Placement(assignments, vetoes, request.aggregate)
+
+
+_LIMIT = VetoType.LIMIT_NOT_SATISFIED
 
 
 def pick_ports(ranges: Sequence[tuple[int, int]], names: Sequence[str], rng: random.Random) -> dict[str, int]:

@@ -73,6 +73,11 @@ class AttributeAggregate:
     def count(self, name: str, value: str) -> int:
         return self._counts.get((name, value), 0)
 
+    @property
+    def counts(self) -> Mapping[tuple[str, str], int]:
+        """(name, value) -> tasks, read-only (the filter's fast path reads it directly)."""
+        return self._counts
+
     def copy(self) -> AttributeAggregate:
         return AttributeAggregate(self._counts)
 
@@ -92,6 +97,11 @@ class Rule:
     values: frozenset[str] | None = None
     negated: bool = False
     limit: int | None = None
+
+    def as_check(self) -> tuple:
+        """(name, values, negated, limit, (mismatch veto,), (limit veto,)): the filter's fast form."""
+        return (self.name, self.values, self.negated, self.limit, (Veto.constraint_mismatch(self.name),),
+                (Veto.unsatisfied_limit(self.name),))
 
 
 def compile_constraints(constraints: Iterable[Constraint] | None) -> tuple[Rule, ...]:
@@ -124,16 +134,23 @@ def is_dedicated_task(rules: Iterable[Rule]) -> bool:
 
 def constraint_veto(rules: Iterable[Rule], attributes: Attributes, aggregate: AttributeAggregate) -> Veto | None:
     """The first rule the host fails, as a veto; None when all hold (ConstraintMatcher.getVeto in order)."""
-    for rule in rules:
-        host_values = attributes.get(rule.name)
-        if rule.values is not None:
-            matches = host_values is not None and not host_values.isdisjoint(rule.values)
-            if matches == rule.negated:
-                return Veto.constraint_mismatch(rule.name)
+    vetoed = check_constraints(tuple(rule.as_check() for rule in rules), attributes, aggregate.counts)
+    return None if vetoed is None else vetoed[0]
+
+
+def check_constraints(checks: tuple, attributes: Attributes,
+                      counts: Mapping[tuple[str, str], int]) -> tuple[Veto] | None:
+    """`constraint_veto` on prepared checks (Rule.as_check), as the filter's one-veto tuple: the filter calls
+    this once per offer."""
+    for name, values, negated, limit, mismatch, unsatisfied in checks:
+        host_values = attributes.get(name)
+        if values is not None:
+            if (host_values is not None and not host_values.isdisjoint(values)) == negated:
+                return mismatch
+        elif host_values is None:
+            return mismatch
         else:
-            if host_values is None:
-                return Veto.constraint_mismatch(rule.name)
             for value in host_values:
-                if rule.limit <= aggregate.count(rule.name, value):
-                    return Veto.unsatisfied_limit(rule.name)
+                if limit <= counts.get((name, value), 0):
+                    return unsatisfied
     return None

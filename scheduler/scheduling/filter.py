@@ -1,9 +1,9 @@
-"""The scheduling filter: may this offer take this task? An empty list says yes; else the vetoes say why not.
+"""The scheduling filter: may this offer take this task? No veto says yes; else the vetoes say why not.
 
     request = ResourceRequest.of(task_config, job_aggregate, overhead=executor_overhead(0.25, 128))
-    filter_offer(offer, request, now=time.time())            -> list[Veto]      # the assigner's call
+    filter_offer(offer, request, now=time.time())            -> tuple[Veto, ...]   # () = fits
     vetoes(offer_resources, host_attributes, maintenance_mode, task_config, job_aggregate, overhead,
-           unavailability_start_s=None, now=0.0)              -> list[Veto]      # the same, from plain data
+           unavailability_start_s=None, now=0.0)              -> tuple[Veto, ...]   # the same, from plain data
 
 Aurora's order, strongest class first, returning at the first class that vetoes (SchedulingFilterImpl.filter),
 so NearestFit reports the reason that matters most:
@@ -22,15 +22,19 @@ from dataclasses import dataclass
 from thermos_executor.aurora_api.gen.ttypes import MaintenanceMode, TaskConfig
 
 from scheduler.scheduling.constraints import (AttributeAggregate, Attributes, Rule, compile_constraints,
-                                              constraint_veto, is_dedicated_task)
+                                              is_dedicated_task)
 from scheduler.scheduling.offers import DEDICATED_ATTRIBUTE, HostOffer
-from scheduler.scheduling.resources import ResourceBag, demand_with_overhead, executor_overhead
-from scheduler.scheduling.veto import Veto
+from scheduler.scheduling.resources import ResourceBag, ResourceType, demand_with_overhead, executor_overhead
+from scheduler.scheduling.veto import SHORTFALL, Veto
 
 UNAVAILABILITY_THRESHOLD_S = 6 * 60.0          # -unavailability_threshold
 
-_DRAINING = Veto.maintenance("draining")
-_DRAINED = Veto.maintenance("drained")
+# Vetoes are values: the filter hands out the same tuples again and again (thousands of offers an attempt).
+_DRAINING = (Veto.maintenance("draining"),)
+_DRAINED = (Veto.maintenance("drained"),)
+_DEDICATED = (Veto.dedicated(),)
+_NONE, _DRAINING_MODE, _DRAINED_MODE = MaintenanceMode.NONE, MaintenanceMode.DRAINING, MaintenanceMode.DRAINED
+_CPU, _RAM, _DISK, _PORTS, _GPU = (SHORTFALL[r] for r in ResourceType)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,51 +46,77 @@ class ResourceRequest:
     rules: tuple[Rule, ...]
     dedicated: bool
     aggregate: AttributeAggregate
+    checks: tuple = ()          # the rules in the filter's fast form (Rule.as_check)
 
     @classmethod
     def of(cls, config: TaskConfig, aggregate: AttributeAggregate | None = None,
            overhead: ResourceBag | None = None) -> ResourceRequest:
         rules = compile_constraints(config.constraints)
         return cls(config, demand_with_overhead(config, executor_overhead() if overhead is None else overhead),
-                   rules, is_dedicated_task(rules), AttributeAggregate() if aggregate is None else aggregate)
+                   rules, is_dedicated_task(rules), AttributeAggregate() if aggregate is None else aggregate,
+                   tuple(rule.as_check() for rule in rules))
 
 
 def filter_offer(offer: HostOffer, request: ResourceRequest, now: float,
-                 unavailability_threshold_s: float = UNAVAILABILITY_THRESHOLD_S) -> list[Veto]:
+                 unavailability_threshold_s: float = UNAVAILABILITY_THRESHOLD_S) -> tuple[Veto, ...]:
     """The vetoes against placing the request on this offer (wall-clock `now`, in seconds)."""
-    return _check(offer.resources, offer.attributes, offer.mode, offer.unavailability_start_s, request, now,
-                  unavailability_threshold_s)
+    return judge(offer.resources, offer.attributes, offer.mode, offer.unavailability_start_s, request, now,
+                 unavailability_threshold_s)
 
 
 def vetoes(offer_resources: ResourceBag, host_attributes: Mapping[str, frozenset[str]], maintenance_mode: int,
            task_config: TaskConfig, job_aggregate: AttributeAggregate | None = None,
            overhead: ResourceBag | None = None, *, unavailability_start_s: float | None = None, now: float = 0.0,
-           unavailability_threshold_s: float = UNAVAILABILITY_THRESHOLD_S) -> list[Veto]:
+           unavailability_threshold_s: float = UNAVAILABILITY_THRESHOLD_S) -> tuple[Veto, ...]:
     """`filter_offer` from plain data, preparing the request on each call (for one-off checks and tests)."""
     request = ResourceRequest.of(task_config, job_aggregate, overhead)
-    return _check(offer_resources, host_attributes, maintenance_mode, unavailability_start_s, request, now,
-                  unavailability_threshold_s)
+    return judge(offer_resources, host_attributes, maintenance_mode, unavailability_start_s, request, now,
+                 unavailability_threshold_s)
 
 
-def _check(available: ResourceBag, attributes: Attributes, mode: int, unavailability_start_s: float | None,
-           request: ResourceRequest, now: float, threshold_s: float) -> list[Veto]:
+def judge(available: ResourceBag, attributes: Attributes, mode: int, unavailability_start_s: float | None,
+          request: ResourceRequest, now: float, threshold_s: float) -> tuple[Veto, ...]:
+    """The filter on the parts of an offer, positional (the assigner's loop calls it once per offer)."""
     # 1. Dedicated host, task not asking for one (highest score).
     if not request.dedicated and DEDICATED_ATTRIBUTE in attributes:
-        return [Veto.dedicated()]
+        return _DEDICATED
     # 2. Maintenance: Aurora's own mode first, then Mesos' unavailability window.
-    if mode == MaintenanceMode.DRAINING:
-        return [_DRAINING]
-    if mode == MaintenanceMode.DRAINED:
-        return [_DRAINED]
+    if mode != _NONE:
+        if mode == _DRAINING_MODE:
+            return _DRAINING
+        if mode == _DRAINED_MODE:
+            return _DRAINED
     if unavailability_start_s is not None and now > unavailability_start_s - threshold_s:
-        return [_DRAINING]
+        return _DRAINING
     # 3. Constraints, value before limit, the first failure only.
-    if request.rules:
-        veto = constraint_veto(request.rules, attributes, request.aggregate)
-        if veto is not None:
-            return [veto]
-    # 4. Resources (lowest scores): every short resource.
-    demand = request.demand
-    if demand.fits(available):
-        return []
-    return [Veto.insufficient(rtype, excess) for rtype, excess in demand.shortfalls(available)]
+    # (check_constraints, inlined: this runs for every offer of every attempt)
+    if request.checks:
+        counts = request.aggregate.counts
+        for name, values, negated, limit, mismatch, unsatisfied in request.checks:
+            host_values = attributes.get(name)
+            if values is not None:
+                if (host_values is not None and not host_values.isdisjoint(values)) == negated:
+                    return mismatch
+            elif host_values is None:
+                return mismatch
+            else:
+                for value in host_values:
+                    if limit <= counts.get((name, value), 0):
+                        return unsatisfied
+    # 4. Resources (lowest scores): every short resource, in Aurora's order.
+    d, a = request.demand, available
+    if d.cpus <= a.cpus and d.ram_mb <= a.ram_mb and d.disk_mb <= a.disk_mb and d.ports <= a.ports \
+            and d.gpus <= a.gpus:
+        return ()
+    found = []
+    if d.cpus > a.cpus:
+        found.append(_CPU.veto(d.cpus - a.cpus))
+    if d.ram_mb > a.ram_mb:
+        found.append(_RAM.veto(d.ram_mb - a.ram_mb))
+    if d.disk_mb > a.disk_mb:
+        found.append(_DISK.veto(d.disk_mb - a.disk_mb))
+    if d.ports > a.ports:
+        found.append(_PORTS.veto(d.ports - a.ports))
+    if d.gpus > a.gpus:
+        found.append(_GPU.veto(d.gpus - a.gpus))
+    return tuple(found)

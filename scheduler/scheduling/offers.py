@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
 
 from thermos_executor.aurora_api.gen.ttypes import Attribute, HostAttributes, MaintenanceMode
@@ -63,12 +64,20 @@ class HostOffer:
     unavailability_start_s: float | None = None
     revocable_cpus: float = 0.0
     # Aurora's Ordering.arbitrary(): a random but stable place among equals, drawn once per offer.
-    arbitrary: float = field(default=0.0)
+    arbitrary: float = 0.0
+    # Aurora skips offers without both (HostOffer.hasCpuAndMem) before judging them: no veto recorded.
+    has_cpu_and_mem: bool = field(init=False)
+    # order_key's first two parts (maintenance, unavailability), and with `arbitrary` the default order's key.
+    base_order: tuple = field(init=False, repr=False)
+    random_order: tuple = field(init=False, repr=False)
 
-    @property
-    def has_cpu_and_mem(self) -> bool:
-        """Aurora skips offers without both (HostOffer.hasCpuAndMem) before judging them: no veto recorded."""
-        return (self.resources.cpus > 0 or self.revocable_cpus > 0) and self.resources.ram_mb > 0
+    def __post_init__(self):
+        start = self.unavailability_start_s
+        base = (_MODE_RANK[self.mode], -math.inf if start is None else -start)
+        object.__setattr__(self, "has_cpu_and_mem",
+                           (self.resources.cpus > 0 or self.revocable_cpus > 0) and self.resources.ram_mb > 0)
+        object.__setattr__(self, "base_order", base)
+        object.__setattr__(self, "random_order", base + (self.arbitrary,))
 
     @property
     def is_dedicated(self) -> bool:
@@ -128,8 +137,10 @@ def parse_offer(data: Any, *, mode: int = MaintenanceMode.NONE, role: str | None
 
 
 def host_attributes(offer: HostOffer) -> HostAttributes:
-    """The Thrift HostAttributes Aurora stores for the offer's host (its attribute store's row)."""
-    return HostAttributes(host=offer.hostname, mode=offer.mode, slaveId=offer.agent_id,
+    """The Thrift HostAttributes to store for the offer's host, with `mode` unset: a save keeps the host's stored
+    mode (scheduler.api.maintenance.offer_host_attributes; docs/decisions.md, "Offers save attributes with the
+    mode unset"), which the caller then passes back as `parse_offer(mode=...)`."""
+    return HostAttributes(host=offer.hostname, mode=None, slaveId=offer.agent_id,
                           attributes={Attribute(name=name, values=set(values))
                                       for name, values in offer.attributes.items()})
 
@@ -151,8 +162,7 @@ def order_key(offer: HostOffer, orders: Sequence[OfferOrder]) -> tuple:
     """Aurora's offer order as a sort key: maintenance mode (NONE, SCHEDULED, DRAINING, DRAINED), then the
     host whose Mesos unavailability starts later (none: last of all, so first), then each -offer_order in turn
     (CPU/MEMORY/DISK: least first, to pack; REVOCABLE_CPU: least revocable first, none last; RANDOM: arbitrary)."""
-    start = offer.unavailability_start_s
-    key: list = [_MODE_RANK[offer.mode], -math.inf if start is None else -start]
+    key = list(offer.base_order)
     for order in orders:
         if order is OfferOrder.CPU:
             key.append(offer.resources.cpus)
@@ -169,7 +179,12 @@ def order_key(offer: HostOffer, orders: Sequence[OfferOrder]) -> tuple:
 
 def order_offers(offers: Iterable[HostOffer], orders: Sequence[OfferOrder] = (OfferOrder.RANDOM,)) -> list[HostOffer]:
     """The offers in the order a placement attempt tries them."""
+    if tuple(orders) == (OfferOrder.RANDOM,):
+        return sorted(offers, key=_RANDOM_ORDER)
     return sorted(offers, key=lambda o: order_key(o, orders))
+
+
+_RANDOM_ORDER = attrgetter("random_order")
 
 
 def parse_offer_order(text: str) -> tuple[OfferOrder, ...]:

@@ -71,9 +71,7 @@ class Veto:
     def insufficient(rtype: ResourceType, excess: float) -> Veto:
         """The shortfall `excess` scaled by a typical agent's amount: min(1000, int(1000 * excess) // range),
         Java's truncating int arithmetic (SchedulingFilterImpl.scale)."""
-        top = VetoType.INSUFFICIENT_RESOURCES.score
-        return Veto(VetoType.INSUFFICIENT_RESOURCES.value[0].format(rtype.aurora_name),
-                    min(top, int(top * excess) // rtype.scaling_range), VetoType.INSUFFICIENT_RESOURCES)
+        return SHORTFALL[rtype].veto(excess)
 
 
 def _veto(kind: VetoType, parameter: str) -> Veto:
@@ -81,6 +79,30 @@ def _veto(kind: VetoType, parameter: str) -> Veto:
 
 
 _DEDICATED = _veto(VetoType.DEDICATED_CONSTRAINT_MISMATCH, "")
+
+
+class Shortfall:
+    """The "Insufficient: <resource>" vetoes of one resource, made once per score: the filter judges
+    thousands of offers per attempt, and a veto is a value."""
+
+    __slots__ = ("scaling_range", "reason", "_by_score")
+
+    def __init__(self, rtype: ResourceType):
+        self.scaling_range = rtype.scaling_range
+        self.reason = VetoType.INSUFFICIENT_RESOURCES.value[0].format(rtype.aurora_name)
+        self._by_score: dict[int, Veto] = {}
+
+    def veto(self, excess: float) -> Veto:
+        score = int(1000 * excess) // self.scaling_range
+        if score > 1000:
+            score = 1000
+        veto = self._by_score.get(score)
+        if veto is None:
+            veto = self._by_score[score] = Veto(self.reason, score, VetoType.INSUFFICIENT_RESOURCES)
+        return veto
+
+
+SHORTFALL = {rtype: Shortfall(rtype) for rtype in ResourceType}
 
 
 def veto_group(vetoes: Iterable[Veto]) -> VetoGroup:

@@ -154,7 +154,7 @@ def test_dedicated_hosts():
 
 def test_filter_offer_reads_a_parsed_offer():
     request = ResourceRequest.of(config(ports=["http"]), AttributeAggregate(), executor_overhead())
-    assert filter_offer(offer(1, ports=[(31000, 31000)]), request, now=0.0) == []
+    assert filter_offer(offer(1, ports=[(31000, 31000)]), request, now=0.0) == ()
     assert reasons(filter_offer(offer(2, ports=None), request, now=0.0)) == [("Insufficient: ports", 1)]
     assert reasons(filter_offer(offer(3, mode=M.DRAINING), request, now=0.0)) == [
         ("Host draining for maintenance", 100_000)]
@@ -179,3 +179,14 @@ def test_the_job_aggregate_counts_only_slave_assigned_tasks():
     aggregate = AttributeAggregate.for_job(tasks, stored)
     assert aggregate == AttributeAggregate({("rack", "a"): 2, ("host", "h1"): 1, ("rack", "b"): 1})
     assert AttributeAggregate.for_job(tasks, stored.get) == aggregate
+
+
+def test_constraint_veto_on_rules_and_vetoes_are_shared_values():
+    from scheduler.scheduling.constraints import constraint_veto
+    rules = compile_constraints({value("rack", "a"), limit("host", 1)})
+    aggregate = AttributeAggregate({("host", "h1"): 1})
+    assert constraint_veto(rules, {"rack": frozenset({"a"}), "host": frozenset({"h2"})}, aggregate) is None
+    assert constraint_veto(rules, {"rack": frozenset({"a"}), "host": frozenset({"h1"})}, aggregate) == \
+        Veto.unsatisfied_limit("host")
+    assert constraint_veto(rules, {}, aggregate) == Veto.constraint_mismatch("rack")
+    assert Veto.insufficient(ResourceType.CPUS, 0.5) is Veto.insufficient(ResourceType.CPUS, 0.5)

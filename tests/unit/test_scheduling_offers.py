@@ -63,7 +63,7 @@ def test_attributes_as_aurora_stores_them():
                                  "dedicated": frozenset({"www-data/web"})}
     assert parsed.is_dedicated
     stored = host_attributes(parsed)
-    assert stored.host == "host1" and stored.slaveId == "agent-1" and stored.mode == M.NONE
+    assert stored.host == "host1" and stored.slaveId == "agent-1" and stored.mode is None
     assert attributes_of(stored) == parsed.attributes
     assert attributes_of(None) == {} and attributes_of({"rack": ["a"]}) == {"rack": frozenset({"a"})}
 

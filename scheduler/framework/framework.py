@@ -23,8 +23,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from scheduler.api.maintenance import offer_host_attributes
-from thermos_executor.aurora_api.gen.ttypes import Attribute, HostAttributes
+from scheduler.scheduling.offers import host_attributes
+from thermos_executor.aurora_api.gen.ttypes import HostAttributes
 
 from .driver import Driver
 from .kills import Kills
@@ -172,7 +172,7 @@ class Framework:
 
     def on_offers(self, offers: list[dict]) -> None:
         held = [h for h in (self.offers.add(raw) for raw in offers) if h is not None]
-        changed = [a for a in (_host_attributes(h) for h in held) if self._attributes_changed(a)]
+        changed = [a for a in (host_attributes(h.parsed) for h in held) if self._attributes_changed(a)]
         if changed:
             self._spawn(self._save_attributes(changed))
         if held:
@@ -210,9 +210,3 @@ class Framework:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-
-def _host_attributes(held) -> HostAttributes:
-    """The HostAttributes of an offer's agent (Aurora's Conversions.getAttributes), mode unset (kept)."""
-    values = getattr(held.parsed, "attributes", {}) or {}
-    return offer_host_attributes(held.hostname, held.agent_id,
-                                 {Attribute(name=name, values=set(vals)) for name, vals in values.items()})

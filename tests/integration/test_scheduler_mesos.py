@@ -21,11 +21,11 @@ AGENTS = [{"attributes": "host:agent1;rack:a"}, {"attributes": "host:agent2;rack
 
 
 def job(name: str, cmdline: str, *, service: bool = False, instances: int = 1, extra: str = "",
-        role: str = "www") -> str:
+        role: str = "www", cpu: float = 0.1) -> str:
     kind = "Service" if service else "Job"
     return f"""
         task = Task(processes=[Process(name='main', cmdline={cmdline!r})],
-                    resources=Resources(cpu=0.1, ram=8*MB, disk=8*MB))
+                    resources=Resources(cpu={cpu}, ram=8*MB, disk=8*MB))
         jobs = [{kind}(cluster='test', role='{role}', environment='prod', name='{name}', task=task,
                        instances={instances}{extra})]
     """
@@ -84,8 +84,7 @@ def test_limit_spreads_value_pins_dedicated_refuses_and_pending_reasons(cluster)
     cluster.create(job("pinned", "sleep 600", instances=2, extra=", constraints={'rack': 'b'}"), name="b.aurora")
     cluster.create(job("special", "sleep 600", extra=", constraints={'dedicated': 'www/special'}"),
                    name="c.aurora")
-    cluster.create(job("huge", "sleep 600", extra=".bind(task=task(resources=Resources(cpu=100, ram=8*MB, "
-                                                  "disk=8*MB)))"), name="d.aurora")
+    cluster.create(job("huge", "sleep 600", cpu=100), name="d.aurora")
     spread = cluster.wait_tasks("www/prod/spread", running(2), what="two spread instances")
     assert sorted(t.assignedTask.slaveHost for t in spread if t.status == S.RUNNING) == ["agent1", "agent2"]
     pinned = cluster.wait_tasks("www/prod/pinned", running(2), what="pinned instances")

@@ -173,6 +173,10 @@ class SchedulerCluster:
         wait_for(lambda: self.procs[i].poll() is not None, timeout, what=f"scheduler {i} to exit")
         return self.procs[i].returncode
 
+    def vars(self, i: int) -> dict:
+        """Scheduler i's /vars.json."""
+        return json.loads(http_get(self.http_ports[i], "/vars.json")[1])
+
     def tasks(self, i: int, role: str) -> list:
         reply = self.client(i).getTasksWithoutConfigs(TaskQuery(role=role))
         assert reply.responseCode == ResponseCode.OK, reply

@@ -199,3 +199,36 @@ def test_drained_host_is_emptied(cluster):
     # The replacement cannot go to agent1 (draining) nor agent2 (limit) nor agent3 (dedicated): it waits.
     pending = cluster.tasks("www/prod/drain", statuses={S.PENDING})
     assert len(pending) == 1
+
+
+def test_master_stream_lost_driver_reconnects_and_nothing_is_lost(cluster):
+    cluster.create(job("resub", "sleep 600", instances=2))
+    cluster.mesos.faults.close_scheduler_stream(abort=True)     # mid-launch: updates queue at the agent
+    cluster.wait_tasks("www/prod/resub", running(2), what="both tasks RUNNING after the driver re-subscribed")
+    leader = cluster.sched.wait_leader()
+    stats = cluster.sched.vars(leader)
+    assert stats["framework_disconnections"] >= 1 and stats["framework_registered"] == 1
+    (fw,) = cluster.mesos.state()["frameworks"]
+    assert fw["active"] and len(fw["tasks"]) == 2
+
+
+def test_local_master_runs_the_stand_in_in_the_scheduler(tmp_path, zookeeper):
+    from tests.integration.schedcluster import SchedulerCluster
+    from tests.integration.schedmesos import FAST_FLAGS, job_config
+    c = SchedulerCluster(tmp_path, zookeeper.endpoints, size=1, mesos_master="local", extra_args=FAST_FLAGS)
+    try:
+        c.start()
+        client = c.client(c.wait_leader())
+        config = job_config(job("local", "sleep 600"), tmp_path)
+        assert client.createJob(config).responseCode == ResponseCode.OK
+        from tests.helpers import wait_for
+
+        def statuses():
+            return [t.status for t in client.getTasksWithoutConfigs(TaskQuery(jobKeys={config.key}))
+                    .result.scheduleStatusResult.tasks]
+        wait_for(lambda: statuses() == [S.RUNNING], 60, what="RUNNING on the in-process stand-in")
+        assert os.path.isdir(os.path.join(tmp_path, "mesos"))
+        assert client.killTasks(config.key, None, None).responseCode == ResponseCode.OK
+        wait_for(lambda: statuses() == [S.KILLED], 60, what="KILLED")
+    finally:
+        c.close()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -308,7 +310,7 @@ def mesos(config: Config) -> MesosSettings:
         framework=FrameworkSettings(name=c.framework_name, user=c.executor_user,
                                     failover_timeout=c.framework_failover_timeout, role=c.mesos_role,
                                     hostname=c.hostname, registration_timeout=c.max_registration_delay),
-        executor=ExecutorSettings(path=c.thermos_executor_path, resources=c.thermos_executor_resources,
+        executor=ExecutorSettings(path=c.thermos_executor_path or default_executor_path(), resources=c.thermos_executor_resources,
                                   flags=c.thermos_executor_flags, home_in_sandbox=c.thermos_home_in_sandbox,
                                   mounts=c.global_container_mounts, cpus=c.thermos_executor_cpu,
                                   ram_mb=c.thermos_executor_ram >> 20,
@@ -329,6 +331,12 @@ def mesos(config: Config) -> MesosSettings:
         max_status_update_batch_size=c.max_status_update_batch_size,
         kill_retry_interval=c.initial_task_kill_retry_interval,
         transient_task_state_timeout=c.transient_task_state_timeout)
+
+
+def default_executor_path() -> str:
+    """Without -thermos_executor_path: the thermos_executor installed beside this interpreter, else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "thermos_executor")
+    return beside if os.access(beside, os.X_OK) else shutil.which("thermos_executor") or "thermos_executor"
 
 
 def _ms(seconds: float) -> int:

@@ -51,10 +51,12 @@ def key(text: str) -> JobKey:
 
 class MesosCluster:
     def __init__(self, tmp_path, zk_endpoints: str, *, agents: list[dict] | int = 3, size: int = 3,
-                 extra_args: tuple = ()):
+                 extra_args: tuple = (), zk_master: bool = False):
+        """`zk_master`: the master announces itself in ZooKeeper and schedulers find it through `zk://`."""
         self.dir = os.fspath(tmp_path)
+        zk = f"zk://{zk_endpoints}/mesos-{os.path.basename(self.dir)}" if zk_master else None
         self.mesos = LocalMesos(os.path.join(self.dir, "mesos"), resources=AGENT_RESOURCES, agents=agents,
-                                heartbeat_interval=1.0, executor_registration_timeout=30.0)
+                                heartbeat_interval=1.0, executor_registration_timeout=30.0, zk=zk)
         self.sched: SchedulerCluster | None = None
         self._size = size
         self._zk = zk_endpoints
@@ -62,7 +64,8 @@ class MesosCluster:
 
     def __enter__(self) -> MesosCluster:
         self.mesos.start()
-        self.sched = SchedulerCluster(self.dir, self._zk, size=self._size, mesos_master=self.mesos.master_address,
+        master = self.mesos.zk_url or self.mesos.master_address
+        self.sched = SchedulerCluster(self.dir, self._zk, size=self._size, mesos_master=master,
                                       extra_args=FAST_FLAGS + self._extra)
         self.sched.start()
         return self

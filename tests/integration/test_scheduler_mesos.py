@@ -232,3 +232,47 @@ def test_local_master_runs_the_stand_in_in_the_scheduler(tmp_path, zookeeper):
         wait_for(lambda: statuses() == [S.KILLED], 60, what="KILLED")
     finally:
         c.close()
+
+
+def test_reconciliation_kills_what_storage_thinks_ended_and_loses_what_mesos_does_not_know(cluster):
+    cluster.create(job("rec", "sleep 600", instances=2))
+    tasks = cluster.wait_tasks("www/prod/rec", running(2), what="two RUNNING")
+    ghost, gone = (t.assignedTask.taskId for t in tasks)
+    client = cluster.client()
+    # Storage believes `ghost` finished though Mesos runs it: reconciliation reports it RUNNING, and a
+    # terminal task reported running is killed.
+    assert client.forceTaskState(ghost, S.FINISHED).responseCode == ResponseCode.OK
+    assert client.triggerImplicitTaskReconciliation().responseCode == ResponseCode.OK
+    from tests.helpers import wait_for
+    wait_for(lambda: ghost not in {t["id"] for t in cluster.mesos.state()["frameworks"][0]["tasks"]}, 60,
+             what="the task storage thinks finished to be killed in Mesos")
+    # A task storage believes ASSIGNED that Mesos never heard of comes back LOST and is rescheduled.
+    cluster.create(job("never", "sleep 600", cpu=100), name="never.aurora")     # PENDING forever
+    (pending,) = cluster.wait_tasks("www/prod/never", lambda ts: len(ts) == 1, what="a PENDING task")
+    assert client.forceTaskState(pending.assignedTask.taskId, S.ASSIGNED).responseCode == ResponseCode.OK
+    reply = client.triggerExplicitTaskReconciliation(ExplicitReconciliationSettings())
+    assert reply.responseCode == ResponseCode.OK, reply
+    tasks = cluster.wait_tasks("www/prod/never", lambda ts: len(ts) == 2, what="the unknown task LOST, replaced")
+    lost = next(t for t in tasks if t.assignedTask.taskId == pending.assignedTask.taskId)
+    assert lost.status == S.LOST
+    assert gone in {t["id"] for t in cluster.mesos.state()["frameworks"][0]["tasks"]}   # the other one untouched
+
+
+def test_not_registered_in_time_exits(tmp_path, zookeeper):
+    from tests.helpers import free_port
+    from tests.integration.schedcluster import SchedulerCluster
+    c = SchedulerCluster(tmp_path, zookeeper.endpoints, size=1, mesos_master=f"127.0.0.1:{free_port()}",
+                         extra_args=("-max_registration_delay=2secs",))
+    try:
+        c.start()
+        assert c.wait_exit(0, timeout=60) == 1
+        assert "within 2 s (-max_registration_delay)" in c.stderr(0)
+    finally:
+        c.close()
+
+
+def test_master_found_through_zookeeper(tmp_path, zookeeper):
+    with MesosCluster(tmp_path, zookeeper.endpoints, agents=1, size=1, zk_master=True) as c:
+        assert c.sched.mesos_master.startswith("zk://")
+        c.create(job("zk", "sleep 600"))
+        c.wait_tasks("www/prod/zk", running(1), what="RUNNING through a master found in ZooKeeper")

@@ -175,9 +175,9 @@ def test_a_group_that_placed_nothing_backs_off_doubling_to_the_max():
         e.add_offers("o1")
         penalties = []
         for rounds, expected in enumerate((1.0, 2.0, 4.0, 5.0, 5.0)):
-            await until(lambda: len(e.placer.rounds) == rounds + 1, what="a round")
+            await until(lambda n=rounds + 1: len(e.placer.rounds) == n, what="a round")
             (group,) = e.sched._groups.values()
-            await until(lambda: group.penalty == expected, what=f"penalty {expected}")
+            await until(lambda g=group, p=expected: g.penalty == p, what=f"penalty {expected}")
             penalties.append(group.penalty)
             assert group.due == e.clock.now + expected
             await e.advance(expected - 0.01)             # not yet due: no round
@@ -205,7 +205,7 @@ def test_a_partly_placed_group_backs_off_and_a_fully_placed_one_goes_again_at_on
         e.add_offers("o2")                              # ...and takes what the next offer has
         await until(lambda: len(e.launches) == 2)
         await until(lambda: group.penalty == 1.0)       # 1 of 2 placed: backs off
-        assert [l[1] for l in e.launches] == [ids[:2], ids[2:3]]
+        assert [launch[1] for launch in e.launches] == [ids[:2], ids[2:3]]
         await e.sched.stop()
     asyncio.run(scenario())
 

@@ -130,12 +130,13 @@ def test_bad_values(argv, message):
 
 
 @pytest.mark.parametrize("address", ["local", "master:5050", "10.0.0.1:5050", "[::1]:5050", "zk://zk1:2181/mesos",
-                                     "zk://zk1:2181,zk2:2181,zk3:2181/mesos", "zk://zk1:2181"])
+                                     "zk://zk1:2181,zk2:2181,zk3:2181/mesos", "zk://zk1:2181/aurora/mesos"])
 def test_good_master_addresses(address):
     assert check_master_address(address) == address
 
 
-@pytest.mark.parametrize("address", ["", "foo", "zk://", "zk:///mesos", "host:", ":5050", "host:65536",
+@pytest.mark.parametrize("address", ["", "foo", "zk://", "zk:///mesos", "zk://zk1:2181", "zk://zk1:2181/",
+                                     "zk://zk1:2181//mesos", "host:", ":5050", "host:65536",
                                      "host:123456", "master:50 50"])
 def test_bad_master_addresses(address):
     with pytest.raises(MasterAddressError) as e:

@@ -6,8 +6,9 @@ fatal. A held offer is declined with a refuse filter of -offer_filter_duration o
 -min_offer_hold_time plus a random jitter within -offer_hold_jitter_window (never, with
 -hold_offers_forever), so that Mesos can offer its resources to other frameworks. A rescinded offer, every
 offer of a lost agent, and every offer on a disconnection (Mesos re-offers after re-subscription) are
-forgotten. A second offer from an agent we already hold one of replaces neither: both are kept (our
-placement packs several tasks into one offer, so fragments are used as they are).
+forgotten. A second offer from an agent we already hold one of is declined together with the held one, as
+Aurora's OfferManager does, so that Mesos compacts them into one offer (after -offer_filter_duration):
+resources freed piecemeal (a task's, then its executor's) would otherwise stay fragments no task fits in.
 
 Nothing polls: each held offer has one TimerHandle. `take(offer_id)` hands an offer to a launch.
 """
@@ -50,6 +51,7 @@ class Offers:
         self.declined_bad = 0
         self.declined_held = 0
         self.rescinded = 0
+        self.compacted = 0
 
     def __len__(self) -> int:
         return len(self._held)
@@ -58,7 +60,7 @@ class Offers:
         return list(self._held.values())
 
     def add(self, raw: dict) -> HeldOffer | None:
-        """Hold a new offer; None when it was declined as unusable."""
+        """Hold a new offer; None when it was declined (unusable, or returned for compaction)."""
         self.received += 1
         offer_id = (raw.get("id") or {}).get("value")
         try:
@@ -70,6 +72,14 @@ class Offers:
                 self._spawn_decline([offer_id])
             return None
         held = HeldOffer(offer_id, raw["agent_id"]["value"], raw.get("hostname", ""), raw, parsed)
+        same_agent = [h.offer_id for h in self._held.values() if h.agent_id == held.agent_id]
+        if same_agent:
+            log.info("Returning offers of agent %s for compaction", held.agent_id)
+            for other in same_agent:
+                self.take(other)
+            self.compacted += 1 + len(same_agent)
+            self._spawn_decline([offer_id, *same_agent])
+            return None
         self._held[offer_id] = held
         if not self.settings.hold_offers_forever:
             delay = self.settings.min_offer_hold_time + self._rng.uniform(0, self.settings.offer_hold_jitter)
@@ -106,7 +116,7 @@ class Offers:
     def vars(self) -> dict[str, int]:
         return {"outstanding_offers": len(self._held), "offers_received": self.received,
                 "offers_declined_unusable": self.declined_bad, "offers_declined_held": self.declined_held,
-                "offers_rescinded": self.rescinded}
+                "offers_rescinded": self.rescinded, "offers_declined_for_compaction": self.compacted}
 
     def _expire(self, offer_id: str) -> None:
         if self.take(offer_id) is not None:

@@ -223,11 +223,11 @@ def test_disconnected_forgets_offers_rescinds_and_lost_agents_too():
         e = await Env().start()
         e.framework.on_registered("fw-1")
         e.framework.on_offers([offer("o1", "agent-1", "host-1"), offer("o2", "agent-2", "host-2"),
-                               offer("o3", "agent-3", "host-3"), offer("o4", "agent-3", "host-3")])
+                               offer("o3", "agent-3", "host-3"), offer("o4", "agent-4", "host-4")])
         assert len(e.framework.offers) == 4
         e.framework.on_rescinded("o1")
         e.framework.on_agent_lost("agent-3")
-        assert [h.offer_id for h in e.framework.offers.held()] == ["o2"]
+        assert [h.offer_id for h in e.framework.offers.held()] == ["o2", "o4"]
         e.framework.on_disconnected()
         assert len(e.framework.offers) == 0 and not e.framework.registered
         v = e.framework.vars()

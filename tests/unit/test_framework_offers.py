@@ -75,7 +75,8 @@ def test_held_then_declined_after_hold_time_plus_jitter():
         await until(lambda: e.declined, what="the decline")
         assert e.declined == [(["o1"], 5.0)] and len(e.offers) == 0
         assert e.offers.vars() == {"outstanding_offers": 0, "offers_received": 1, "offers_declined_unusable": 0,
-                                   "offers_declined_held": 1, "offers_rescinded": 0}
+                                   "offers_declined_held": 1, "offers_rescinded": 0,
+                                   "offers_declined_for_compaction": 0}
         await e.offers.stop()
     asyncio.run(scenario())
 
@@ -83,7 +84,7 @@ def test_held_then_declined_after_hold_time_plus_jitter():
 def test_each_offer_draws_its_own_jitter_within_the_window():
     async def scenario():
         e = Env()
-        whens = [e.offers.add(offer(f"o{i}")).timer.when for i in range(20)]
+        whens = [e.offers.add(offer(f"o{i}", agent=f"a{i}", host=f"h{i}")).timer.when for i in range(20)]
         assert all(300.0 <= w <= 360.0 for w in whens) and len(set(whens)) == 20
         await e.offers.stop()
     asyncio.run(scenario())
@@ -122,7 +123,7 @@ def test_rescind_forgets_the_offer_and_its_timer():
     async def scenario():
         e = Env()
         held = e.offers.add(offer("o1"))
-        e.offers.add(offer("o2"))
+        e.offers.add(offer("o2", agent="agent-2", host="host-2"))
         e.offers.rescind("o1")
         e.offers.rescind("o1")                   # twice, and an unknown one: counted once
         e.offers.rescind("nope")
@@ -138,10 +139,10 @@ def test_rescind_forgets_the_offer_and_its_timer():
 def test_a_lost_agent_and_clear_forget_offers():
     async def scenario():
         e = Env()
-        for i, agent in enumerate(["a1", "a2", "a1", "a3"]):
+        for i, agent in enumerate(["a1", "a2", "a3"]):
             e.offers.add(offer(f"o{i}", agent=agent, host=f"h-{agent}"))
         e.offers.agent_lost("a1")
-        assert [h.offer_id for h in e.offers.held()] == ["o1", "o3"]
+        assert [h.offer_id for h in e.offers.held()] == ["o1", "o2"]
         e.offers.agent_lost("unknown")
         assert len(e.offers) == 2
         e.offers.clear()
@@ -157,9 +158,23 @@ def test_take_removes_the_offer():
     async def scenario():
         e = Env()
         held = e.offers.add(offer("o1"))
-        e.offers.add(offer("o2", agent="agent-1"))   # a second offer of the same agent is kept too
+        e.offers.add(offer("o2", agent="agent-2", host="host-2"))
         assert e.offers.take("o1") is held and held.timer.cancelled
         assert e.offers.take("o1") is None and [h.offer_id for h in e.offers.held()] == ["o2"]
+        await e.offers.stop()
+    asyncio.run(scenario())
+
+
+def test_a_second_offer_of_an_agent_is_declined_with_the_held_one_for_compaction():
+    async def scenario():
+        e = Env()
+        first = e.offers.add(offer("o1"))
+        e.offers.add(offer("o2", agent="agent-2", host="host-2"))
+        assert e.offers.add(offer("o3")) is None
+        await until(lambda: e.declined, what="the decline")
+        assert e.declined == [(["o3", "o1"], 5.0)] and first.timer.cancelled
+        assert [h.offer_id for h in e.offers.held()] == ["o2"]
+        assert e.offers.vars()["offers_declined_for_compaction"] == 2
         await e.offers.stop()
     asyncio.run(scenario())
 

@@ -109,7 +109,7 @@ class Env:
 
     def add_offers(self, *ids):
         for i in ids:
-            self.offers.add(offer(i))
+            self.offers.add(offer(i, agent=f"agent-{i}", host=f"host-{i}"))   # one offer per agent
         self.sched.wake()
 
     async def advance(self, seconds):
@@ -143,7 +143,7 @@ def test_one_write_per_round_and_one_accept_per_offer_after_the_commit():
         assert e.world.status(other[0]) == S.PENDING
         assert len(e.offers) == 0                          # both offers taken
         task = e.world.storage.store.tasks.get(ids[0])
-        assert (task.assignedTask.slaveHost, task.assignedTask.slaveId) == ("host-1", "agent-1")
+        assert (task.assignedTask.slaveHost, task.assignedTask.slaveId) == ("host-o1", "agent-o1")
         assert e.sched.vars()["tasks_assigned"] == 5 and e.sched.pending_groups() == 1
         await e.sched.stop()
     asyncio.run(scenario())
@@ -162,8 +162,8 @@ def test_the_accept_carries_task_infos_of_the_assigned_tasks():
         e.add_offers("o1")
         await until(lambda: len(infos) == 2)
         decoded = [task_data.decode(base64.b64decode(i["data"])) for i in infos]
-        assert [d.taskId for d in decoded] == ids and all(d.slaveHost == "host-1" for d in decoded)
-        assert all(i["agent_id"] == {"value": "agent-1"} for i in infos)
+        assert [d.taskId for d in decoded] == ids and all(d.slaveHost == "host-o1" for d in decoded)
+        assert all(i["agent_id"] == {"value": "agent-o1"} for i in infos)
         await e.sched.stop()
     asyncio.run(scenario())
 

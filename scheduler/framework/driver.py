@@ -30,7 +30,8 @@ from pymesos import MesosSchedulerDriver
 log = logging.getLogger(__name__)
 
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
-_ZK = re.compile(r"^zk://[^/\s]+(/[^\s]*)?$")
+# the path is required: pymesos watches it for the leading master (without one it would watch the root)
+_ZK = re.compile(r"^zk://[^/\s]+/[^/\s][^\s]*$")
 
 
 class MasterAddressError(ValueError):

@@ -21,9 +21,12 @@ KILLING_STATES = frozenset({S.KILLING, S.RESTARTING, S.DRAINING, S.PREEMPTING})
 
 
 class Kills:
-    def __init__(self, send_kill, status_of, *, initial_interval: float = 15.0, max_interval: float = 300.0):
-        """`send_kill(task_id)`: async, asks Mesos; `status_of(task_id)`: the stored status, None if deleted."""
+    def __init__(self, send_kill, status_of, *, initial_interval: float = 15.0, max_interval: float = 300.0,
+                 sleep=asyncio.sleep):
+        """`send_kill(task_id)`: async, asks Mesos; `status_of(task_id)`: the stored status, None if deleted;
+        `sleep(seconds)`: the wait between retries (injected by tests)."""
         self._send = send_kill
+        self._sleep = sleep
         self._status_of = status_of
         self.initial_interval = initial_interval
         self.max_interval = max(max_interval, initial_interval)
@@ -58,11 +61,13 @@ class Kills:
         interval = self.initial_interval
         try:
             while True:
-                await asyncio.sleep(interval)
-                if self._status_of(task_id) not in KILLING_STATES:
+                await self._sleep(interval)
+                status = self._status_of(task_id)
+                if status not in KILLING_STATES:
                     return
                 self.retried += 1
-                log.info("Re-sending kill of %s (still %s)", task_id, self._status_of(task_id).name)
+                # S(): a task replayed from the log has its status as a plain int
+                log.info("Re-sending kill of %s (still %s)", task_id, S(status).name)
                 self._spawn_send(task_id)
                 interval = min(interval * 2, self.max_interval)
         finally:

@@ -37,9 +37,11 @@ class HeldOffer:
 
 class Offers:
     def __init__(self, parse: Callable[[dict], object], decline, settings: SchedulingSettings,
-                 rng: random.Random | None = None):
-        """`parse(raw)` raises ValueError for an offer it cannot use; `decline(offer_ids, refuse_seconds)`: async."""
+                 rng: random.Random | None = None, *, call_later=None):
+        """`parse(raw)` raises ValueError for an offer it cannot use; `decline(offer_ids, refuse_seconds)`: async;
+        `call_later(delay, callback, *args)`: the loop's (injected by tests)."""
         self._parse = parse
+        self._call_later = call_later
         self._decline = decline
         self.settings = settings
         self._rng = rng or random.Random()
@@ -81,7 +83,8 @@ class Offers:
         self._held[offer_id] = held
         if not self.settings.hold_offers_forever:
             delay = self.settings.min_offer_hold_time + self._rng.uniform(0, self.settings.offer_hold_jitter)
-            held.timer = asyncio.get_running_loop().call_later(delay, self._expire, offer_id)
+            call_later = self._call_later or asyncio.get_running_loop().call_later
+            held.timer = call_later(delay, self._expire, offer_id)
         return held
 
     def take(self, offer_id: str) -> HeldOffer | None:

@@ -48,6 +48,7 @@ class Placer:
         self._rng = rng or random.Random()
         self._wall, self._monotonic = wall, monotonic
         self._bans: dict[TaskGroupKey, set[str]] = {}   # offers a group can never use (static vetoes)
+        self._placed: set[str] = set()   # tasks the last round placed: their leaving PENDING keeps its vetoes
 
     def parse_offer(self, raw: dict) -> HostOffer:
         return parse_offer(raw, role=self.role, rng=self._rng)
@@ -56,11 +57,18 @@ class Placer:
         return self.nearest_fit.pending_reason(TaskGroupKey(config), self._monotonic())
 
     def on_change(self, change) -> None:
-        """Forget a group's nearest fit once a task of it leaves PENDING (assigned, killed, deleted)."""
+        """Forget a group's nearest fit once a task of it leaves PENDING (assigned, killed, deleted), unless the
+        last round placed that task: its vetoes were judged against the offers with that task on them, so they
+        are the group's current fit (Aurora's async event bus erases them, leaving "" as the reason of the
+        tasks a round could not place)."""
+        if change.task_id in self._placed:
+            self._placed.discard(change.task_id)
+            return
         if change.previous == S.PENDING and change.status != S.PENDING and change.task is not None:
             self.nearest_fit.task_left_pending(TaskGroupKey(change.task.assignedTask.task))
 
     def round(self, held: list, store) -> _Round:
+        self._placed.clear()
         live = {h.offer_id for h in held}
         for bans in self._bans.values():
             bans &= live                               # a ban lives as long as its offer (Aurora's cache)
@@ -92,6 +100,7 @@ class _Round:
                 break               # the group's other tasks are identical: they would not fit either
             (a,) = result.assignments
             placed.append(Assignment(a.task_id, a.offer_id, dict(a.ports)))
+            p._placed.add(a.task_id)
             self._offers[a.offer_id] = _remainder(a.offer, demand, set(a.ports.values()))
             aggregate = result.aggregate
         return placed

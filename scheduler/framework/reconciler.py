@@ -25,9 +25,11 @@ log = logging.getLogger(__name__)
 
 
 class Reconciler:
-    def __init__(self, store_of, reconcile, settings: ReconciliationSettings):
-        """`store_of()`: the current Store; `reconcile(task_ids)`: async, sends a RECONCILE call."""
+    def __init__(self, store_of, reconcile, settings: ReconciliationSettings, *, sleep=asyncio.sleep):
+        """`store_of()`: the current Store; `reconcile(task_ids)`: async, sends a RECONCILE call; `sleep(seconds)`:
+        every wait (injected by tests)."""
         self._store_of = store_of
+        self._sleep = sleep
         self._reconcile = reconcile
         self.settings = settings
         self._tasks: set[asyncio.Task] = set()
@@ -62,7 +64,7 @@ class Reconciler:
         log.info("Explicit reconciliation of %d tasks in batches of %d", len(ids), batch_size)
         for start in range(0, len(ids), batch_size):
             if start:
-                await asyncio.sleep(self.settings.explicit_batch_interval)
+                await self._sleep(self.settings.explicit_batch_interval)
             await self._reconcile(ids[start:start + batch_size])
 
     async def implicit(self) -> None:
@@ -74,13 +76,13 @@ class Reconciler:
         await self.explicit(self.settings.explicit_batch_size)
 
     async def _every(self, delay: float, interval: float, run) -> None:
-        await asyncio.sleep(delay)
+        await self._sleep(delay)
         while True:
             try:
                 await run()
             except Exception as e:  # noqa: BLE001 - one failed round must not end reconciliation
                 log.warning("reconciliation failed: %s", e)
-            await asyncio.sleep(interval)
+            await self._sleep(interval)
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

@@ -55,9 +55,10 @@ class _Group:
 class TaskScheduler:
     def __init__(self, storage, manager, offers: Offers, launch, placer, settings: SchedulingSettings,
                  executor: ExecutorSettings, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, sleep=asyncio.sleep):
         """`launch(offer_id, task_infos)`: async ACCEPT; `placer.round(held_offers, store)` -> an object
-        whose `place(tasks) -> list[Assignment]` places tasks of one group on what is left of the offers."""
+        whose `place(tasks) -> list[Assignment]` places tasks of one group on what is left of the offers;
+        `clock` and `sleep` (the rate limit's wait) are injected by tests."""
         self.storage = storage
         self.manager = manager
         self.offers = offers
@@ -67,6 +68,7 @@ class TaskScheduler:
         self.executor = executor
         self.clock = clock
         self._rng = rng or random.Random()
+        self._sleep_for = sleep
         self._groups: dict[object, _Group] = {}
         self._group_of: dict[str, object] = {}
         self._wakeup = asyncio.Event()
@@ -143,7 +145,7 @@ class TaskScheduler:
                 continue
             wait = self._next_attempt - now
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep_for(wait)
                 continue
             keys = [k for _, _, k in due[:self.settings.max_batch_size]]
             self._next_attempt = max(now, self._next_attempt) + len(keys) / self.settings.max_attempts_per_sec

@@ -282,6 +282,11 @@ def _required(tmp_path) -> list[str]:
     (["-backup_dir=/etc/hostname/backups"], "-backup_dir=/etc/hostname/backups is not a writable directory"),
     (["-tier_config=/nonexistent/tiers.json"], "-tier_config=/nonexistent/tiers.json: No such file"),
     (["TAKEN"], "-http_port: cannot listen on"),
+    (["-mesos_master_address=master"], "-mesos_master_address='master' is not host:port, zk://host:port"),
+    (["-mesos_master_address=master:99999"], "-mesos_master_address=master:99999: the port is out of range"),
+    (["-global_container_mounts=/etc/ssl:/etc/ssl"],
+     "-global_container_mounts: '/etc/ssl:/etc/ssl' is not host_path:container_path:mode"),
+    (["-global_container_mounts=/etc/ssl:/etc/ssl:rx"], "-global_container_mounts: '/etc/ssl:/etc/ssl:rx': mode"),
     ([], "cannot reach ZooKeeper at 127.0.0.1:1"),
 ])
 def test_bad_flags_are_one_line_and_exit_1(tmp_path, change, message):

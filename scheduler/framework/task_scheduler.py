@@ -11,8 +11,9 @@ Aurora's TaskGroups + TaskScheduler + TaskAssigner, on one loop:
   offer while it has room; the vetoes feed the pending reasons), records every assignment in ONE storage write
   (host, agent id, ports, ASSIGNED), and only once that write has committed sends one ACCEPT per offer used.
   An offer is taken from `Offers` before the write, so it is never used twice.
-* A group that placed every task of its attempt goes again at once if it has more; one that placed none or
-  some backs off (-initial_schedule_penalty doubling to -max_schedule_penalty), as Aurora's TaskGroup.
+* As Aurora's TaskGroups (`scheduling.backoff`): a group that placed some tasks tries the rest after
+  -first_schedule_delay; one that placed none backs off (-initial_schedule_penalty doubling, with Aurora's
+  jitter, up to -max_schedule_penalty). Attempts take permits of Aurora's rate limiter (bursty, 1 s stored).
 * Rounds run only while there are held offers; new offers and new PENDING tasks wake the worker. Nothing
   polls: the worker sleeps on an event with the nearest due time as its timeout.
 """
@@ -29,6 +30,8 @@ from thermos_executor.aurora_api.gen.ttypes import TaskQuery
 
 from scheduler.api.state_manager import StateChange
 from scheduler.state.status import ScheduleStatus as S
+
+from scheduler.scheduling.backoff import GroupBackoff, GroupBackoffSettings, RateLimiter
 
 from .launcher import task_info
 from .offers import Offers
@@ -55,10 +58,10 @@ class _Group:
 class TaskScheduler:
     def __init__(self, storage, manager, offers: Offers, launch, placer, settings: SchedulingSettings,
                  executor: ExecutorSettings, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, sleep=asyncio.sleep):
+                 rng: random.Random | None = None, sleep=asyncio.sleep, backoff: GroupBackoff | None = None):
         """`launch(offer_id, task_infos)`: async ACCEPT; `placer.round(held_offers, store)` -> an object
         whose `place(tasks) -> list[Assignment]` places tasks of one group on what is left of the offers;
-        `clock` and `sleep` (the rate limit's wait) are injected by tests."""
+        `clock`, `sleep` (the rate limit's wait) and `backoff` (jittered, as Aurora's) are injected by tests."""
         self.storage = storage
         self.manager = manager
         self.offers = offers
@@ -74,7 +77,11 @@ class TaskScheduler:
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task | None = None
         self._launches: set[asyncio.Task] = set()
-        self._next_attempt = 0.0
+        self.backoff = backoff or GroupBackoff(GroupBackoffSettings(
+            first_schedule_delay_ms=max(1, round(settings.first_schedule_delay * 1000)),
+            initial_penalty_ms=round(settings.initial_schedule_penalty * 1000),
+            max_penalty_ms=round(settings.max_schedule_penalty * 1000)), rng=self._rng)
+        self._limiter = RateLimiter(settings.max_attempts_per_sec, clock())
         self.attempts = 0
         self.assigned = 0
         self.launch_failures = 0
@@ -143,12 +150,10 @@ class TaskScheduler:
             if not due or not len(self.offers):
                 await self._sleep(None if not len(self.offers) else self._next_due(now))
                 continue
-            wait = self._next_attempt - now
+            keys = [k for _, _, k in due[:self.settings.max_batch_size]]
+            wait = self._limiter.reserve(now, len(keys))
             if wait > 0:
                 await self._sleep_for(wait)
-                continue
-            keys = [k for _, _, k in due[:self.settings.max_batch_size]]
-            self._next_attempt = max(now, self._next_attempt) + len(keys) / self.settings.max_attempts_per_sec
             try:
                 await self._round(keys)
             except asyncio.CancelledError:
@@ -157,7 +162,7 @@ class TaskScheduler:
                 log.error("scheduling round failed: %s", e)
                 for key in keys:
                     if key in self._groups:
-                        self._back_off(self._groups[key], self.clock())
+                        self._next(self._groups[key], self.clock(), tried=True, placed=False)
 
     async def _sleep(self, until: float | None) -> None:
         self._wakeup.clear()
@@ -204,17 +209,15 @@ class TaskScheduler:
         now = self.clock()
         for key, tried, placed in results:
             group = self._groups.get(key)
-            if group is None:
-                continue
-            if tried and len(placed) == tried:
-                group.penalty = 0.0
-                group.due = now
-            else:
-                self._back_off(group, now)
+            if group is not None:
+                self._next(group, now, tried=bool(tried), placed=bool(placed))
 
-    def _back_off(self, group: _Group, now: float) -> None:
-        s = self.settings
-        group.penalty = min(s.max_schedule_penalty, max(s.initial_schedule_penalty, group.penalty * 2))
+    def _next(self, group: _Group, now: float, *, tried: bool, placed: bool) -> None:
+        """Aurora's TaskGroups after an attempt: placed some -> the rest after -first_schedule_delay; placed
+        none -> back off (truncated binary, jittered, from -initial_schedule_penalty to -max_schedule_penalty)."""
+        penalty_ms = self.backoff.next_penalty_ms(round(group.penalty * 1000), attempted=tried, scheduled=placed,
+                                                  more=True)
+        group.penalty = penalty_ms / 1000
         group.due = now + group.penalty
 
     def _spawn_launch(self, offer_id: str, infos: list[dict]) -> None:

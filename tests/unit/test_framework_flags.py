@@ -18,8 +18,8 @@ def test_defaults_are_auroras():
         master_address="zk://zk1:2181/mesos",
         framework=FrameworkSettings(name="Aurora", user="root", failover_timeout=21 * 86400.0, role=None,
                                     hostname=c.hostname, registration_timeout=60.0),
-        executor=ExecutorSettings(path=None, resources=(), flags="", home_in_sandbox=False, mounts=(), cpus=0.25,
-                                  ram_mb=128, populate_discovery_info=False, cluster_name="devcluster"),
+        executor=ExecutorSettings(path=flags.default_executor_path(), resources=(), flags="",
+                                  home_in_sandbox=False, mounts=(), cpus=0.25, ram_mb=128, populate_discovery_info=False, cluster_name="devcluster"),
         scheduling=SchedulingSettings(first_schedule_delay=0.001, initial_schedule_penalty=1.0,
                                       max_schedule_penalty=60.0, max_attempts_per_sec=40.0, max_tasks_per_attempt=5,
                                       max_batch_size=3, startup_delay=30.0, min_offer_hold_time=300.0,
@@ -33,7 +33,8 @@ def test_defaults_are_auroras():
     # the settings' own defaults are the same figures (tests and the daemon agree)
     assert flags.mesos(c) == MesosSettings(master_address="zk://zk1:2181/mesos",
                                            framework=FrameworkSettings(hostname=c.hostname),
-                                           executor=ExecutorSettings(cluster_name="devcluster"))
+                                           executor=ExecutorSettings(path=flags.default_executor_path(),
+                                                                     cluster_name="devcluster"))
 
 
 def test_every_flag_reaches_its_setting():

@@ -8,6 +8,8 @@ import asyncio
 import base64
 import random
 
+from scheduler.scheduling.backoff import GroupBackoff, GroupBackoffSettings
+
 from scheduler.framework.offers import Offers
 from scheduler.framework.placer import Placer
 from scheduler.framework.settings import ExecutorSettings, MesosSettings, SchedulingSettings
@@ -97,7 +99,9 @@ class Env:
         self.gate = Gate(self.clock)
         self.sched = TaskScheduler(self.world.storage, self.world.manager, self.offers, self._launch, self.placer,
                                    self.settings, EXECUTOR, clock=self.clock, rng=random.Random(3),
-                                   sleep=self.gate)
+                                   sleep=self.gate, backoff=GroupBackoff(GroupBackoffSettings(
+                                       1, round(self.settings.initial_schedule_penalty * 1000),
+                                       round(self.settings.max_schedule_penalty * 1000)), jitter=False))
 
     async def _decline(self, offer_ids, refuse_seconds):
         return True
@@ -191,7 +195,7 @@ def test_a_group_that_placed_nothing_backs_off_doubling_to_the_max():
     asyncio.run(scenario())
 
 
-def test_a_partly_placed_group_backs_off_and_a_fully_placed_one_goes_again_at_once():
+def test_a_group_that_placed_some_tries_the_rest_after_the_first_schedule_delay():
     async def scenario():
         settings = SchedulingSettings(first_schedule_delay=0.0, startup_delay=0.0, max_tasks_per_attempt=2,
                                       initial_schedule_penalty=1.0, max_schedule_penalty=5.0,
@@ -199,12 +203,13 @@ def test_a_partly_placed_group_backs_off_and_a_fully_placed_one_goes_again_at_on
         e = Env(settings=settings, capacity={"o1": 2, "o2": 1})
         ids = await _start(e, tasks=5)
         e.add_offers("o1")
-        await until(lambda: len(e.launches) == 1)       # 2 of 5 placed: the group goes again at once...
+        await until(lambda: len(e.launches) == 1)       # 2 of 5 placed: the rest after -first_schedule_delay...
         (group,) = e.sched._groups.values()
-        assert group.penalty == 0 and group.due == e.clock.now
+        assert group.penalty == 0.001 and group.due == e.clock.now + 0.001
         e.add_offers("o2")                              # ...and takes what the next offer has
+        await e.advance(0.001)
         await until(lambda: len(e.launches) == 2)
-        await until(lambda: group.penalty == 1.0)       # 1 of 2 placed: backs off
+        assert group.penalty == 0.001                   # 1 of 2 placed: still some, so no back-off (Aurora)
         assert [launch[1] for launch in e.launches] == [ids[:2], ids[2:3]]
         await e.sched.stop()
     asyncio.run(scenario())

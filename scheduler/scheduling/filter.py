@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from thermos_executor.aurora_api.gen.ttypes import MaintenanceMode, TaskConfig
 
-from scheduler.scheduling.constraints import (AttributeAggregate, Attributes, Rule, compile_constraints,
-                                              is_dedicated_task)
+from scheduler.scheduling.constraints import (AttributeAggregate, Attributes, Rule, check_constraints,
+                                              compile_constraints, is_dedicated_task)
 from scheduler.scheduling.offers import DEDICATED_ATTRIBUTE, HostOffer
 from scheduler.scheduling.resources import ResourceBag, ResourceType, demand_with_overhead, executor_overhead
 from scheduler.scheduling.veto import SHORTFALL, Veto
@@ -89,20 +89,10 @@ def judge(available: ResourceBag, attributes: Attributes, mode: int, unavailabil
     if unavailability_start_s is not None and now > unavailability_start_s - threshold_s:
         return _DRAINING
     # 3. Constraints, value before limit, the first failure only.
-    # (check_constraints, inlined: this runs for every offer of every attempt)
     if request.checks:
-        counts = request.aggregate.counts
-        for name, values, negated, limit, mismatch, unsatisfied in request.checks:
-            host_values = attributes.get(name)
-            if values is not None:
-                if (host_values is not None and not host_values.isdisjoint(values)) == negated:
-                    return mismatch
-            elif host_values is None:
-                return mismatch
-            else:
-                for value in host_values:
-                    if limit <= counts.get((name, value), 0):
-                        return unsatisfied
+        vetoed = check_constraints(request.checks, attributes, request.aggregate.counts)
+        if vetoed is not None:
+            return vetoed
     # 4. Resources (lowest scores): every short resource, in Aurora's order.
     d, a = request.demand, available
     if d.cpus <= a.cpus and d.ram_mb <= a.ram_mb and d.disk_mb <= a.disk_mb and d.ports <= a.ports \

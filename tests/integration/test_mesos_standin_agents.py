@@ -267,16 +267,14 @@ def test_cli_announces_in_zookeeper_until_sigterm(tmp_path, zookeeper):
 
 def thermos_task_info(task_id: str, cmdline: str) -> dict:
     """A TaskInfo running `cmdline` as one process under the real thermos_executor."""
+    from tests.task_data import encoded
     from thermos_executor.config import schema
 
     task = schema.Task(name="hello", processes=[schema.Process(name="p", cmdline=cmdline)],
-                       resources=schema.Resources(cpu=0.1, ram=1, disk=1))
+                       resources=schema.Resources(cpu=0.1, ram=schema.MB, disk=schema.MB))
     job = schema.Service(cluster="local", role="www-data", environment="test", name="hello", task=task)
-    data = {"task_id": task_id, "agent_host": "127.0.0.1", "instance_id": 0, "assigned_ports": {},
-            "job": {"role": "www-data", "environment": "test", "name": "hello"},
-            "config": json.loads(job.json_dumps())}
     command = f"{os.path.join(BIN, 'thermos_executor')} --nosetuid --stop_timeout_in_secs 30"
-    return task_info(task_id, command, json.dumps(data).encode(), {"cpus": 0.1, "mem": 32})
+    return task_info(task_id, command, encoded(job, task_id=task_id, host="127.0.0.1"), {"cpus": 0.1, "mem": 32})
 
 
 def test_observer_finds_every_agents_tasks_with_one_mesos_root_per_agent(tmp_path):

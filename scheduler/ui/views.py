@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 from dataclasses import dataclass, field
 
 from scheduler.api import summaries
@@ -185,7 +186,7 @@ def task_row(task, pending_reason) -> dict:
     host = a.slaveHost or ""
     last = events[-1] if events else {"time": "", "message": ""}
     return {"instance": a.instanceId, "task_id": a.taskId, "status": status_name(task.status), "host": host,
-            "observer": f"http://{host}:{OBSERVER_PORT}/task/{a.taskId}" if host else "",
+            "observer": f"http://{host}:{OBSERVER_PORT}/task/{quote(a.taskId, safe='')}" if host else "",
             "ports": sorted((a.assignedPorts or {}).items()), "resources": resources(a.task),
             "last_time": last["time"], "last_message": last["message"], "events": events,
             "failures": task.failureCount or 0, "ancestor": task.ancestorId or "",

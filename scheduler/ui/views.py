@@ -310,10 +310,14 @@ def _settings_rows(settings) -> list[tuple[str, str]]:
         return []
     names = ("updateGroupSize", "maxPerInstanceFailures", "maxFailedInstances", "minWaitInInstanceRunningMs",
              "rollbackOnFailure", "waitForBatchCompletion", "blockIfNoPulsesAfterMs", "slaAware")
-    rows = [(n, str(getattr(settings, n))) for n in names if getattr(settings, n) is not None]
+    rows = [(n, _text(getattr(settings, n))) for n in names if getattr(settings, n) is not None]
     if settings.updateOnlyTheseInstances:
         rows.append(("updateOnlyTheseInstances", ranges_text(settings.updateOnlyTheseInstances)))
     return rows
+
+
+def _text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 # -- cluster pages -------------------------------------------------------------------------------------------

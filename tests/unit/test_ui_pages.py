@@ -324,6 +324,7 @@ def test_updates_and_an_update_with_a_box_per_instance():
         boxes = re.findall(r'<span class="box ([a-z-]+)" title="instance (\d+)', body)
         assert boxes == [("updated", "0"), ("updating", "1"), ("failed", "2"), ("pending", "3"), ("pending", "4")]
         assert "1 of 5 instances done, 1 failed" in body
+        assert "<dt>rollbackOnFailure</dt><dd>true</dd>" in body
         assert rows(body, "update-events") == ["2023-11-14 22:13:20 ROLLING_FORWARD alice go"]
         assert "<b>sidecar</b>" in body and "&lt;script&gt;" in body and "<script>alert" not in body
         code, body = await get("/scheduler/www/prod/hello")

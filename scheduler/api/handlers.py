@@ -29,7 +29,7 @@ from scheduler.api import envelope, summaries
 from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummaryResult, GetJobsResult,
                                       GetPendingReasonResult, GetQuotaResult, PendingReason,
                                       GetTierConfigResult, JobSummary, JobSummaryResult, PopulateJobResult,
-                                      Resource, ResourceAggregate, ResponseCode, Result, RoleSummaryResult,
+                                      ResourceAggregate, ResponseCode, Result, RoleSummaryResult,
                                       ScheduleStatusResult, ServerInfo, TaskQuery, TierConfig)
 from scheduler.api.settings import ApiSettings
 from scheduler.api.state_manager import ChangeResult, InstanceCollision, StateManager
@@ -234,16 +234,12 @@ class SchedulerApi:
         _require_role(ownerRole)
         store = self._storage.store
         quota = store.quotas.get(ownerRole) or _aggregate(0.0, 0, 0)
-        tasks = store.tasks.fetch(TaskQuery(role=ownerRole, statuses=set(ACTIVE)))
-        consumption = {(prod, dedicated): [] for prod in (True, False) for dedicated in (True, False)}
-        for task in tasks:
-            config = task.assignedTask.task
-            consumption[bool(config.production), _dedicated(config)].append(config)
+        consumption = summaries.quota_consumption(store.tasks.fetch(TaskQuery(role=ownerRole, statuses=set(ACTIVE))))
         result = GetQuotaResult(quota=quota,
-                                prodSharedConsumption=_consumed(consumption[True, False]),
-                                nonProdSharedConsumption=_consumed(consumption[False, False]),
-                                prodDedicatedConsumption=_consumed(consumption[True, True]),
-                                nonProdDedicatedConsumption=_consumed(consumption[False, True]))
+                                prodSharedConsumption=consumption[True, False],
+                                nonProdSharedConsumption=consumption[False, False],
+                                prodDedicatedConsumption=consumption[True, True],
+                                nonProdDedicatedConsumption=consumption[False, True])
         return self._ok(Result(getQuotaResult=result))
 
     @answered
@@ -329,23 +325,8 @@ def _without_executor_config(task):
     return task
 
 
-def _dedicated(config) -> bool:
-    return any(c.name == configs.DEDICATED_ATTRIBUTE for c in config.constraints or ())
-
-
 def _aggregate(cpus: float, ram_mb: int, disk_mb: int) -> ResourceAggregate:
-    return ResourceAggregate(resources={Resource(numCpus=float(cpus)), Resource(ramMb=ram_mb),
-                                        Resource(diskMb=disk_mb)})
-
-
-def _consumed(configs_: list) -> ResourceAggregate:
-    totals = {"numCpus": 0.0, "ramMb": 0, "diskMb": 0}
-    for config in configs_:
-        for resource in config.resources or ():
-            for kind in totals:
-                if getattr(resource, kind) is not None:
-                    totals[kind] += getattr(resource, kind)
-    return _aggregate(totals["numCpus"], totals["ramMb"], totals["diskMb"])
+    return summaries.aggregate(cpus, ram_mb, disk_mb)
 
 
 def _quota(quota: ResourceAggregate) -> ResourceAggregate:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, RoleSummary,
-                                      ScheduledTask)
+from scheduler.api.config import DEDICATED_ATTRIBUTE
 from scheduler.state.status import ScheduleStatus
+from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, Resource,
+                                                    ResourceAggregate, RoleSummary, ScheduledTask)
 
 S = ScheduleStatus
 
@@ -89,6 +90,36 @@ def ranges(numbers: Iterable[int]) -> list[Range]:
         else:
             result.append(Range(first=n, last=n))
     return result
+
+
+def resource_totals(configs: Iterable) -> dict[str, float | int]:
+    """The CPUs, RAM and disk (MB) of these TaskConfigs, summed (QuotaManager's ResourceBag)."""
+    totals = {"numCpus": 0.0, "ramMb": 0, "diskMb": 0}
+    for config in configs:
+        for resource in config.resources or ():
+            for kind in totals:
+                if getattr(resource, kind) is not None:
+                    totals[kind] += getattr(resource, kind)
+    return totals
+
+
+def aggregate(cpus: float, ram_mb: int, disk_mb: int) -> ResourceAggregate:
+    return ResourceAggregate(resources={Resource(numCpus=float(cpus)), Resource(ramMb=ram_mb),
+                                        Resource(diskMb=disk_mb)})
+
+
+def is_dedicated(config) -> bool:
+    return any(c.name == DEDICATED_ATTRIBUTE for c in config.constraints or ())
+
+
+def quota_consumption(active: Iterable[ScheduledTask]) -> dict[tuple[bool, bool], ResourceAggregate]:
+    """getQuota's four consumptions of a role's active tasks, by (production, dedicated)."""
+    groups: dict[tuple[bool, bool], list] = {(p, d): [] for p in (True, False) for d in (True, False)}
+    for task in active:
+        config = task.assignedTask.task
+        groups[bool(config.production), is_dedicated(config)].append(config)
+    return {k: aggregate(**{"cpus": t["numCpus"], "ram_mb": t["ramMb"], "disk_mb": t["diskMb"]})
+            for k, t in ((k, resource_totals(v)) for k, v in groups.items())}
 
 
 def _latest_event_ms(task: ScheduledTask) -> int:

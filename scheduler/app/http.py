@@ -5,7 +5,8 @@
     /vars            Aurora's ``name value`` lines, sorted;  /vars.json: the same as a JSON object
     /metrics         the same in Prometheus text format
     POST /api        Aurora's Thrift API (scheduler.api.endpoint), served by the leader
-    UI paths         (/scheduler..., /updates, ...) leader-only like /api; no UI yet, so the leader says 404
+    UI paths         (/scheduler..., /updates, ...) the web pages of scheduler.ui, leader-only like /api;
+                     /assets/... their static files (served by any scheduler)
 
 Non-leaders answer /api and the UI paths with 307 to the advertised leader's URL (same path and query), or
 503 when no leader is known; a request carrying the ``Bypass-Leader-Redirect`` header is served here
@@ -22,6 +23,7 @@ from __future__ import annotations
 from tornado import web
 
 from scheduler.api.endpoint import ApiHandler
+from scheduler.ui import handlers as ui
 from thermos_executor.daemon.http import BaseHandler, HealthHandler, MetricsHandler, VarsHandler, VarsJsonHandler
 
 BYPASS = "Bypass-Leader-Redirect"
@@ -60,9 +62,8 @@ class Api(_LeaderOnly, ApiHandler):
         ApiHandler.initialize(self, handler)
 
 
-class Ui(_LeaderOnly):
-    def get(self, *_):
-        raise web.HTTPError(404, reason="no web UI yet")
+class Ui(_LeaderOnly, ui.NoSuchPage):
+    """A UI path no page serves (/utilization, ...): 404 on the leader, redirected elsewhere."""
 
 
 class Health(_Base, HealthHandler):
@@ -104,5 +105,6 @@ def make_app(daemon, api) -> web.Application:
         (r"/vars\.json", VarsJson, args),
         (r"/metrics", Metrics, args),
         (r"/api", Api, {"daemon": daemon, "handler": api}),
+        *((path, type(page.__name__, (_LeaderOnly, page), {}), args) for path, page in ui.ROUTES),
         (UI_PATHS, Ui, args),
-    ], log_function=lambda handler: None)
+    ], log_function=lambda handler: None, **ui.SETTINGS)

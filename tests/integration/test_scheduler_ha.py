@@ -78,6 +78,8 @@ def test_one_leader_redirects_and_create_job(cluster, zookeeper):
     assert (status, headers["Location"]) == (307, f"http://127.0.0.1:{port}/api")
     status, _, headers = http_get(cluster.http_ports[follower], "/scheduler/www?x=1")
     assert (status, headers["Location"]) == (307, f"http://127.0.0.1:{port}/scheduler/www?x=1")
+    status, page, _ = http_get(port, "/scheduler/www")            # the leader serves the page
+    assert status == 200 and 'href="/scheduler/www/prod/hello-json"' in page
 
     def bypass_send(body, content_type):
         status, data, _ = _post(cluster.http_ports[follower], body,

@@ -36,6 +36,9 @@ FORBIDDEN = {
     # The Mesos glue: below the daemon, never imported by the API, storage or rules.
     "scheduler.framework": ("scheduler.app", "scheduler.mesos_standin", "scheduler.ui", "scheduler.client",
                             "thermos_observer"),
+    # The web pages read the daemon's objects they are handed; they import no I/O layer of the scheduler.
+    "scheduler.ui": ("scheduler.log", "scheduler.mesos_standin", "scheduler.storage", "scheduler.framework",
+                     "scheduler.app", "scheduler.client", "thermos_observer"),
     # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
     "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "scheduler.framework", "thermos_observer",
                           "tornado"),

@@ -1,5 +1,5 @@
 """The scheduler's HTTP surface against a stand-in daemon: /leaderhealth's three answers, redirects of /api and
-UI paths (307 to the leader, 503 with none, the bypass header), metrics formats."""
+UI paths (307 to the leader, 503 with none, the bypass header; served on the leader), metrics formats."""
 import asyncio
 import json
 
@@ -10,9 +10,20 @@ from tornado.netutil import bind_sockets
 from scheduler.app.http import make_app
 
 
+class FakeStorage:
+    state = "PREPARED"
+
+    def __init__(self):
+        from scheduler.storage.store import Store
+        self.store = Store()
+
+
 class FakeDaemon:
     leading = False
     leader = None
+
+    def __init__(self):
+        self.storage = FakeStorage()
 
     def vars(self):
         return {"task_store_PENDING": 2, "framework_registered": 0}
@@ -58,10 +69,15 @@ def test_redirects_and_the_bypass_header():
         assert (reply.code, reply.headers["Location"]) == (307, "http://sched2:8081/api?a=1")
         reply = await fetch("/updates")
         assert (reply.code, reply.headers["Location"]) == (307, "http://sched2:8081/updates")
-        # Bypassed (or leading): served here; no UI yet, so 404.
-        assert (await fetch("/updates", headers={"Bypass-Leader-Redirect": "true"})).code == 404
+        # Bypassed (or leading): served here; a follower holds no state, so 503 (storage not READY).
+        reply = await fetch("/updates", headers={"Bypass-Leader-Redirect": "true"})
+        assert reply.code == 503 and b"Storage is not READY" in reply.body
         daemon.leading = True
-        assert (await fetch("/scheduler")).code == 404
+        daemon.storage.state = "READY"
+        assert (await fetch("/scheduler")).code == 200
+        assert (await fetch("/utilization")).code == 404      # a UI path no page serves
+        reply = await fetch("/scheduler/nobody")
+        assert reply.code == 404 and b"no jobs of role nobody" in reply.body
     serve(check)
 
 

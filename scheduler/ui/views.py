@@ -1,0 +1,426 @@
+"""What each page shows, computed from the leader's in-memory state: pure functions, no tornado, no I/O.
+
+Every function takes the store (`scheduler.storage.store.Store`, read only) and whatever else the page needs
+(a pending-reason function, held offers, tiers) and returns plain values the templates print; the templates
+escape every one of them. Summaries the Thrift API also answers (job stats, role summaries, config groups,
+quota consumption) come from `scheduler.api.summaries`, never from a second copy here.
+
+`NotFound` is raised for a role, job or update the store does not know, so the page answers 404.
+Large jobs are paged (`Page`): a job page of thousands of tasks renders one page of rows, while its counts
+cover every task.
+"""
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote
+from dataclasses import dataclass, field
+
+from scheduler.api import summaries
+from scheduler.state.status import ACTIVE, ScheduleStatus
+from thermos_executor.aurora_api.gen.ttypes import (CronCollisionPolicy, JobUpdateAction, JobUpdateStatus,
+                                                    MaintenanceMode, TaskQuery)
+
+S = ScheduleStatus
+OBSERVER_PORT = 1338
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+
+class NotFound(LookupError):
+    """The page names something the scheduler does not know (404); the message says what."""
+
+
+# -- formatting ----------------------------------------------------------------------------------------------
+def fmt_ms(ms: int | None) -> str:
+    """Epoch milliseconds as UTC `YYYY-MM-DD HH:MM:SS`, "" when unset."""
+    if not ms:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
+
+
+def status_name(status) -> str:
+    try:
+        return S(status).name
+    except ValueError:
+        return str(status)
+
+
+def enum_name(enum, value) -> str:
+    return enum._VALUES_TO_NAMES.get(value, str(value)) if value is not None else ""
+
+
+def fmt_mb(mb: float | int | None) -> str:
+    mb = mb or 0
+    return f"{mb / 1024:g} GiB" if mb >= 1024 and mb % 1024 == 0 else f"{mb:g} MiB"
+
+
+def resources(config) -> dict:
+    """cpus, ram, disk, ports (names), gpus of a TaskConfig, printable."""
+    found = {"cpus": 0.0, "ram": 0, "disk": 0, "gpus": 0, "ports": []}
+    for r in config.resources or ():
+        if r.numCpus is not None:
+            found["cpus"] += r.numCpus
+        elif r.ramMb is not None:
+            found["ram"] += r.ramMb
+        elif r.diskMb is not None:
+            found["disk"] += r.diskMb
+        elif r.numGpus is not None:
+            found["gpus"] += r.numGpus
+        elif r.namedPort is not None:
+            found["ports"].append(r.namedPort)
+    return {"cpus": f"{found['cpus']:g}", "ram": fmt_mb(found["ram"]), "disk": fmt_mb(found["disk"]),
+            "gpus": found["gpus"], "ports": sorted(found["ports"])}
+
+
+def ranges_text(ranges) -> str:
+    """Instance ranges as `0-9, 12`."""
+    parts = sorted((r.first, r.last) for r in ranges or ())
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def instances_of(ranges) -> list[int]:
+    return sorted({i for r in ranges or () for i in range(r.first, r.last + 1)})
+
+
+# -- paging --------------------------------------------------------------------------------------------------
+@dataclass
+class Page:
+    """One page of `total` rows: rows [offset, offset + size)."""
+    offset: int
+    size: int
+    total: int
+    rows: list = field(default_factory=list)
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.size, self.total)
+
+    @property
+    def previous(self) -> int | None:
+        return max(0, self.offset - self.size) if self.offset > 0 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.offset + self.size if self.offset + self.size < self.total else None
+
+
+def page(rows: list, offset: int, size: int) -> Page:
+    return Page(offset, size, len(rows), rows[offset:offset + size])
+
+
+# -- roles and jobs ------------------------------------------------------------------------------------------
+def roles(store) -> list[dict]:
+    """/scheduler: every role with a job or a cron job: its job counts and task counts."""
+    by_role: dict[str, list] = {}
+    for task in store.tasks:
+        by_role.setdefault(task.assignedTask.task.job.role, []).append(task)
+    rows = []
+    for summary in summaries.role_summaries(store.tasks.job_keys(), store.cron_jobs):
+        stats = summaries.job_stats(by_role.get(summary.role, ()))
+        rows.append({"role": summary.role, "jobs": summary.jobCount, "cron_jobs": summary.cronJobCount,
+                     "tasks": len(by_role.get(summary.role, ())), "stats": stats})
+    return sorted(rows, key=lambda r: r["role"])
+
+
+def role_jobs(store, role: str, env: str | None = None) -> list[dict]:
+    """/scheduler/<role>[/<env>]: the jobs (with tasks, or cron templates) with their task counts."""
+    tasks = summaries.by_job(store.tasks.fetch(TaskQuery(role=role, environment=env)))
+    keys = set(tasks) | {k for k in store.cron_jobs if k[0] == role and (env is None or k[1] == env)}
+    if not keys:
+        raise NotFound(f"no jobs in {role}/{env}" if env is not None else f"no jobs of role {role}")
+    rows = []
+    for key in sorted(keys):
+        job_tasks = tasks.get(key, [])
+        cron = store.cron_jobs.get(key)
+        config = summaries.latest_active(job_tasks).assignedTask.task if job_tasks else cron.taskConfig
+        rows.append({"role": key[0], "env": key[1], "name": key[2], "stats": summaries.job_stats(job_tasks),
+                     "kind": "cron" if cron is not None else "service" if config.isService else "job",
+                     "tier": config.tier or "", "production": bool(config.production),
+                     "cron_schedule": cron.cronSchedule if cron is not None else ""})
+    return rows
+
+
+def job_page(store, key: tuple[str, str, str], pending_reason, *, active_offset: int = 0,
+             finished_offset: int = 0, size: int = PAGE_SIZE) -> dict:
+    """/scheduler/<role>/<env>/<job>: counts over every task, then one page of active tasks (by instance)
+    and one of finished tasks (latest first), the config groups of the active tasks, the cron template and
+    the job's updates. `pending_reason(task_config)` says why PENDING tasks of that config wait."""
+    role, env, name = key
+    tasks = store.tasks.fetch(TaskQuery(role=role, environment=env, jobName=name))
+    cron = store.cron_jobs.get(key)
+    updates = [u for k, u in store.job_updates.items() if k[0] == key]
+    if not tasks and cron is None and not updates:
+        raise NotFound(f"no job {role}/{env}/{name}")
+    active = sorted((t for t in tasks if t.status in ACTIVE), key=lambda t: t.assignedTask.instanceId)
+    finished = sorted((t for t in tasks if t.status not in ACTIVE), key=_latest_ms, reverse=True)
+    reasons: dict[int, str] = {}
+
+    def reason(config) -> str:
+        found = reasons.get(id(config))
+        if found is None:
+            found = reasons[id(config)] = pending_reason(config) or "not yet tried"
+        return found
+
+    active_page = page(active, active_offset, size)
+    finished_page = page(finished, finished_offset, size)
+    active_page.rows = [task_row(t, reason) for t in active_page.rows]
+    finished_page.rows = [task_row(t, reason) for t in finished_page.rows]
+    groups = sorted(summaries.config_groups(active), key=lambda g: min(r.first for r in g.instances))
+    return {"role": role, "env": env, "name": name, "stats": summaries.job_stats(tasks),
+            "active": active_page, "finished": finished_page,
+            "configs": [config_summary(g.config, ranges_text(g.instances)) for g in groups],
+            "cron": cron_row(key, cron) if cron is not None else None,
+            "updates": sorted((update_row(u) for u in updates), key=lambda r: r["modified_ms"], reverse=True)}
+
+
+def task_row(task, pending_reason) -> dict:
+    """One task: status, host with its observer link, ports, resources, last event, every event."""
+    a = task.assignedTask
+    events = [{"time": fmt_ms(e.timestamp), "status": status_name(e.status), "message": e.message or "",
+               "scheduler": e.scheduler or ""} for e in task.taskEvents or ()]
+    host = a.slaveHost or ""
+    last = events[-1] if events else {"time": "", "message": ""}
+    return {"instance": a.instanceId, "task_id": a.taskId, "status": status_name(task.status), "host": host,
+            "observer": f"http://{host}:{OBSERVER_PORT}/task/{quote(a.taskId, safe='')}" if host else "",
+            "ports": sorted((a.assignedPorts or {}).items()), "resources": resources(a.task),
+            "last_time": last["time"], "last_message": last["message"], "events": events,
+            "failures": task.failureCount or 0, "ancestor": task.ancestorId or "",
+            "pending_reason": pending_reason(a.task) if task.status == S.PENDING else ""}
+
+
+def config_summary(config, instances: str) -> dict:
+    """What a TaskConfig asks for, printable: resources, tier, constraints, metadata, the processes of its
+    Thermos task (names and command lines, from the executor data)."""
+    return {"instances": instances, "resources": resources(config), "tier": config.tier or "",
+            "production": bool(config.production), "service": bool(config.isService),
+            "priority": config.priority or 0, "max_failures": config.maxTaskFailures,
+            "owner": config.owner.user if config.owner else "", "contact": config.contactEmail or "",
+            "constraints": sorted(_constraint_text(c) for c in config.constraints or ()),
+            "metadata": sorted((m.key, m.value) for m in config.metadata or ()),
+            "processes": processes(config)}
+
+
+def processes(config) -> list[tuple[str, str]]:
+    """(name, cmdline) of each process in the Thermos task of the executor data; [] if it has none."""
+    data = config.executorConfig.data if config.executorConfig else None
+    try:
+        task = json.loads(data or "{}").get("task") or {}
+        return [(str(p.get("name", "")), str(p.get("cmdline", ""))) for p in task.get("processes") or ()
+                if isinstance(p, dict)]
+    except (ValueError, AttributeError, TypeError):
+        return []
+
+
+def _constraint_text(c) -> str:
+    if c.constraint is None:
+        return c.name
+    if c.constraint.limit is not None:
+        return f"{c.name} limit:{c.constraint.limit.limit}"
+    value = c.constraint.value
+    return f"{c.name} {'!' if value.negated else ''}{','.join(sorted(value.values or ()))}"
+
+
+def _latest_ms(task) -> int:
+    return task.taskEvents[-1].timestamp if task.taskEvents else 0
+
+
+# -- pending tasks -------------------------------------------------------------------------------------------
+def pending(store, pending_reason) -> list[dict]:
+    """/pendingtasks: PENDING tasks grouped by job and config (one reason per group, as placement judges a
+    group), largest groups first."""
+    rows = []
+    for key, tasks in summaries.by_job(store.tasks.fetch(TaskQuery(statuses={S.PENDING}))).items():
+        for group in summaries.config_groups(tasks):
+            count = sum(r.last - r.first + 1 for r in group.instances)
+            rows.append({"role": key[0], "env": key[1], "name": key[2], "count": count,
+                         "instances": ranges_text(group.instances),
+                         "reason": pending_reason(group.config) or "not yet tried",
+                         "resources": resources(group.config)})
+    return sorted(rows, key=lambda r: (-r["count"], r["role"], r["env"], r["name"]))
+
+
+# -- updates -------------------------------------------------------------------------------------------------
+_ACTION_CLASS = {JobUpdateAction.INSTANCE_UPDATED: "updated", JobUpdateAction.INSTANCE_ROLLED_BACK: "rolled-back",
+                 JobUpdateAction.INSTANCE_UPDATING: "updating", JobUpdateAction.INSTANCE_ROLLING_BACK: "rolling-back",
+                 JobUpdateAction.INSTANCE_UPDATE_FAILED: "failed",
+                 JobUpdateAction.INSTANCE_ROLLBACK_FAILED: "failed"}
+
+
+def update_row(details) -> dict:
+    s = details.update.summary
+    state = s.state
+    desired = details.update.instructions.desiredState if details.update.instructions else None
+    return {"role": s.key.job.role, "env": s.key.job.environment, "name": s.key.job.name, "id": s.key.id,
+            "user": s.user or "", "status": enum_name(JobUpdateStatus, state.status if state else None),
+            "created": fmt_ms(state.createdTimestampMs if state else None),
+            "modified": fmt_ms(state.lastModifiedTimestampMs if state else None),
+            "modified_ms": (state.lastModifiedTimestampMs or 0) if state else 0,
+            "instances": ranges_text(desired.instances) if desired else ""}
+
+
+def updates(store, offset: int = 0, size: int = PAGE_SIZE) -> Page:
+    """/updates: every stored update, latest change first."""
+    rows = sorted((update_row(u) for u in store.job_updates.values()), key=lambda r: r["modified_ms"],
+                  reverse=True)
+    return page(rows, offset, size)
+
+
+def update_page(store, key: tuple[str, str, str], update_id: str) -> dict:
+    """/scheduler/<role>/<env>/<job>/update/<id>: the update, one coloured box per instance (its latest
+    instance action: pending, updating, updated, rolling back, rolled back, failed), and its events."""
+    details = store.job_updates.get((key, update_id))
+    if details is None:
+        raise NotFound(f"no update {update_id} of {'/'.join(key)}")
+    instructions = details.update.instructions
+    desired = instructions.desiredState if instructions else None
+    settings = instructions.settings if instructions else None
+    latest: dict[int, object] = {}
+    for event in sorted(details.instanceEvents or (), key=lambda e: e.timestampMs or 0):
+        latest[event.instanceId] = event
+    wanted = set(instances_of(desired.instances) if desired else ())
+    if settings is not None and settings.updateOnlyTheseInstances:
+        wanted &= set(instances_of(settings.updateOnlyTheseInstances))
+    initial = {i for c in (instructions.initialState if instructions else ()) or () for i in instances_of(c.instances)}
+    boxes = []
+    for i in sorted(wanted | initial | set(latest)):
+        event = latest.get(i)
+        boxes.append({"instance": i, "class": _ACTION_CLASS.get(event.action, "pending") if event else "pending",
+                      "action": enum_name(JobUpdateAction, event.action) if event else "PENDING",
+                      "time": fmt_ms(event.timestampMs) if event else ""})
+    done = sum(b["class"] in ("updated", "rolled-back") for b in boxes)
+    config = config_summary(desired.task, ranges_text(desired.instances)) if desired and desired.task else None
+    return {**update_row(details), "boxes": boxes, "done": done, "failed": sum(b["class"] == "failed" for b in boxes),
+            "config": config,
+            "settings": _settings_rows(settings),
+            "metadata": sorted((m.key, m.value) for m in details.update.summary.metadata or ()),
+            "events": [{"time": fmt_ms(e.timestampMs), "status": enum_name(JobUpdateStatus, e.status),
+                        "user": e.user or "", "message": e.message or ""} for e in details.updateEvents or ()],
+            "instance_events": [{"time": fmt_ms(e.timestampMs), "instance": e.instanceId,
+                                 "action": enum_name(JobUpdateAction, e.action), "message": e.message or ""}
+                                for e in details.instanceEvents or ()]}
+
+
+def _settings_rows(settings) -> list[tuple[str, str]]:
+    if settings is None:
+        return []
+    names = ("updateGroupSize", "maxPerInstanceFailures", "maxFailedInstances", "minWaitInInstanceRunningMs",
+             "rollbackOnFailure", "waitForBatchCompletion", "blockIfNoPulsesAfterMs", "slaAware")
+    rows = [(n, _text(getattr(settings, n))) for n in names if getattr(settings, n) is not None]
+    if settings.updateOnlyTheseInstances:
+        rows.append(("updateOnlyTheseInstances", ranges_text(settings.updateOnlyTheseInstances)))
+    return rows
+
+
+def _text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+# -- cluster pages -------------------------------------------------------------------------------------------
+def cron_row(key, job) -> dict:
+    return {"role": key[0], "env": key[1], "name": key[2], "schedule": job.cronSchedule or "",
+            "policy": enum_name(CronCollisionPolicy, job.cronCollisionPolicy), "instances": job.instanceCount,
+            "owner": job.owner.user if job.owner else ""}
+
+
+def cron_jobs(store) -> list[dict]:
+    """/cron: the stored cron templates."""
+    return [cron_row(key, job) for key, job in sorted(store.cron_jobs.items())]
+
+
+def quotas(store) -> list[dict]:
+    """/quotas: each role with a quota or active tasks: its quota and getQuota's consumptions."""
+    active = summaries.by_job(store.tasks.fetch(TaskQuery(statuses=set(ACTIVE))))
+    by_role: dict[str, list] = {}
+    for key, tasks in active.items():
+        by_role.setdefault(key[0], []).extend(tasks)
+    rows = []
+    for role in sorted(set(store.quotas) | set(by_role)):
+        consumption = summaries.quota_consumption(by_role.get(role, ()))
+        quota = store.quotas.get(role)
+        rows.append({"role": role, "quota": _aggregate_text(quota) if quota is not None else None,
+                     "prod_shared": _aggregate_text(consumption[True, False]),
+                     "nonprod_shared": _aggregate_text(consumption[False, False]),
+                     "prod_dedicated": _aggregate_text(consumption[True, True]),
+                     "nonprod_dedicated": _aggregate_text(consumption[False, True])})
+    return rows
+
+
+def _aggregate_text(aggregate) -> dict:
+    totals = summaries.resource_totals([aggregate])
+    return {"cpus": f"{totals['numCpus']:g}", "ram": fmt_mb(totals["ramMb"]), "disk": fmt_mb(totals["diskMb"])}
+
+
+def agents(store) -> list[dict]:
+    """/agents: every host the scheduler has attributes of: agent id, mode, attributes, active tasks."""
+    rows = []
+    for host, attributes in sorted(store.host_attributes.items()):
+        active = store.tasks.fetch(TaskQuery(slaveHosts={host}, statuses=set(ACTIVE)))
+        rows.append({"host": host, "agent_id": attributes.slaveId or "",
+                     "mode": enum_name(MaintenanceMode, attributes.mode or MaintenanceMode.NONE),
+                     "attributes": sorted((a.name, ",".join(sorted(a.values or ())))
+                                          for a in attributes.attributes or ()),
+                     "active_tasks": len(active)})
+    return rows
+
+
+def maintenance(store) -> dict[str, list[dict]]:
+    """/maintenance: hosts in each maintenance mode but NONE; a draining host lists the tasks still on it."""
+    modes: dict[str, list[dict]] = {"SCHEDULED": [], "DRAINING": [], "DRAINED": []}
+    for host, attributes in sorted(store.host_attributes.items()):
+        mode = enum_name(MaintenanceMode, attributes.mode or MaintenanceMode.NONE)
+        if mode not in modes:
+            continue
+        tasks = []
+        if mode == "DRAINING":
+            tasks = sorted(t.assignedTask.taskId for t in store.tasks.fetch(TaskQuery(slaveHosts={host},
+                                                                                      statuses=set(ACTIVE))))
+        request = store.maintenance.get(host)
+        modes[mode].append({"host": host, "tasks": tasks,
+                            "requested": fmt_ms(request.createdTimestampMs) if request else "",
+                            "timeout": f"{request.timeoutSecs} s" if request and request.timeoutSecs else ""})
+    return modes
+
+
+def offers(held) -> list[dict]:
+    """/offers: the offers the scheduler holds (scheduler.framework.offers.HeldOffer), from their Mesos JSON."""
+    rows = []
+    for offer in sorted(held, key=lambda h: (h.hostname, h.offer_id)):
+        raw = offer.raw or {}
+        rows.append({"id": offer.offer_id, "host": offer.hostname, "agent_id": offer.agent_id,
+                     "resources": [_mesos_resource(r) for r in raw.get("resources") or ()],
+                     "attributes": [_mesos_attribute(a) for a in raw.get("attributes") or ()]})
+    return rows
+
+
+def _mesos_resource(r: dict) -> str:
+    name = r.get("name", "?")
+    role = r.get("role") or (r.get("reservations") or [{}])[-1].get("role")
+    suffix = f" ({role})" if role and role != "*" else ""
+    if "scalar" in r:
+        return f"{name}: {r['scalar'].get('value', 0):g}{suffix}"
+    if "ranges" in r:
+        spans = ", ".join(f"{x.get('begin')}-{x.get('end')}" for x in r["ranges"].get("range") or ())
+        return f"{name}: [{spans}]{suffix}"
+    if "set" in r:
+        return f"{name}: {{{', '.join(r['set'].get('item') or ())}}}{suffix}"
+    return name + suffix
+
+
+def _mesos_attribute(a: dict) -> str:
+    name = a.get("name", "?")
+    if "text" in a:
+        return f"{name}: {a['text'].get('value', '')}"
+    if "scalar" in a:
+        return f"{name}: {a['scalar'].get('value', 0):g}"
+    return name
+
+
+def tiers(tiers_) -> dict:
+    """/tiers: the default tier and each tier's settings (scheduler.api.settings.Tiers)."""
+    return {"default": tiers_.default,
+            "tiers": [{"name": n, "preemptible": t.preemptible, "revocable": t.revocable} for n, t in tiers_.tiers]}

@@ -38,7 +38,9 @@ RPC_MAXIMUM_WAIT = 600.0
 SERVERSET_TIMEOUT = 10.0
 MAX_REDIRECTS = 5
 USER_AGENT = "Aurora V2"
-CONTENT_TYPE = "application/x-thrift"
+# Thrift binary as the scheduler names it (scheduler.api.protocol.BINARY): plain application/x-thrift it reads
+# as TJSON, the web UI's encoding.
+CONTENT_TYPE = "application/vnd.apache.thrift.binary"
 
 
 class CouldNotConnect(Exception):
@@ -227,7 +229,7 @@ class SchedulerProxy:
                     details = ", ".join(d.message for d in reply.details or [] if d.message)
                     raise CouldNotConnect(f"scheduler busy: {details or 'ERROR_TRANSIENT'}")
                 return reply
-            except (TTransport.TTransportException, CouldNotConnect, EOFError) as error:
+            except (TTransport.TTransportException, CouldNotConnect) as error:
                 last = str(error) or type(error).__name__
             self.invalidate()
             elapsed = self._clock.monotonic() - start

@@ -36,6 +36,10 @@ FORBIDDEN = {
     # The Mesos glue: below the daemon, never imported by the API, storage or rules.
     "scheduler.framework": ("scheduler.app", "scheduler.mesos_standin", "scheduler.ui", "scheduler.client",
                             "thermos_observer"),
+    # The client speaks only the Thrift API (and reads configs): nothing of the scheduler's insides.
+    "scheduler.client": ("scheduler.log", "scheduler.storage", "scheduler.state", "scheduler.scheduling",
+                         "scheduler.framework", "scheduler.app", "scheduler.mesos_standin", "scheduler.ui",
+                         "thermos_observer"),
     # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
     "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "scheduler.framework", "thermos_observer",
                           "tornado"),

@@ -41,7 +41,7 @@ def main() -> None:
         assert client.createJob(job_config(JOB, d)).responseCode == ResponseCode.OK
         os.makedirs(os.path.join(d, "etc"))
         with open(os.path.join(d, "etc", "clusters.json"), "w") as f:
-            json.dump([{"name": "bench", "zk": zk.endpoints, "scheduler_zk_path": cluster.sched.serverset}], f)
+            f.write(json.dumps([{"name": "bench", "zk": zk.endpoints, "scheduler_zk_path": cluster.sched.serverset}]))
         env = {**os.environ, "AURORA_CONFIG_ROOT": os.path.join(d, "etc"), "HOME": d}
         query = TaskQuery(jobKeys={JobKey(role="www", environment="prod", name="big")})
         client_ms, raw_ms, lines = [], [], 0

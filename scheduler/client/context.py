@@ -132,17 +132,20 @@ def combine_messages(reply) -> str:
 
 
 class Api:
-    """A cluster's SchedulerProxy whose failures to reach any scheduler are CommandErrors (exit 7)."""
+    """A cluster's SchedulerProxy whose failures to reach any scheduler are CommandErrors (exit 7; 30 for a
+    401/403)."""
 
     def __init__(self, proxy):
         self.proxy = proxy
 
     def _guard(self, call, *args):
-        from .scheduler_client import CouldNotConnect, SchedulerUnreachable
+        from .scheduler_client import AuthError, CouldNotConnect, SchedulerUnreachable
         try:
             return call(*args)
         except (SchedulerUnreachable, CouldNotConnect) as e:
             raise CommandError(exits.EXIT_NETWORK_ERROR, str(e)) from None
+        except AuthError as e:
+            raise CommandError(exits.EXIT_AUTH_ERROR, str(e)) from None
 
     @property
     def url(self) -> str:

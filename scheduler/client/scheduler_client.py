@@ -38,8 +38,7 @@ RPC_MAXIMUM_WAIT = 600.0
 SERVERSET_TIMEOUT = 10.0
 MAX_REDIRECTS = 5
 USER_AGENT = "Aurora V2"
-# Thrift binary as the scheduler names it (scheduler.api.protocol.BINARY): plain application/x-thrift it reads
-# as TJSON, the web UI's encoding.
+# Aurora's TRequestsTransport sends and accepts this (a plain application/x-thrift body is read as TJSON).
 CONTENT_TYPE = "application/vnd.apache.thrift.binary"
 
 
@@ -49,6 +48,10 @@ class CouldNotConnect(Exception):
 
 class SchedulerUnreachable(Exception):
     """Every attempt failed until the retry deadline."""
+
+
+class AuthError(Exception):
+    """The scheduler answered 401 or 403 (Aurora's TRequestsTransport.AuthError): not retried."""
 
 
 def _seconds(name: str, default: float) -> float:
@@ -109,6 +112,8 @@ def post(url: str, body: bytes, timeout: float, headers: dict | None = None) -> 
             if error.code in (307, 308) and location:
                 url = urllib.parse.urljoin(url, location)
                 continue
+            if error.code in (401, 403):
+                raise AuthError(f"HTTP {error.code} from {url}: not authorized") from None
             detail = error.read().decode(errors="replace").strip().splitlines()
             raise TTransport.TTransportException(
                 message=f"HTTP {error.code} from {url}" + (f": {detail[0]}" if detail else "")) from None

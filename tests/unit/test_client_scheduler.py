@@ -138,3 +138,26 @@ def test_post_follows_307_with_the_body():
         server.server_close()
     assert [(path, body) for path, body, _ in seen] == [("/api", b"call"), ("/leader/api", b"call")]
     assert seen[0][2] == "application/vnd.apache.thrift.binary"
+
+
+def test_401_and_403_are_auth_errors_not_retried():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        clock = FakeClock()
+        p = SchedulerProxy(Cluster("c", scheduler_uri=f"http://127.0.0.1:{server.server_port}"), clock=clock)
+        with pytest.raises(scheduler_client.AuthError, match="HTTP 401"):
+            p.getJobs("www")
+        assert clock.sleeps == []
+    finally:
+        server.shutdown()
+        server.server_close()

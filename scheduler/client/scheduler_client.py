@@ -189,6 +189,7 @@ class SchedulerProxy:
         self._on_retry = on_retry or (lambda message: print(message, file=sys.stderr))
         self._uri: str | None = None
         self._client = None
+        self._zk_timeout = SERVERSET_TIMEOUT
 
     # -- where the scheduler is
 
@@ -202,7 +203,7 @@ class SchedulerProxy:
     def raw_url(self) -> str:
         """The leading scheduler's base URI (looked up once)."""
         if self._uri is None:
-            self._uri = (scheduler_uri_from_zk(self.cluster) if self.cluster.zk
+            self._uri = (scheduler_uri_from_zk(self.cluster, self._zk_timeout) if self.cluster.zk
                          else self.cluster.scheduler_uri).rstrip("/")
         return self._uri
 
@@ -228,6 +229,8 @@ class SchedulerProxy:
         start = self._clock.monotonic()
         last = None
         while True:
+            # A ZooKeeper lookup never outlasts the call's own deadline (but gets at least a second).
+            self._zk_timeout = min(SERVERSET_TIMEOUT, max(1.0, self.maximum_wait - (self._clock.monotonic() - start)))
             try:
                 reply = getattr(self._thrift_client(), method)(*args)
                 if reply is not None and reply.responseCode == ResponseCode.ERROR_TRANSIENT:

@@ -149,6 +149,30 @@ def test_diff_inspect_config_list_quota(cluster, aurora):
     assert r.returncode == 0 and r.stdout.strip().endswith("/scheduler/www/prod/diffy")
 
 
+def test_create_until_finished_and_refusals(cluster, aurora):
+    done = JOB.replace("Service(", "Job(").replace("sleep 600", "true")
+    r = aurora("job", "create", "--wait-until=FINISHED", "test/www/prod/quick",
+               aurora.config("quick", text=done.format(name="quick", instances=2)))
+    assert r.returncode == 0, r.stderr
+    assert sorted(t.status for t in cluster.tasks("www/prod/quick")) == [S.FINISHED, S.FINISHED]
+    cron = JOB.replace("instances={instances}", "instances={instances}, cron_schedule='* * * * *'")
+    r = aurora("job", "create", "test/www/prod/cron", aurora.config("cron", text=cron.format(name="cron", instances=1)))
+    assert (r.returncode, r.stderr.strip()) == (4, 'Error executing command: Cron jobs may only be scheduled with '
+                                                   '"aurora cron schedule" command')
+    assert aurora("job", "create", "test/www/prod/twice", aurora.config("twice", 1)).returncode == 0
+    r = aurora("job", "create", "test/www/prod/twice", aurora.config("twice", 1))
+    assert r.returncode == 4 and r.stderr.splitlines()[0] == "Job creation failed due to error:"
+    r = aurora("job", "kill", "--strict", "test/www/prod/twice/0-3")
+    assert (r.returncode, r.stderr.strip()) == (6, "Error executing command: Invalid instance parameter: [1, 2, 3]")
+    r = aurora("job", "restart", "test/www/prod/twice/5")
+    assert r.returncode == 10 and r.stderr.splitlines()[-1].strip() == "Instance 5 not active"
+    r = aurora("job", "restart", "--max-total-failures=-1", "test/www/prod/twice")
+    assert r.returncode == 6 and "max_total_failures option must be >0" in r.stderr
+    r = aurora("job", "add", "test/www/prod/twice/4", "1")
+    assert (r.returncode, r.stderr.strip()) == (6, "Error executing command: Invalid instance parameter: [4]")
+    assert aurora("job", "killall", "test/www/prod/twice").returncode == 0
+
+
 def test_bad_inputs_are_one_line_errors(cluster, aurora):
     config = aurora.config("bad", 1)
     r = aurora("job", "status", "nope/www/prod/bad")
@@ -189,6 +213,9 @@ def test_no_scheduler_reachable_is_exit_7(aurora, zookeeper):
     assert "Connection error with scheduler" in r.stderr and "Traceback" not in r.stderr
     r = aurora("job", "list", "empty/www", **fast)
     assert r.returncode == 7 and "No schedulers detected in empty!" in r.stderr.splitlines()[-1]
+    aurora.write_clusters([{"name": "nozk", "zk": f"127.0.0.1:{port}", "scheduler_zk_path": "/aurora/x"}])
+    r = aurora("job", "list", "nozk/www", **fast)
+    assert r.returncode == 7 and r.stderr.splitlines()[-1].endswith("Failed to connect to Zookeeper within 1 seconds.")
 
 
 def test_clusters_json_variants(cluster, aurora, zookeeper):

@@ -95,6 +95,7 @@ def test_job_lifecycle(cluster, aurora):
     r = aurora("job", "list", "test/www")
     assert r.returncode == 0 and "test/www/prod/life" in r.stdout.split()
     assert aurora("job", "list", "test/nobody").stdout == ""
+    assert "test/www/prod/life" in aurora("job", "list", "test").stdout.split()      # every role
 
     r = aurora("job", "kill", "test/www/prod/life/1")
     assert r.returncode == 0, r.stderr

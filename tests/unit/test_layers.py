@@ -39,6 +39,10 @@ FORBIDDEN = {
     # The web pages read the daemon's objects they are handed; they import no I/O layer of the scheduler.
     "scheduler.ui": ("scheduler.log", "scheduler.mesos_standin", "scheduler.storage", "scheduler.framework",
                      "scheduler.app", "scheduler.client", "thermos_observer"),
+    # The client speaks only the Thrift API (and reads configs): nothing of the scheduler's insides.
+    "scheduler.client": ("scheduler.log", "scheduler.storage", "scheduler.state", "scheduler.scheduling",
+                         "scheduler.framework", "scheduler.app", "scheduler.mesos_standin", "scheduler.ui",
+                         "thermos_observer"),
     # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
     "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "scheduler.framework", "thermos_observer",
                           "tornado"),

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from scheduler.api import summaries
 from scheduler.state.status import ACTIVE
@@ -122,7 +122,7 @@ def consumes_quota(config: TaskConfig) -> bool:
 
 def greater_or_equal(quota: Bag, requested: Bag) -> QuotaCheck:
     """QuotaCheckResult.greaterOrEqual: every resource of `requested` within `quota`, or what exceeds it."""
-    over = [f"{label} quota exceeded by {getattr(requested, f) - getattr(quota, f):.2f} {unit}"
+    over = [f"{label} quota exceeded by {_java_2f(getattr(requested, f) - getattr(quota, f))} {unit}"
             for f, _, label, unit in _TYPES if getattr(quota, f) - getattr(requested, f) < 0]
     return QuotaCheck(not over, "; ".join(over))
 
@@ -259,3 +259,9 @@ def _java_double(value: float) -> str:
     mantissa = "".join(map(str, digits))
     power = exponent + len(digits) - 1
     return f"{'-' if sign else ''}{mantissa[0]}.{mantissa[1:] or '0'}E{power}"
+
+
+def _java_2f(value: float) -> str:
+    """Java's String.format("%.2f"): half-up on the double's shortest decimal form (0.125 -> 0.13, 0.15 ->
+    0.15), where Python's own format rounds the binary value half-even (0.125 -> 0.12)."""
+    return str(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))

@@ -243,11 +243,25 @@ def saved_quota_error(role: str, quota: ResourceAggregate, store) -> str | None:
     the role's current prod shared consumption in any resource."""
     bag = Bag.of([quota])
     if any(getattr(bag, f) < 0 for f, *_ in _TYPES):
-        return f"Negative values in: {quota}"
+        return f"Negative values in: {aggregate_text(quota)}"
     prod = role_info(store, role).prod_shared
     if not greater_or_equal(bag, prod).sufficient:
-        return f"Quota: {quota} is less then current prod reservation: {prod}"  # Aurora's wording, typo kept
+        return f"Quota: {aggregate_text(quota)} is less then current prod reservation: {prod}"  # Aurora's typo
     return None
+
+
+def aggregate_text(aggregate: ResourceAggregate) -> str:
+    """A quota as Aurora's Thrift toString prints one, its resources in a fixed order (CPU, RAM, disk, others)
+    where Java printed a HashSet's: ResourceAggregate(resources:[<Resource numCpus:1.0>, <Resource ramMb:64>])."""
+    fields = ("numCpus", "ramMb", "diskMb", "namedPort", "numGpus")
+    items = []
+    for resource in aggregate.resources or ():
+        field = next((f for f in fields if getattr(resource, f) is not None), None)
+        if field is not None:
+            value = getattr(resource, field)
+            text = _java_double(value) if isinstance(value, float) else str(value)
+            items.append((fields.index(field), text, f"<Resource {field}:{text}>"))
+    return f"ResourceAggregate(resources:[{', '.join(item for *_, item in sorted(items))}])"
 
 
 def _java_double(value: float) -> str:

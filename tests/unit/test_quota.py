@@ -199,9 +199,12 @@ def test_saved_quota_refusals():
     store = store_with(tasks=[task(cfg, 0), task(cfg, 1), task(config("n", prod=False, cpus=50), 0)])
     assert quota.saved_quota_error(ROLE, aggregate(2, 256, 128), store) is None  # exactly current prod use
     negative = aggregate(-1, 256, 128)
-    assert quota.saved_quota_error(ROLE, negative, store) == f"Negative values in: {negative}"
+    assert quota.saved_quota_error(ROLE, negative, store) == (
+        "Negative values in: ResourceAggregate(resources:[<Resource numCpus:-1.0>, <Resource ramMb:256>, "
+        "<Resource diskMb:128>])")
     low = aggregate(2, 255, 128)
     assert quota.saved_quota_error(ROLE, low, store) == (
-        f"Quota: {low} is less then current prod reservation: "
+        "Quota: ResourceAggregate(resources:[<Resource numCpus:2.0>, <Resource ramMb:255>, <Resource diskMb:128>])"
+        " is less then current prod reservation: "
         "ResourceBag{resourceVectors={CPUS=2.0, RAM_MB=256.0, DISK_MB=128.0}}")
     assert quota.saved_quota_error("ads", aggregate(0, 0, 0), store) is None  # another role uses nothing

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from scheduler.api import config as configs
 from scheduler.api import envelope, summaries
+from scheduler.api import quota as quotas
 from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummaryResult, GetJobsResult,
                                       GetPendingReasonResult, GetQuotaResult, PendingReason,
                                       GetTierConfigResult, JobSummary, JobSummaryResult, PopulateJobResult,
@@ -94,6 +95,7 @@ class SchedulerApi:
             if self._active(tx.store, job.key) or _key(job.key) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, f"Job {configs.canonical(job.key)} already exists")
             self._check_task_limits(job.instanceCount)
+            _check_quota(quotas.check_instance_addition(tx.store, job.taskConfig, job.instanceCount))
             log.info("Launching %d tasks.", job.instanceCount)
             tx.insert_pending_tasks(job.taskConfig, range(job.instanceCount))
         return self._ok()
@@ -137,6 +139,7 @@ class SchedulerApi:
                 raise Refused(ResponseCode.INVALID_REQUEST, INVALID_INSTANCE_ID)
             last = max(t.assignedTask.instanceId for t in current)
             self._check_task_limits(len(current) + count)
+            _check_quota(quotas.check_instance_addition(tx.store, template.assignedTask.task, count))
             try:
                 tx.insert_pending_tasks(template.assignedTask.task, range(last + 1, last + 1 + count))
             except InstanceCollision as e:
@@ -232,23 +235,25 @@ class SchedulerApi:
     @answered
     async def getQuota(self, ownerRole):
         _require_role(ownerRole)
-        store = self._storage.store
-        quota = store.quotas.get(ownerRole) or _aggregate(0.0, 0, 0)
-        consumption = summaries.quota_consumption(store.tasks.fetch(TaskQuery(role=ownerRole, statuses=set(ACTIVE))))
-        result = GetQuotaResult(quota=quota,
-                                prodSharedConsumption=consumption[True, False],
-                                nonProdSharedConsumption=consumption[False, False],
-                                prodDedicatedConsumption=consumption[True, True],
-                                nonProdDedicatedConsumption=consumption[False, True])
+        info = quotas.role_info(self._storage.store, ownerRole)
+        result = GetQuotaResult(quota=info.quota.aggregate(),
+                                prodSharedConsumption=info.prod_shared.aggregate(),
+                                nonProdSharedConsumption=info.non_prod_shared.aggregate(),
+                                prodDedicatedConsumption=info.prod_dedicated.aggregate(),
+                                nonProdDedicatedConsumption=info.non_prod_dedicated.aggregate())
         return self._ok(Result(getQuotaResult=result))
 
     @answered
     async def setQuota(self, ownerRole, quota):
+        """Refused (INVALID_REQUEST) with a negative value or below the role's current prod shared use."""
         _require_role(ownerRole)
         if quota is None:
             raise Refused(ResponseCode.ERROR, "quota must be set")
         aggregate = _quota(quota)
         async with self._storage.write() as w:
+            error = quotas.saved_quota_error(ownerRole, aggregate, w.store)
+            if error is not None:
+                raise Refused(ResponseCode.INVALID_REQUEST, error)
             w.save_quota(ownerRole, aggregate)
         return self._ok()
 
@@ -279,6 +284,11 @@ class SchedulerApi:
         jobs = {key: summaries.synthesized_job(key, job_tasks) for key, job_tasks in tasks.items()}
         jobs.update((key, job) for key, job in self._storage.store.cron_jobs.items() if role is None or key[0] == role)
         return jobs
+
+
+def _check_quota(check: quotas.QuotaCheck) -> None:
+    if not check.sufficient:
+        raise Refused(ResponseCode.INVALID_REQUEST, check.message)
 
 
 def _key(job) -> tuple[str, str, str]:
@@ -340,6 +350,4 @@ def _quota(quota: ResourceAggregate) -> ResourceAggregate:
                   None) for r in resources}
     if kinds != {"numCpus", "ramMb", "diskMb"}:
         raise Refused(ResponseCode.ERROR, "Quota resources must be exactly: [CPUS, RAM_MB, DISK_MB]")
-    if any((r.numCpus or 0) < 0 or (r.ramMb or 0) < 0 or (r.diskMb or 0) < 0 for r in resources):
-        raise Refused(ResponseCode.INVALID_REQUEST, f"Negative values in: {quota}")
     return quota

@@ -1,6 +1,6 @@
 """POST /api over real HTTP: a tornado server on loopback (its own loop, in a thread) serving the unit tests'
 stub, clients built from our IDL in both protocols, and bad requests that must not stop it serving; and the
-maintenance calls served by the real APIs on a storage over the in-memory log."""
+maintenance and quota calls served by the real APIs on a storage over the in-memory log."""
 
 import asyncio
 import threading
@@ -25,10 +25,11 @@ from scheduler.api.state_manager import StateManager
 from scheduler.state.status import ScheduleStatus
 from scheduler.storage.durable import DurableStorage
 from scheduler.storage.log import MemoryLog
+from tests.unit.test_api_jobs import _job
 from tests.unit.test_api_maintenance import _task
 from tests.unit.test_thrift_api import KILL, Stub, exception_in
-from thermos_executor.aurora_api.gen.ttypes import (Hosts, HostStatus, JobKey, MaintenanceMode, ResponseCode,
-                                                    TaskQuery)
+from thermos_executor.aurora_api.gen.ttypes import (Hosts, HostStatus, JobKey, MaintenanceMode, Resource,
+                                                    ResourceAggregate, ResponseCode, TaskQuery)
 
 
 def _serve(handler_on, started: dict):
@@ -164,3 +165,18 @@ def test_maintenance_round_trip(maintenance_server, protocol_name):
         HostStatus("a1", M.NONE), HostStatus("a2", M.NONE)}
     refused = api.maintenanceStatus(None)
     assert (refused.responseCode, [d.message for d in refused.details]) == (ResponseCode.ERROR, ["hosts must be set"])
+
+
+def test_quota_round_trip(maintenance_server):
+    """setQuota, a createJob refused over quota and one that fits, getQuota's numbers: real HTTP, TJSON."""
+    url, _ = maintenance_server
+    api = client.connect(url, "json", timeout=10)
+    quota = ResourceAggregate({Resource(numCpus=1.0), Resource(ramMb=256), Resource(diskMb=128)})
+    assert api.setQuota("www", quota).responseCode == ResponseCode.OK
+    refused = api.createJob(_job(production=True, instances=3))
+    assert (refused.responseCode, [d.message for d in refused.details]) == (ResponseCode.INVALID_REQUEST, [
+        "Insufficient resource quota: CPU quota exceeded by 0.50 core(s); RAM quota exceeded by 128.00 MB; "
+        "disk quota exceeded by 64.00 MB"])
+    assert api.createJob(_job(production=True, instances=2)).responseCode == ResponseCode.OK
+    result = api.getQuota("www").result.getQuotaResult
+    assert (result.quota, result.prodSharedConsumption) == (quota, quota)

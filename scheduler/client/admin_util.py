@@ -41,7 +41,7 @@ def parse_time_secs(text: str) -> int:
     match = re.fullmatch(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", (text or "").strip())
     if not text or not match or not any(match.groups()):
         raise AdminError(f"Invalid time string: {text!r} (format: XdYhZmWs, e.g. 5m, 1d3h45m)")
-    return sum(int(v or 0) * unit for v, (_, unit) in zip(match.groups(), TIME_UNITS))
+    return sum(int(v or 0) * unit for v, (_, unit) in zip(match.groups(), TIME_UNITS, strict=True))
 
 
 def parse_sla_percentage(text: str) -> float:
@@ -114,13 +114,14 @@ def listformat_template(fmt: str) -> str:
 
 
 def flatten_struct(struct, into: dict | None = None) -> dict:
-    """Every leaf field of a Thrift struct tree by its bare name (Aurora's flatten_task: later wins)."""
+    """Every leaf field of a Thrift struct tree by its bare name (Aurora's flatten_task). Where two share a
+    name the first met wins, so %name% is the job's name, not the executor's that comes later."""
     into = {} if into is None else into
     for key, value in vars(struct).items():
         if hasattr(value, "__dict__") and not isinstance(value, type):
             flatten_struct(value, into)
         else:
-            into[key] = value
+            into.setdefault(key, value)
     return into
 
 

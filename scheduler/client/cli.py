@@ -63,9 +63,14 @@ def execute(args: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    return run_guarded(execute, sys.argv[1:] if argv is None else argv)
+
+
+def run_guarded(execute_args, args: list[str]) -> int:
+    """Runs `execute_args(args)` and turns every way it can end into an exit code (shared with
+    `aurora-admin`): Ctrl-C is 130, a closed pipe is 0, anything unexpected one line and 20."""
     try:
-        code = execute(args)
+        code = execute_args(args)
     except KeyboardInterrupt:
         print("Command interrupted by user", file=sys.stderr)
         code = exits.EXIT_INTERRUPTED
@@ -83,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         pass
     return code
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,6 +5,8 @@ the message (one line, "Error executing command: ..." as Aurora's) and exits wit
 means the command already printed what went wrong (Aurora's CommandErrorLogged).
 """
 EXIT_OK = 0
+# aurora-admin's die() and check_and_log_response (client/base.py): every admin failure Aurora reports is 1.
+EXIT_ADMIN_FAILURE = 1
 EXIT_INVALID_CONFIGURATION = 3
 EXIT_COMMAND_FAILURE = 4
 EXIT_INVALID_COMMAND = 5

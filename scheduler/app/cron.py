@@ -17,6 +17,7 @@ previous one recorded nor loses one that came due while no scheduler led. A lead
 KILL_EXISTING kill and the launch recorded nothing: its successor kills again (a no-op) and launches.
 Aurora's Quartz kept its triggers in memory only, so Aurora did not guarantee this (docs/decisions.md).
 
+A run whose write fails (rolled back, nothing recorded) is tried again after -cron_start_initial_backoff.
 startCronJob (`trigger`) runs the same rules at once but records nothing: the schedule's runs stay as they
 were. Deadlines are in the injected clock's ms; a timer that fires early by that clock waits for the rest.
 `start` arms, `stop` cancels every timer and action and awaits them; the daemon calls them on promotion
@@ -173,6 +174,9 @@ class CronTimers:
     # -- runs: one transaction each ------------------------------------------------------------------------
     async def _run(self, key: tuple, scheduled: bool) -> None:
         name = "/".join(key)
+        if scheduled:
+            self._cancel(key)
+        failed, pending = False, None
         try:
             async with self.manager.transaction() as tx, self.storage.write() as w:   # the inner write joins
                 job = tx.store.cron_jobs.get(key)
@@ -198,19 +202,28 @@ class CronTimers:
                 elif decision == cron.Collision.KILL_THEN_LAUNCH:
                     for task in active:
                         tx.change_state(task.assignedTask.taskId, ScheduleStatus.KILLING, cron.KILL_AUDIT_MESSAGE)
-                    self._launches[key] = _Launch({t.assignedTask.taskId for t in active}, scheduled,
-                                                  cron.backoff_delays(self.initial_backoff_s, self.max_backoff_s))
+                    pending = _Launch({t.assignedTask.taskId for t in active}, scheduled,
+                                      cron.backoff_delays(self.initial_backoff_s, self.max_backoff_s))
                     log.info("Waiting for job to terminate before launching cron job %s.", name)
                 if scheduled and decision != cron.Collision.KILL_THEN_LAUNCH:
                     w.save_cron_job(job, due)
+            if pending is not None:
+                self._launches[key] = pending   # committed: wait for the killed tasks to end
+        except Exception:
+            failed = True   # a failed write: try again after a pause, not in a tight loop
+            raise
         finally:
-            self._after(key)
+            if failed:
+                self._retry(key)
+            else:
+                self._after(key)
 
     async def _launch(self, key: tuple) -> None:
         launch = self._launches.get(key)
         if launch is None:
             return
         name = "/".join(key)
+        failed = False
         try:
             async with self.manager.transaction() as tx, self.storage.write() as w:
                 job = tx.store.cron_jobs.get(key)
@@ -231,8 +244,14 @@ class CronTimers:
                     anchor = self._anchor(key, now)
                     due = cron.due_run(schedule, anchor, now) if schedule is not None else None
                     w.save_cron_job(job, due if due is not None else anchor)
+        except Exception:
+            failed = True   # a failed write: try again after a pause, not in a tight loop
+            raise
         finally:
-            self._after(key)
+            if failed:
+                self._retry(key)
+            else:
+                self._after(key)
 
     def _insert(self, tx, job) -> None:
         try:
@@ -249,6 +268,19 @@ class CronTimers:
         if launch is not None:
             call_later = self._call_later or asyncio.get_running_loop().call_later
             self._timers[key] = call_later(next(launch.delays), self._spawn_launch, key)
+        else:
+            self._arm(key)
+
+    def _retry(self, key: tuple) -> None:
+        if self._armed:
+            call_later = self._call_later or asyncio.get_running_loop().call_later
+            self._cancel(key)
+            self._timers[key] = call_later(self.initial_backoff_s, self._retry_due, key)
+
+    def _retry_due(self, key: tuple) -> None:
+        self._timers.pop(key, None)
+        if key in self._launches:
+            self._spawn(self._launch(key))
         else:
             self._arm(key)
 

@@ -326,3 +326,16 @@ def test_the_last_run_survives_a_snapshot_and_its_undo():
     assert store.cron_last_run == {K: T0}
     undo_save()
     assert store.cron_jobs == {} and store.cron_last_run == {}
+
+
+def test_a_run_whose_write_fails_is_retried_after_a_pause_not_lost():
+    async def scenario(leader, log, clock):
+        await api(leader, "scheduleCronJob", cron_job())
+        log.fail_next_append()
+        await leader.advance(30_000)                                        # 10:01: the write fails
+        assert leader.tasks() == [] and leader.storage.store.cron_last_run[K] == T0
+        await leader.advance(4_999)
+        assert leader.tasks() == []                                         # no tight loop: waits 5 s
+        await leader.advance(1)
+        assert len(leader.active()) == 2 and leader.storage.store.cron_last_run[K] == T0 + 30_000
+    _run(scenario)

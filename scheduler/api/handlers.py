@@ -76,13 +76,16 @@ def answered(method):
 
 class SchedulerApi:
     def __init__(self, storage, manager: StateManager, settings: ApiSettings,
-                 pending_reason: Callable[[object], str] = lambda config: ""):
+                 pending_reason: Callable[[object], str] = lambda config: "",
+                 next_cron_run: Callable[[object], int | None] = lambda job: None):
         """`pending_reason(task_config)`: why tasks of that config are still PENDING (the placement's nearest
-        fit, comma-joined veto reasons; "" when nothing has been tried)."""
+        fit, comma-joined veto reasons; "" when nothing has been tried). `next_cron_run(job)`: a cron job's
+        next run, epoch ms (getJobSummary's nextCronRunMs; scheduler.api.cron.next_run_ms)."""
         self._storage = storage
         self._manager = manager
         self.settings = settings
         self._pending_reason = pending_reason
+        self._next_cron_run = next_cron_run
         self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
 
     # -- jobs ----------------------------------------------------------------------------------------------
@@ -187,7 +190,10 @@ class SchedulerApi:
     async def getJobSummary(self, role):
         tasks = summaries.by_job(self._fetch(TaskQuery(role=role)))
         jobs = self._jobs(role, tasks)
-        result = {JobSummary(job=job, stats=summaries.job_stats(tasks.get(key, ()))) for key, job in jobs.items()}
+        crons = self._storage.store.cron_jobs
+        result = {JobSummary(job=job, stats=summaries.job_stats(tasks.get(key, ())),
+                             nextCronRunMs=self._next_cron_run(job) if key in crons else None)
+                  for key, job in jobs.items()}
         return self._ok(Result(jobSummaryResult=JobSummaryResult(summaries=result)))
 
     @answered

@@ -54,6 +54,9 @@ from .flags import Config
 from .http import make_app
 from .leadership import Leadership
 from .timers import TaskTimers
+from .cron import CronTimers
+from scheduler.api.cron import CronApi
+from scheduler.state import cron
 from scheduler.framework.framework import Framework
 from scheduler.framework.placer import Placer
 
@@ -130,15 +133,20 @@ class SchedulerDaemon:
         self.maintenance = MaintenanceController(self.manager, spawn=self._spawn)
         self.timers = TaskTimers(self.manager, timeout_ms=int(config.transient_task_state_timeout * 1000),
                                  prune=flags.pruning(config))
+        tz = cron.zone(config.cron_timezone)
+        self.cron = CronTimers(self.manager, tz=tz, initial_backoff_s=config.cron_start_initial_backoff,
+                               max_backoff_s=config.cron_start_max_backoff)
         self._stop = asyncio.Event()
         # The handler POST /api dispatches to by method name: the job calls, then the admin calls. A committed
         # recovery stops the scheduler (exit 0, as Aurora's shutDownNow): restarted, it replays the recovered log.
         self.placer = Placer(self.mesos)
         self.api = Handlers(SchedulerApi(self.storage, self.manager, self.settings,
-                                         pending_reason=self.placer.pending_reason),
+                                         pending_reason=self.placer.pending_reason,
+                                         next_cron_run=self.cron.next_run_ms),
                             AdminApi(self.storage, backups, self.settings, shutdown=self._stop.set),
                             MaintenanceApi(self.maintenance, self.settings),
-                            ReconciliationApi(self._reconciler, self.settings))
+                            ReconciliationApi(self._reconciler, self.settings),
+                            CronApi(self.storage, self.settings, tz=tz, runs=self.cron, clock_ms=self.manager.clock_ms))
         self.leadership: Leadership | None = None
         self.framework: Framework | None = None   # the leader's, once storage is ready
         self.local_mesos = None                   # -mesos_master_address=local: the stand-in, in this process
@@ -163,6 +171,7 @@ class SchedulerDaemon:
         v.update(self.storage.vars())
         v.update(self.manager.vars())
         v.update(self.timers.vars())
+        v.update(self.cron.vars())
         v.update(self.node.vars())
         v.update(self.framework.vars() if self.framework else {"framework_registered": 0})
         return v
@@ -227,6 +236,7 @@ class SchedulerDaemon:
         if self.framework is not None:
             await self.framework.stop()
         await self.timers.stop()
+        await self.cron.stop()
         await self.storage.stop()
         if self.leadership is not None:
             await self.leadership.stop()
@@ -252,6 +262,7 @@ class SchedulerDaemon:
             await self.storage.prepare()
             await self.storage.start()
             self.timers.start()  # before any await: no change can commit unseen in between
+            self.cron.start()    # fires, once, a run that came due while no scheduler led
             self._start_framework()
             self._spawn(self.maintenance.poll_forever(self.config.host_maintenance_polling_interval))
             self._spawn(self._snapshots())

@@ -25,6 +25,7 @@ from thermos_executor.daemon.aurora_flags import parse as parse_argv
 from scheduler.framework.driver import MasterAddressError, check_master_address
 from scheduler.framework.settings import (ExecutorSettings, FrameworkSettings, MesosSettings, Mount,
                                           ReconciliationSettings, SchedulingSettings)
+from scheduler.state import cron
 from scheduler.state.pruning import PruneSettings
 from scheduler.state.reschedule import FlappingSettings
 
@@ -56,6 +57,8 @@ FLAGS = [
     Flag("history_min_retention_threshold", "duration", 3600.0),
     Flag("history_max_per_job_threshold", "int", 100),
     Flag("transient_task_state_timeout", "duration", 300.0),
+    Flag("cron_timezone", default="GMT"), Flag("cron_start_initial_backoff", "duration", 5.0),
+    Flag("cron_start_max_backoff", "duration", 60.0),
     # Mesos: the framework, the executor, placement, status updates, kills, reconciliation.
     Flag("mesos_role"), Flag("framework_name", default="Aurora"),
     Flag("framework_failover_timeout", "duration", 21 * 86400.0), Flag("executor_user", default="root"),
@@ -125,6 +128,9 @@ class Config:
     history_min_retention_threshold: float
     history_max_per_job_threshold: int
     transient_task_state_timeout: float
+    cron_timezone: str
+    cron_start_initial_backoff: float
+    cron_start_max_backoff: float
     mesos_role: str | None
     framework_name: str
     framework_failover_timeout: float
@@ -241,6 +247,13 @@ def _check_ranges(v: dict) -> None:
                  "unavailability_threshold"):
         if v[name] < 0:
             raise FlagError(f"-{name} must not be negative")
+    for name in ("cron_start_initial_backoff", "cron_start_max_backoff"):
+        if v[name] <= 0:
+            raise FlagError(f"-{name} must be positive")
+    try:
+        cron.zone(v["cron_timezone"])
+    except cron.CronError as e:
+        raise FlagError(f"-cron_timezone: {e}") from None
     unknown = [o for o in v["offer_order"] if o not in OFFER_ORDERS]
     if unknown:
         raise FlagError(f"-offer_order: {unknown[0]!r} is not one of {', '.join(OFFER_ORDERS)}")

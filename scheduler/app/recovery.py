@@ -67,7 +67,7 @@ def snapshot_ops(snapshot: Snapshot, tasks_per_op: int) -> Iterator[Op]:
     for i in range(0, len(tasks), tasks_per_op):
         yield Op(saveTasks=SaveTasks(tasks=tasks[i:i + tasks_per_op]))
     for cron in snapshot.cronJobs or ():
-        yield Op(saveCronJob=SaveCronJob(jobConfig=cron.jobConfiguration))
+        yield Op(saveCronJob=SaveCronJob(jobConfig=cron.jobConfiguration, lastRunMs=cron.lastRunMs))
     metadata = snapshot.schedulerMetadata
     if metadata is not None and metadata.frameworkId is not None:
         yield Op(saveFrameworkId=SaveFrameworkId(id=metadata.frameworkId))

@@ -24,7 +24,8 @@ def build(store: Store, timestamp_ms: int, details: dict[str, str] | None = None
         schemaVersion=CURRENT_SCHEMA_VERSION,
         hostAttributes=list(store.host_attributes.values()),
         tasks=list(store.tasks),
-        cronJobs=[StoredCronJob(jobConfiguration=c) for c in store.cron_jobs.values()],
+        cronJobs=[StoredCronJob(jobConfiguration=c, lastRunMs=store.cron_last_run.get(k))
+                  for k, c in store.cron_jobs.items()],
         schedulerMetadata=SchedulerMetadata(frameworkId=store.framework_id, details=dict(details or {})),
         quotaConfigurations=[QuotaConfiguration(role=r, quota=q) for r, q in store.quotas.items()],
         jobUpdateDetails=[StoredJobUpdateDetails(details=d) for d in store.job_updates.values()],
@@ -45,6 +46,8 @@ def load(store: Store, snapshot: Snapshot) -> None:
         store.host_attributes[attributes.host] = attributes
     for cron in snapshot.cronJobs or ():
         store.cron_jobs[job_key(cron.jobConfiguration.key)] = cron.jobConfiguration
+        if cron.lastRunMs is not None:
+            store.cron_last_run[job_key(cron.jobConfiguration.key)] = cron.lastRunMs
     for quota in snapshot.quotaConfigurations or ():
         store.quotas[quota.role] = quota.quota
     for stored in snapshot.jobUpdateDetails or ():

@@ -3,8 +3,10 @@
 // Field ids and types follow Aurora's, so an entry reads the same way in both; names are Aurora's so that
 // readers find what they know. Never renumber or retype a field; retire an id instead of reusing it. Ids
 // Aurora retired before 0.22 (Op 3/4/11/12/13, Snapshot 2/7/9/11/12, the lock structs) stay unused here.
-// One addition of ours: Snapshot.schemaVersion (id 100), so a snapshot says which schema wrote it as a
-// Transaction does; older readers skip it like any unknown field.
+// Additions of ours, at id 100 and up so they never meet an id of Aurora's: Snapshot.schemaVersion (100), so a
+// snapshot says which schema wrote it as a Transaction does; SaveCronJob.lastRunMs and StoredCronJob.lastRunMs
+// (100), the cron run the leader handled last (docs/scheduler.md "Cron"). Older readers skip them like any
+// unknown field.
 //
 // Python code is generated from this file by `make gen` into scheduler/storage/gen (never edit it).
 
@@ -21,6 +23,13 @@ struct SaveFrameworkId {
 /** Creates or replaces the cron job of jobConfig.key. */
 struct SaveCronJob {
   2: aurora.JobConfiguration jobConfig
+  /**
+   * Ours: epoch ms of the latest cron run handled (fired, or skipped by CANCEL_NEW), or of the moment the
+   * schedule was saved; runs due after it are still to fire. Written in the same transaction as the tasks a
+   * run creates, so a new leader neither repeats nor skips a run. Unset (Aurora's entries): counted from
+   * the leader's promotion.
+   */
+  100: optional i64 lastRunMs
 }
 
 /** Deletes the cron job of jobKey. */
@@ -124,6 +133,8 @@ struct Transaction {
 
 struct StoredCronJob {
   3: aurora.JobConfiguration jobConfiguration
+  /** Ours: as SaveCronJob.lastRunMs. */
+  100: optional i64 lastRunMs
 }
 
 struct SchedulerMetadata {

@@ -7,7 +7,7 @@ exactly as it was before them (the write path rolls a failed append back with th
 What each op does, as Aurora's in-memory stores do:
 
 * saveTasks / removeTasks: by assignedTask.taskId (removing an unknown id does nothing);
-* saveCronJob / removeJob: the cron job of a job key;
+* saveCronJob / removeJob: the cron job of a job key, and its last cron run (`cron_last_run`; unset: none);
 * saveQuota / removeQuota: a role's quota;
 * saveHostAttributes: the attributes of a host; an unset mode keeps the stored mode (NONE for a new host);
 * saveJobUpdate: a job update's definition, keeping its events; saveJobUpdateEvent and
@@ -45,6 +45,7 @@ class Store:
         self.tasks = TaskStore()
         self.framework_id: str | None = None
         self.cron_jobs: dict[tuple, object] = {}  # job_key -> JobConfiguration
+        self.cron_last_run: dict[tuple, int] = {}  # job_key -> SaveCronJob.lastRunMs (epoch ms), when set
         self.quotas: dict[str, object] = {}  # role -> ResourceAggregate
         self.host_attributes: dict[str, object] = {}  # host -> HostAttributes
         self.job_updates: dict[tuple, JobUpdateDetails] = {}  # update_key -> JobUpdateDetails
@@ -85,10 +86,12 @@ class Store:
                 self.tasks.put(task)
 
     def _saveCronJob(self, op) -> Undo:
-        return _put(self.cron_jobs, job_key(op.jobConfig.key), op.jobConfig)
+        key = job_key(op.jobConfig.key)
+        return _chain([_put(self.cron_jobs, key, op.jobConfig), _put(self.cron_last_run, key, op.lastRunMs)])
 
     def _removeJob(self, op) -> Undo:
-        return _put(self.cron_jobs, job_key(op.jobKey), None)
+        key = job_key(op.jobKey)
+        return _chain([_put(self.cron_jobs, key, None), _put(self.cron_last_run, key, None)])
 
     def _saveQuota(self, op) -> Undo:
         return _put(self.quotas, op.role, op.quota)

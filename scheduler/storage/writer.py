@@ -42,8 +42,8 @@ class Writer:
     def save_framework_id(self, framework_id: str) -> None:
         self._tx.record(Op(saveFrameworkId=SaveFrameworkId(id=framework_id)))
 
-    def save_cron_job(self, job_config) -> None:
-        self._tx.record(Op(saveCronJob=SaveCronJob(jobConfig=job_config)))
+    def save_cron_job(self, job_config, last_run_ms: int | None = None) -> None:
+        self._tx.record(Op(saveCronJob=SaveCronJob(jobConfig=job_config, lastRunMs=last_run_ms)))
 
     def remove_job(self, job_key) -> None:
         self._tx.record(Op(removeJob=RemoveJob(jobKey=job_key)))

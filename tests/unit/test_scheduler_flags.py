@@ -17,6 +17,7 @@ def test_defaults_are_auroras():
         (3600, 512 * 1024, 3600, 48)
     assert (c.serverset_endpoint_name, c.max_tasks_per_job, c.allowed_container_types) == ("http", 4000, ("MESOS",))
     assert flags.flapping(c).initial_delay_ms == 30_000 and flags.pruning(c).prune_threshold_ms == 2 * 86400_000
+    assert (c.cron_timezone, c.cron_start_initial_backoff, c.cron_start_max_backoff) == ("GMT", 5, 60)
 
 
 def test_spellings_durations_sizes_booleans():
@@ -42,6 +43,8 @@ def test_spellings_durations_sizes_booleans():
     (["-allowed_job_environments=("], "-allowed_job_environments: bad regular expression"),
     (["-default_docker_parameters=novalue"], "-default_docker_parameters: 'novalue' is not name=value"),
     (["stray"], "unexpected argument 'stray'"),
+    (["-cron_timezone=Mars/Olympus"], "-cron_timezone: unknown time zone: Mars/Olympus"),
+    (["-cron_start_initial_backoff=0secs"], "-cron_start_initial_backoff must be positive"),
 ])
 def test_bad_flags(argv, message):
     with pytest.raises(flags.FlagError) as e:

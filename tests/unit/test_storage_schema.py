@@ -29,7 +29,7 @@ EVERY_OP = [
     st.Op(saveFrameworkId=st.SaveFrameworkId(id="fw-1")),
     st.Op(saveCronJob=st.SaveCronJob(jobConfig=JobConfiguration(key=JOB, owner=Identity(user="www"),
                                                                 cronSchedule="* * * * *", taskConfig=CONFIG,
-                                                                instanceCount=1))),
+                                                                instanceCount=1), lastRunMs=60_000)),
     st.Op(removeJob=st.RemoveJob(jobKey=JOB)),
     st.Op(saveTasks=st.SaveTasks(tasks={TASK})),
     st.Op(removeTasks=st.RemoveTasks(taskIds={"a", "b"})),
@@ -71,6 +71,9 @@ def test_field_ids_and_types_are_aurora_0_22s():
         "jobUpdateDetails": (10, TType.SET), "hostMaintenanceRequests": (13, TType.SET),
         "schemaVersion": (100, TType.I32)}
     assert _ids(st.SaveTasks) == {"tasks": (1, TType.SET)}
+    # Aurora's ids, and ours at 100 (the cron run handled last, docs/scheduler.md "Cron").
+    assert _ids(st.SaveCronJob) == {"jobConfig": (2, TType.STRUCT), "lastRunMs": (100, TType.I64)}
+    assert _ids(st.StoredCronJob) == {"jobConfiguration": (3, TType.STRUCT), "lastRunMs": (100, TType.I64)}
     assert _ids(st.FrameHeader) == {"chunkCount": (1, TType.I32), "checksum": (2, TType.STRING)}
     assert _ids(st.FrameChunk) == {"data": (2, TType.STRING)}
     assert _ids(st.DeduplicatedScheduledTask) == {"partialScheduledTask": (1, TType.STRUCT),

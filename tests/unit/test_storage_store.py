@@ -28,7 +28,8 @@ def _task(job, instance, status=ScheduleStatus.PENDING, host=None, task_id=None)
 
 def _state(store: Store) -> dict:
     return {"tasks": {t.assignedTask.taskId: t for t in store.tasks}, "fw": store.framework_id,
-            "cron": dict(store.cron_jobs), "quotas": dict(store.quotas), "attrs": dict(store.host_attributes),
+            "cron": dict(store.cron_jobs), "cron_last_run": dict(store.cron_last_run),
+            "quotas": dict(store.quotas), "attrs": dict(store.host_attributes),
             "updates": dict(store.job_updates), "maintenance": dict(store.maintenance),
             "jobs": sorted(store.tasks.job_keys())}
 

@@ -80,12 +80,17 @@ class SaveCronJob(object):
 
     Attributes:
      - jobConfig
+     - lastRunMs: Ours: epoch ms of the latest cron run handled (fired, or skipped by CANCEL_NEW), or of the moment the
+    schedule was saved; runs due after it are still to fire. Written in the same transaction as the tasks a
+    run creates, so a new leader neither repeats nor skips a run. Unset (Aurora's entries): counted from
+    the leader's promotion.
 
     """
 
 
-    def __init__(self, jobConfig=None,):
+    def __init__(self, jobConfig=None, lastRunMs=None,):
         self.jobConfig = jobConfig
+        self.lastRunMs = lastRunMs
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -102,6 +107,11 @@ class SaveCronJob(object):
                     self.jobConfig.read(iprot)
                 else:
                     iprot.skip(ftype)
+            elif fid == 100:
+                if ftype == TType.I64:
+                    self.lastRunMs = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -115,6 +125,10 @@ class SaveCronJob(object):
         if self.jobConfig is not None:
             oprot.writeFieldBegin('jobConfig', TType.STRUCT, 2)
             self.jobConfig.write(oprot)
+            oprot.writeFieldEnd()
+        if self.lastRunMs is not None:
+            oprot.writeFieldBegin('lastRunMs', TType.I64, 100)
+            oprot.writeI64(self.lastRunMs)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -1335,12 +1349,14 @@ class StoredCronJob(object):
     """
     Attributes:
      - jobConfiguration
+     - lastRunMs: Ours: as SaveCronJob.lastRunMs.
 
     """
 
 
-    def __init__(self, jobConfiguration=None,):
+    def __init__(self, jobConfiguration=None, lastRunMs=None,):
         self.jobConfiguration = jobConfiguration
+        self.lastRunMs = lastRunMs
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -1357,6 +1373,11 @@ class StoredCronJob(object):
                     self.jobConfiguration.read(iprot)
                 else:
                     iprot.skip(ftype)
+            elif fid == 100:
+                if ftype == TType.I64:
+                    self.lastRunMs = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -1370,6 +1391,10 @@ class StoredCronJob(object):
         if self.jobConfiguration is not None:
             oprot.writeFieldBegin('jobConfiguration', TType.STRUCT, 3)
             self.jobConfiguration.write(oprot)
+            oprot.writeFieldEnd()
+        if self.lastRunMs is not None:
+            oprot.writeFieldBegin('lastRunMs', TType.I64, 100)
+            oprot.writeI64(self.lastRunMs)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -2234,6 +2259,104 @@ SaveCronJob.thrift_spec = (
     None,  # 0
     None,  # 1
     (2, TType.STRUCT, 'jobConfig', [thermos_executor.aurora_api.gen.ttypes.JobConfiguration, None], None, ),  # 2
+    None,  # 3
+    None,  # 4
+    None,  # 5
+    None,  # 6
+    None,  # 7
+    None,  # 8
+    None,  # 9
+    None,  # 10
+    None,  # 11
+    None,  # 12
+    None,  # 13
+    None,  # 14
+    None,  # 15
+    None,  # 16
+    None,  # 17
+    None,  # 18
+    None,  # 19
+    None,  # 20
+    None,  # 21
+    None,  # 22
+    None,  # 23
+    None,  # 24
+    None,  # 25
+    None,  # 26
+    None,  # 27
+    None,  # 28
+    None,  # 29
+    None,  # 30
+    None,  # 31
+    None,  # 32
+    None,  # 33
+    None,  # 34
+    None,  # 35
+    None,  # 36
+    None,  # 37
+    None,  # 38
+    None,  # 39
+    None,  # 40
+    None,  # 41
+    None,  # 42
+    None,  # 43
+    None,  # 44
+    None,  # 45
+    None,  # 46
+    None,  # 47
+    None,  # 48
+    None,  # 49
+    None,  # 50
+    None,  # 51
+    None,  # 52
+    None,  # 53
+    None,  # 54
+    None,  # 55
+    None,  # 56
+    None,  # 57
+    None,  # 58
+    None,  # 59
+    None,  # 60
+    None,  # 61
+    None,  # 62
+    None,  # 63
+    None,  # 64
+    None,  # 65
+    None,  # 66
+    None,  # 67
+    None,  # 68
+    None,  # 69
+    None,  # 70
+    None,  # 71
+    None,  # 72
+    None,  # 73
+    None,  # 74
+    None,  # 75
+    None,  # 76
+    None,  # 77
+    None,  # 78
+    None,  # 79
+    None,  # 80
+    None,  # 81
+    None,  # 82
+    None,  # 83
+    None,  # 84
+    None,  # 85
+    None,  # 86
+    None,  # 87
+    None,  # 88
+    None,  # 89
+    None,  # 90
+    None,  # 91
+    None,  # 92
+    None,  # 93
+    None,  # 94
+    None,  # 95
+    None,  # 96
+    None,  # 97
+    None,  # 98
+    None,  # 99
+    (100, TType.I64, 'lastRunMs', None, None, ),  # 100
 )
 all_structs.append(RemoveJob)
 RemoveJob.thrift_spec = (
@@ -2349,6 +2472,103 @@ StoredCronJob.thrift_spec = (
     None,  # 1
     None,  # 2
     (3, TType.STRUCT, 'jobConfiguration', [thermos_executor.aurora_api.gen.ttypes.JobConfiguration, None], None, ),  # 3
+    None,  # 4
+    None,  # 5
+    None,  # 6
+    None,  # 7
+    None,  # 8
+    None,  # 9
+    None,  # 10
+    None,  # 11
+    None,  # 12
+    None,  # 13
+    None,  # 14
+    None,  # 15
+    None,  # 16
+    None,  # 17
+    None,  # 18
+    None,  # 19
+    None,  # 20
+    None,  # 21
+    None,  # 22
+    None,  # 23
+    None,  # 24
+    None,  # 25
+    None,  # 26
+    None,  # 27
+    None,  # 28
+    None,  # 29
+    None,  # 30
+    None,  # 31
+    None,  # 32
+    None,  # 33
+    None,  # 34
+    None,  # 35
+    None,  # 36
+    None,  # 37
+    None,  # 38
+    None,  # 39
+    None,  # 40
+    None,  # 41
+    None,  # 42
+    None,  # 43
+    None,  # 44
+    None,  # 45
+    None,  # 46
+    None,  # 47
+    None,  # 48
+    None,  # 49
+    None,  # 50
+    None,  # 51
+    None,  # 52
+    None,  # 53
+    None,  # 54
+    None,  # 55
+    None,  # 56
+    None,  # 57
+    None,  # 58
+    None,  # 59
+    None,  # 60
+    None,  # 61
+    None,  # 62
+    None,  # 63
+    None,  # 64
+    None,  # 65
+    None,  # 66
+    None,  # 67
+    None,  # 68
+    None,  # 69
+    None,  # 70
+    None,  # 71
+    None,  # 72
+    None,  # 73
+    None,  # 74
+    None,  # 75
+    None,  # 76
+    None,  # 77
+    None,  # 78
+    None,  # 79
+    None,  # 80
+    None,  # 81
+    None,  # 82
+    None,  # 83
+    None,  # 84
+    None,  # 85
+    None,  # 86
+    None,  # 87
+    None,  # 88
+    None,  # 89
+    None,  # 90
+    None,  # 91
+    None,  # 92
+    None,  # 93
+    None,  # 94
+    None,  # 95
+    None,  # 96
+    None,  # 97
+    None,  # 98
+    None,  # 99
+    (100, TType.I64, 'lastRunMs', None, None, ),  # 100
 )
 all_structs.append(SchedulerMetadata)
 SchedulerMetadata.thrift_spec = (

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from scheduler.api import config as configs
 from scheduler.api import envelope
-from scheduler.api.handlers import Refused, _key, _require_key, answered
+from scheduler.api import quota as quotas
+from scheduler.api.handlers import Refused, _key, _require_key, answered, require_quota
 from scheduler.api.settings import ApiSettings
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE
@@ -87,6 +88,7 @@ class CronApi:
                 if active:
                     raise Refused(INVALID, f"Job {name} already exists")
                 self._checked(job)
+            require_quota(quotas.check_cron_update(w.store, job))
             w.save_cron_job(job, self.clock_ms())
             log.info("Saved cron job %s with schedule %s.", name, job.cronSchedule)
         self.runs.changed(key)

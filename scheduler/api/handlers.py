@@ -98,7 +98,7 @@ class SchedulerApi:
             if self._active(tx.store, job.key) or _key(job.key) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, f"Job {configs.canonical(job.key)} already exists")
             self._check_task_limits(job.instanceCount)
-            _check_quota(quotas.check_instance_addition(tx.store, job.taskConfig, job.instanceCount))
+            require_quota(quotas.check_instance_addition(tx.store, job.taskConfig, job.instanceCount))
             log.info("Launching %d tasks.", job.instanceCount)
             tx.insert_pending_tasks(job.taskConfig, range(job.instanceCount))
         return self._ok()
@@ -142,7 +142,7 @@ class SchedulerApi:
                 raise Refused(ResponseCode.INVALID_REQUEST, INVALID_INSTANCE_ID)
             last = max(t.assignedTask.instanceId for t in current)
             self._check_task_limits(len(current) + count)
-            _check_quota(quotas.check_instance_addition(tx.store, template.assignedTask.task, count))
+            require_quota(quotas.check_instance_addition(tx.store, template.assignedTask.task, count))
             try:
                 tx.insert_pending_tasks(template.assignedTask.task, range(last + 1, last + 1 + count))
             except InstanceCollision as e:
@@ -292,7 +292,8 @@ class SchedulerApi:
         return jobs
 
 
-def _check_quota(check: quotas.QuotaCheck) -> None:
+def require_quota(check: quotas.QuotaCheck) -> None:
+    """Refuse (INVALID_REQUEST, Aurora's "Insufficient resource quota: ...") a change the role's quota lacks."""
     if not check.sufficient:
         raise Refused(ResponseCode.INVALID_REQUEST, check.message)
 

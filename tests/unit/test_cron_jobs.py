@@ -165,6 +165,25 @@ def test_schedule_refusals_with_aurora_s_messages():
     _run(scenario)
 
 
+def test_a_production_template_is_checked_against_the_role_s_quota():
+    async def scenario(leader, log, clock):
+        from thermos_executor.aurora_api.gen.ttypes import ResourceAggregate
+        from thermos_executor.aurora_api.gen.ttypes import Resource as R
+        quota = ResourceAggregate(resources={R(numCpus=1.0), R(ramMb=256), R(diskMb=128)})
+        assert (await api(leader, "setQuota", "www", quota)).responseCode == OK
+        big = cron_job(instances=3)                      # 3 x 0.5 cpu, 128 MB, 64 MB: over by 0.5 / 128 / 64
+        big.taskConfig.production, big.taskConfig.tier = True, "preferred"
+        r = await api(leader, "scheduleCronJob", big)
+        assert (r.responseCode, _messages(r)) == (INVALID, [
+            "Insufficient resource quota: CPU quota exceeded by 0.50 core(s); RAM quota exceeded by 128.00 MB; "
+            "disk quota exceeded by 64.00 MB"])
+        assert leader.storage.store.cron_jobs == {}
+        fits = cron_job(instances=2)
+        fits.taskConfig.production, fits.taskConfig.tier = True, "preferred"
+        assert (await api(leader, "scheduleCronJob", fits)).responseCode == OK     # exactly the quota
+    _run(scenario)
+
+
 def test_replace_and_deschedule_and_start():
     async def scenario(leader, log, clock):
         assert (await api(leader, "scheduleCronJob", cron_job())).responseCode == OK

@@ -8,39 +8,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import time
 
-import pytest
 
 from tests.helpers import wait_for, write
 from tests.observer_helpers import Observer, started, stop_task
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-webdriver = pytest.importorskip("selenium.webdriver", reason="make setup installs python3-selenium")
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip("make setup installs Debian's chromium and chromium-driver", allow_module_level=True)
+from tests.e2e.conftest import require_browser
 
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+require_browser()
 from selenium.webdriver.common.by import By  # noqa: E402
-
-
-@pytest.fixture
-def browser():
-    profile = tempfile.mkdtemp(prefix="observer-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_index_click_to_stdout_and_live_tail(thermos, tmp_path, browser):

@@ -7,40 +7,16 @@ when a task changes state; an unknown job is a 404 page.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
 import pytest
 
 from tests.helpers import wait_for
 from tests.integration.schedmesos import MesosCluster, key
 from thermos_executor.aurora_api.gen.ttypes import ScheduleStatus as S
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-webdriver = pytest.importorskip("selenium.webdriver", reason="make setup installs python3-selenium")
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip("make setup installs Debian's chromium and chromium-driver", allow_module_level=True)
+from tests.e2e.conftest import require_browser
 
-from selenium.webdriver.chrome.service import Service  # noqa: E402
+require_browser()
 from selenium.webdriver.common.by import By  # noqa: E402
-
-
-@pytest.fixture
-def browser():
-    profile = tempfile.mkdtemp(prefix="scheduler-ui-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def job(name: str, cmdline: str, *, cpu: float = 0.1, instances: int = 1) -> str:

@@ -5,10 +5,10 @@ HTTP requests under a lock. So, in both directions, nothing of pymesos runs on t
 
 * events: `_Callbacks` turns each pymesos callback into a call of a method `on_<event>` of `events` on the
   loop (`call_soon_threadsafe`), so everything the scheduler owns is touched by the loop only;
-* calls: `accept`, `decline`, `kill`, `acknowledge`, `reconcile`, `revive` run in one worker thread, in the
+* calls: `accept`, `decline`, `kill`, `acknowledge`, `reconcile` run in one worker thread, in the
   order they were made (an ACCEPT goes out before a later KILL of the same task). They return once sent;
-  a call pymesos cannot send (not connected, an HTTP error) is logged and answered False: Mesos tells us
-  what happened through status updates and reconciliation, as it does for Aurora.
+  a call pymesos cannot send (an HTTP error; while disconnected pymesos drops calls silently) is logged and
+  answered False: Mesos tells us what happened through status updates and reconciliation, as for Aurora.
 
 pymesos reconnects by itself (and finds a new leading master under `zk://`); acknowledgements are explicit
 (`implicit_acknowledgements=False`), sent only once an update is committed to storage. `stop` never tears the
@@ -55,10 +55,6 @@ class Driver:
         self._driver = MesosSchedulerDriver(_Callbacks(events, loop), framework_info, master,
                                             implicit_acknowledgements=False, failover=True)
 
-    @property
-    def connected(self) -> bool:
-        return bool(self._driver.connected)
-
     async def start(self) -> None:
         """Start pymesos' thread (off the loop: with zk:// it first connects to ZooKeeper, which blocks)."""
         await self._loop.run_in_executor(self._calls, self._driver.start)
@@ -87,9 +83,6 @@ class Driver:
     async def reconcile(self, task_ids: list[str]) -> bool:
         """Explicit reconciliation of these tasks; an empty list asks for every task (implicit)."""
         return await self._run(self._driver.reconcileTasks, [{"task_id": {"value": i}} for i in task_ids])
-
-    async def revive(self) -> bool:
-        return await self._run(self._driver.reviveOffers)
 
     async def _run(self, call, *args) -> bool:
         try:

@@ -32,6 +32,7 @@ from scheduler.api.state_manager import StateChange
 from scheduler.state.status import ScheduleStatus as S
 
 from scheduler.scheduling.backoff import GroupBackoff, GroupBackoffSettings, RateLimiter
+from scheduler.scheduling.groups import TaskGroupKey
 
 from .launcher import task_info
 from .offers import Offers
@@ -72,8 +73,8 @@ class TaskScheduler:
         self.clock = clock
         self._rng = rng or random.Random()
         self._sleep_for = sleep
-        self._groups: dict[object, _Group] = {}
-        self._group_of: dict[str, object] = {}
+        self._groups: dict[TaskGroupKey, _Group] = {}
+        self._group_of: dict[str, TaskGroupKey] = {}
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task | None = None
         self._launches: set[asyncio.Task] = set()
@@ -112,9 +113,6 @@ class TaskScheduler:
         elif change.previous == S.PENDING or change.status is None:
             self._remove(change.task_id)
 
-    def pending_groups(self) -> int:
-        return len(self._groups)
-
     def vars(self) -> dict[str, int]:
         return {"schedule_attempts": self.attempts, "tasks_assigned": self.assigned,
                 "pending_task_groups": len(self._groups), "task_launch_failures": self.launch_failures}
@@ -124,7 +122,7 @@ class TaskScheduler:
         task_id = task.assignedTask.taskId
         if task_id in self._group_of:
             return
-        key = task.assignedTask.task
+        key = TaskGroupKey(task.assignedTask.task)     # the config's value hash, computed once
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group({}, due)
@@ -148,7 +146,7 @@ class TaskScheduler:
             now = self.clock()
             due = sorted((g.due, i, k) for i, (k, g) in enumerate(self._groups.items()) if g.due <= now)
             if not due or not len(self.offers):
-                await self._sleep(None if not len(self.offers) else self._next_due(now))
+                await self._sleep(None if not len(self.offers) else self._next_due())
                 continue
             keys = [k for _, _, k in due[:self.settings.max_batch_size]]
             wait = self._limiter.reserve(now, len(keys))
@@ -172,7 +170,7 @@ class TaskScheduler:
         except TimeoutError:
             pass
 
-    def _next_due(self, now: float) -> float | None:
+    def _next_due(self) -> float | None:
         return min((g.due for g in self._groups.values()), default=None)
 
     async def _round(self, keys: list) -> None:
@@ -199,8 +197,7 @@ class TaskScheduler:
             self.assigned += sum(len(v) for v in launched.values())
             for offer_id, tasks in launched.items():
                 offer = held[offer_id]
-                roles = getattr(offer.parsed, "roles", None)
-                infos = [task_info(t, offer.agent_id, self.executor, roles) for t in tasks]
+                infos = [task_info(t, offer.agent_id, self.executor) for t in tasks]
                 self._spawn_launch(offer_id, infos)
             # offers taken but not used after all (their tasks changed meanwhile) are declined
             unused = [i for i, h in held.items() if h is not None and i not in launched]

@@ -148,7 +148,7 @@ def test_one_write_per_round_and_one_accept_per_offer_after_the_commit():
         assert len(e.offers) == 0                          # both offers taken
         task = e.world.storage.store.tasks.get(ids[0])
         assert (task.assignedTask.slaveHost, task.assignedTask.slaveId) == ("host-o1", "agent-o1")
-        assert e.sched.vars()["tasks_assigned"] == 5 and e.sched.pending_groups() == 1
+        assert e.sched.vars()["tasks_assigned"] == 5 and e.sched.vars()["pending_task_groups"] == 1
         await e.sched.stop()
     asyncio.run(scenario())
 
@@ -219,11 +219,11 @@ def test_tasks_leaving_pending_are_forgotten():
     async def scenario():
         e = Env(capacity={})
         ids = await _start(e, tasks=2)
-        assert e.sched.pending_groups() == 1
+        assert e.sched.vars()["pending_task_groups"] == 1
         await e.world.change(ids[0], S.KILLING)          # a PENDING task killed is deleted
-        assert e.world.status(ids[0]) is None and e.sched.pending_groups() == 1
+        assert e.world.status(ids[0]) is None and e.sched.vars()["pending_task_groups"] == 1
         await e.world.change(ids[1], S.KILLING)
-        assert e.sched.pending_groups() == 0 and e.sched._group_of == {}
+        assert e.sched.vars()["pending_task_groups"] == 0 and e.sched._group_of == {}
         e.add_offers("o1")
         await asyncio.sleep(0)
         assert e.placer.rounds == []
@@ -236,7 +236,7 @@ def test_a_task_assigned_elsewhere_meanwhile_is_not_launched_twice():
         e = Env(capacity={"o1": 5})
         ids = await _start(e, tasks=1)
         await e.world.assign(ids[0], "elsewhere", "agent-9")
-        assert e.sched.pending_groups() == 0
+        assert e.sched.vars()["pending_task_groups"] == 0
         e.add_offers("o1")
         await asyncio.sleep(0)
         assert e.placer.rounds == [] and e.launches == []

@@ -318,23 +318,17 @@ class LocalMesos:
     def executor_pid(self, executor_id: str, framework_id: str | None = None,
                      agent: int | str | None = None) -> int | None:
         """The pid of a running executor (None if it is not running), on `agent` or on any agent."""
-        def find():
-            for a in self._agents_to_search(agent):
-                pid = a.executor_pid(executor_id, framework_id)
-                if pid is not None:
-                    return pid
-            return None
-        return self.call(find)
+        return self._first(lambda a: a.executor_pid(executor_id, framework_id), agent)
 
     def executor_directory(self, executor_id: str, framework_id: str | None = None,
                            agent: int | str | None = None) -> str | None:
         """The run directory (sandbox) of the executor's latest run, on `agent` or on any agent."""
+        return self._first(lambda a: a.executor_directory(executor_id, framework_id), agent)
+
+    def _first(self, lookup, agent):
+        """The first non-None `lookup(agent)`, on the loop, over `agent` or every agent."""
         def find():
-            for a in self._agents_to_search(agent):
-                directory = a.executor_directory(executor_id, framework_id)
-                if directory is not None:
-                    return directory
-            return None
+            return next((v for v in map(lookup, self._agents_to_search(agent)) if v is not None), None)
         return self.call(find)
 
     def _agents_to_search(self, agent) -> list[Agent]:

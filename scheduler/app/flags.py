@@ -26,6 +26,7 @@ from scheduler.framework.driver import MasterAddressError, check_master_address
 from scheduler.framework.settings import (ExecutorSettings, FrameworkSettings, MesosSettings, Mount,
                                           ReconciliationSettings, SchedulingSettings)
 from scheduler.state import cron
+from scheduler.scheduling.offers import OfferOrder, parse_offer_order
 from scheduler.state.pruning import PruneSettings
 from scheduler.state.reschedule import FlappingSettings
 
@@ -85,7 +86,6 @@ FLAGS = [
     Flag("host_maintenance_polling_interval", "duration", 60.0),
 ]
 
-OFFER_ORDERS = ("RANDOM", "CPU", "MEMORY", "DISK", "REVOCABLE_CPU")
 
 @dataclass(frozen=True)
 class Config:
@@ -154,7 +154,7 @@ class Config:
     min_offer_hold_time: float
     offer_hold_jitter_window: float
     offer_filter_duration: float
-    offer_order: tuple[str, ...]
+    offer_order: tuple[OfferOrder, ...]
     hold_offers_forever: bool
     unavailability_threshold: float
     reconciliation_initial_delay: float
@@ -193,7 +193,10 @@ def parse(argv: list[str]) -> Config:
     values["default_docker_parameters"] = _multimap("default_docker_parameters", values["default_docker_parameters"])
     values["thermos_executor_resources"] = _list(values["thermos_executor_resources"])
     values["global_container_mounts"] = tuple(_mount(m) for m in _list(values["global_container_mounts"]))
-    values["offer_order"] = tuple(o.upper() for o in _list(values["offer_order"])) or ("RANDOM",)
+    try:
+        values["offer_order"] = parse_offer_order(values["offer_order"])
+    except ValueError as e:
+        raise FlagError(str(e)) from None
     try:
         check_master_address(values["mesos_master_address"])
     except MasterAddressError as e:
@@ -254,9 +257,6 @@ def _check_ranges(v: dict) -> None:
         cron.zone(v["cron_timezone"])
     except cron.CronError as e:
         raise FlagError(f"-cron_timezone: {e}") from None
-    unknown = [o for o in v["offer_order"] if o not in OFFER_ORDERS]
-    if unknown:
-        raise FlagError(f"-offer_order: {unknown[0]!r} is not one of {', '.join(OFFER_ORDERS)}")
     if not v["serverset_path"].startswith("/"):
         raise FlagError(f"-serverset_path: {v['serverset_path']!r} is not an absolute ZooKeeper path")
     try:

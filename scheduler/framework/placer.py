@@ -25,7 +25,7 @@ from scheduler.scheduling.assigner import PlacementSettings, place
 from scheduler.scheduling.constraints import AttributeAggregate
 from scheduler.scheduling.groups import TaskGroupKey
 from scheduler.scheduling.nearest_fit import NearestFit
-from scheduler.scheduling.offers import HostOffer, OfferOrder, parse_offer, with_mode
+from scheduler.scheduling.offers import HostOffer, parse_offer, with_mode
 from scheduler.scheduling.resources import demand_with_overhead, executor_overhead
 from scheduler.state.status import SLAVE_ASSIGNED
 from scheduler.state.status import ScheduleStatus as S
@@ -41,7 +41,7 @@ class Placer:
         s = settings.scheduling
         self.settings = PlacementSettings(
             overhead=executor_overhead(settings.executor.cpus, settings.executor.ram_mb),
-            offer_order=tuple(OfferOrder(o) for o in s.offer_order),
+            offer_order=s.offer_order,
             unavailability_threshold_s=s.unavailability_threshold)
         self.role = settings.framework.role
         self.nearest_fit = NearestFit()

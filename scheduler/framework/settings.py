@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scheduler.scheduling.offers import OfferOrder
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -65,7 +67,7 @@ class SchedulingSettings:
     min_offer_hold_time: float = 300.0          # -min_offer_hold_time
     offer_hold_jitter: float = 60.0             # -offer_hold_jitter_window
     offer_filter_duration: float = 5.0          # -offer_filter_duration
-    offer_order: tuple[str, ...] = ("RANDOM",)  # -offer_order
+    offer_order: tuple[OfferOrder, ...] = (OfferOrder.RANDOM,)  # -offer_order
     hold_offers_forever: bool = False           # -hold_offers_forever
     unavailability_threshold: float = 360.0     # -unavailability_threshold
 

@@ -190,10 +190,10 @@ _RANDOM_ORDER = attrgetter("random_order")
 def parse_offer_order(text: str) -> tuple[OfferOrder, ...]:
     """-offer_order's value ("RANDOM", "CPU,MEMORY"); ValueError with one line on an unknown name."""
     names = [n.strip().upper() for n in text.split(",") if n.strip()]
-    try:
-        return tuple(OfferOrder(n) for n in names) or (OfferOrder.RANDOM,)
-    except ValueError:
-        raise ValueError(f"-offer_order: unknown order in {text!r} (use {', '.join(OfferOrder)})") from None
+    unknown = [n for n in names if n not in OfferOrder.__members__]
+    if unknown:
+        raise ValueError(f"-offer_order: {unknown[0]!r} is not one of {', '.join(OfferOrder)}")
+    return tuple(OfferOrder(n) for n in names) or (OfferOrder.RANDOM,)
 
 
 def java_double(value: float) -> str:

@@ -112,15 +112,5 @@ def is_dedicated(config) -> bool:
     return any(c.name == DEDICATED_ATTRIBUTE for c in config.constraints or ())
 
 
-def quota_consumption(active: Iterable[ScheduledTask]) -> dict[tuple[bool, bool], ResourceAggregate]:
-    """getQuota's four consumptions of a role's active tasks, by (production, dedicated)."""
-    groups: dict[tuple[bool, bool], list] = {(p, d): [] for p in (True, False) for d in (True, False)}
-    for task in active:
-        config = task.assignedTask.task
-        groups[bool(config.production), is_dedicated(config)].append(config)
-    return {k: aggregate(**{"cpus": t["numCpus"], "ram_mb": t["ramMb"], "disk_mb": t["diskMb"]})
-            for k, t in ((k, resource_totals(v)) for k, v in groups.items())}
-
-
 def _latest_event_ms(task: ScheduledTask) -> int:
     return task.taskEvents[-1].timestamp if task.taskEvents else 0

@@ -2,8 +2,9 @@
 
 Every function takes the store (`scheduler.storage.store.Store`, read only) and whatever else the page needs
 (a pending-reason function, held offers, tiers) and returns plain values the templates print; the templates
-escape every one of them. Summaries the Thrift API also answers (job stats, role summaries, config groups,
-quota consumption) come from `scheduler.api.summaries`, never from a second copy here.
+escape every one of them. Summaries the Thrift API also answers come from the modules that answer them, never
+from a second copy here: job stats, role summaries and config groups from `scheduler.api.summaries`, quota
+consumption from `scheduler.api.quota`.
 
 `NotFound` is raised for a role, job or update the store does not know, so the page answers 404.
 Large jobs are paged (`Page`): a job page of thousands of tasks renders one page of rows, while its counts
@@ -16,7 +17,7 @@ import time
 from urllib.parse import quote
 from dataclasses import dataclass, field
 
-from scheduler.api import summaries
+from scheduler.api import quota, summaries
 from scheduler.state.status import ACTIVE, ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (CronCollisionPolicy, JobUpdateAction, JobUpdateStatus,
                                                     MaintenanceMode, TaskQuery)
@@ -333,26 +334,21 @@ def cron_jobs(store) -> list[dict]:
 
 
 def quotas(store) -> list[dict]:
-    """/quotas: each role with a quota or active tasks: its quota and getQuota's consumptions."""
-    active = summaries.by_job(store.tasks.fetch(TaskQuery(statuses=set(ACTIVE))))
-    by_role: dict[str, list] = {}
-    for key, tasks in active.items():
-        by_role.setdefault(key[0], []).extend(tasks)
+    """/quotas: each role with a quota or active tasks: its quota and getQuota's consumptions
+    (scheduler.api.quota.role_info, so cron templates and job updates count as getQuota counts them)."""
+    active = store.tasks.fetch(TaskQuery(statuses=set(ACTIVE)))
     rows = []
-    for role in sorted(set(store.quotas) | set(by_role)):
-        consumption = summaries.quota_consumption(by_role.get(role, ()))
-        quota = store.quotas.get(role)
-        rows.append({"role": role, "quota": _aggregate_text(quota) if quota is not None else None,
-                     "prod_shared": _aggregate_text(consumption[True, False]),
-                     "nonprod_shared": _aggregate_text(consumption[False, False]),
-                     "prod_dedicated": _aggregate_text(consumption[True, True]),
-                     "nonprod_dedicated": _aggregate_text(consumption[False, True])})
+    for role in sorted(set(store.quotas) | {t.assignedTask.task.job.role for t in active}):
+        info = quota.role_info(store, role)
+        rows.append({"role": role, "quota": _bag_text(info.quota) if role in store.quotas else None,
+                     "prod_shared": _bag_text(info.prod_shared), "nonprod_shared": _bag_text(info.non_prod_shared),
+                     "prod_dedicated": _bag_text(info.prod_dedicated),
+                     "nonprod_dedicated": _bag_text(info.non_prod_dedicated)})
     return rows
 
 
-def _aggregate_text(aggregate) -> dict:
-    totals = summaries.resource_totals([aggregate])
-    return {"cpus": f"{totals['numCpus']:g}", "ram": fmt_mb(totals["ramMb"]), "disk": fmt_mb(totals["diskMb"])}
+def _bag_text(bag: quota.Bag) -> dict:
+    return {"cpus": f"{bag.cpus:g}", "ram": fmt_mb(bag.ram_mb), "disk": fmt_mb(bag.disk_mb)}
 
 
 def agents(store) -> list[dict]:

@@ -353,8 +353,7 @@ def _quota(quota: ResourceAggregate) -> ResourceAggregate:
         return _aggregate(0.0, 0, 0)  # Aurora reads the removed legacy fields here: unset, they are zeros
     if len(resources) > 3:
         raise Refused(ResponseCode.ERROR, "Too many resource values in quota.")
-    kinds = {next((k for k in ("numCpus", "ramMb", "diskMb", "namedPort", "numGpus") if getattr(r, k) is not None),
-                  None) for r in resources}
+    kinds = {configs.resource_kind(r) for r in resources}
     if kinds != {"numCpus", "ramMb", "diskMb"}:
         raise Refused(ResponseCode.ERROR, "Quota resources must be exactly: [CPUS, RAM_MB, DISK_MB]")
     return quota

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from scheduler.api import config as configs
 from scheduler.api import summaries
 from scheduler.state.status import ACTIVE
 from thermos_executor.aurora_api.gen.ttypes import JobUpdateStatus, ResourceAggregate, TaskConfig, TaskQuery
@@ -253,14 +254,13 @@ def saved_quota_error(role: str, quota: ResourceAggregate, store) -> str | None:
 def aggregate_text(aggregate: ResourceAggregate) -> str:
     """A quota as Aurora's Thrift toString prints one, its resources in a fixed order (CPU, RAM, disk, others)
     where Java printed a HashSet's: ResourceAggregate(resources:[<Resource numCpus:1.0>, <Resource ramMb:64>])."""
-    fields = ("numCpus", "ramMb", "diskMb", "namedPort", "numGpus")
     items = []
     for resource in aggregate.resources or ():
-        field = next((f for f in fields if getattr(resource, f) is not None), None)
+        field = configs.resource_kind(resource)
         if field is not None:
             value = getattr(resource, field)
             text = _java_double(value) if isinstance(value, float) else str(value)
-            items.append((fields.index(field), text, f"<Resource {field}:{text}>"))
+            items.append((configs.RESOURCE_FIELDS.index(field), text, f"<Resource {field}:{text}>"))
     return f"ResourceAggregate(resources:[{', '.join(item for *_, item in sorted(items))}])"
 
 

@@ -95,7 +95,7 @@ class SchedulerApi:
         if configs.is_cron(job):
             raise Refused(ResponseCode.INVALID_REQUEST, NO_CRON)
         async with self._manager.transaction() as tx:
-            if self._active(tx.store, job.key) or _key(job.key) in tx.store.cron_jobs:
+            if self._active(tx.store, job.key) or configs.key_tuple(job.key) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, f"Job {configs.canonical(job.key)} already exists")
             self._check_task_limits(job.instanceCount)
             require_quota(quotas.check_instance_addition(tx.store, job.taskConfig, job.instanceCount))
@@ -105,7 +105,7 @@ class SchedulerApi:
 
     @answered
     async def killTasks(self, job, instances, message):
-        _require_key(job)
+        require_key(job)
         query = TaskQuery(jobKeys={job}, instanceIds=set(instances) if instances else None, statuses=set(ACTIVE))
         audit = f"Killed by {USER}" + (f".\n{message}" if message is not None else "")
         async with self._manager.transaction() as tx:
@@ -115,7 +115,7 @@ class SchedulerApi:
 
     @answered
     async def restartShards(self, job, shardIds):
-        _require_key(job)
+        require_key(job)
         if not shardIds:
             raise Refused(ResponseCode.ERROR, "shardIds must not be empty")
         query = TaskQuery(jobKeys={job}, instanceIds=set(shardIds), statuses=set(ACTIVE))
@@ -130,11 +130,11 @@ class SchedulerApi:
     @answered
     async def addInstances(self, key, count):
         job = key.jobKey if key is not None else None
-        _require_key(job)
+        require_key(job)
         if (count or 0) <= 0:
             raise Refused(ResponseCode.INVALID_REQUEST, INVALID_INSTANCE_COUNT)
         async with self._manager.transaction() as tx:
-            if _key(job) in tx.store.cron_jobs:
+            if configs.key_tuple(job) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, NO_INSTANCES_FOR_CRON)
             current = self._active(tx.store, job)
             template = next((t for t in current if t.assignedTask.instanceId == key.instanceId), None)
@@ -204,7 +204,7 @@ class SchedulerApi:
 
     @answered
     async def getConfigSummary(self, job):
-        _require_key(job)
+        require_key(job)
         groups = summaries.config_groups(self._active(self._storage.store, job))
         summary = ConfigSummary(key=job, groups=groups)
         return self._ok(Result(configSummaryResult=ConfigSummaryResult(summary=summary)))
@@ -298,11 +298,7 @@ def require_quota(check: quotas.QuotaCheck) -> None:
         raise Refused(ResponseCode.INVALID_REQUEST, check.message)
 
 
-def _key(job) -> tuple[str, str, str]:
-    return job.role, job.environment, job.name
-
-
-def _require_key(job) -> None:
+def require_key(job) -> None:
     """JobKeys.assertValid (an IllegalArgumentException: ERROR)."""
     if not configs.is_valid_key(job):
         raise Refused(ResponseCode.ERROR, f"Job key {configs.key_text(job)} is invalid.")

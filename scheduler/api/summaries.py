@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from scheduler.api.config import DEDICATED_ATTRIBUTE
+from scheduler.api.config import DEDICATED_ATTRIBUTE, key_tuple
 from scheduler.state.status import ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, Resource,
                                                     ResourceAggregate, RoleSummary, ScheduledTask)
@@ -27,8 +27,7 @@ _FAILED = {S.LOST, S.FAILED}
 
 
 def key_of(task: ScheduledTask) -> tuple[str, str, str]:
-    job = task.assignedTask.task.job
-    return job.role, job.environment, job.name
+    return key_tuple(task.assignedTask.task.job)
 
 
 def by_job(tasks: Iterable[ScheduledTask]) -> dict[tuple[str, str, str], list[ScheduledTask]]:

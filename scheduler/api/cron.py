@@ -19,7 +19,7 @@ from scheduler.api.handlers import Refused, answered, require_key, require_quota
 from scheduler.api.settings import ApiSettings
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE
-from thermos_executor.aurora_api.gen.ttypes import ResponseCode, ServerInfo, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import ResponseCode, TaskQuery
 
 log = logging.getLogger(__name__)
 INVALID = ResponseCode.INVALID_REQUEST
@@ -35,7 +35,7 @@ class CronApi:
         self.tz = tz
         self.runs = runs
         self.clock_ms = clock_ms
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     @answered
     async def scheduleCronJob(self, description):

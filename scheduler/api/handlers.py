@@ -31,7 +31,7 @@ from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummary
                                       GetPendingReasonResult, GetQuotaResult, PendingReason,
                                       GetTierConfigResult, JobSummary, JobSummaryResult, PopulateJobResult,
                                       ResourceAggregate, ResponseCode, Result, RoleSummaryResult,
-                                      ScheduleStatusResult, ServerInfo, TaskQuery, TierConfig)
+                                      ScheduleStatusResult, TaskQuery, TierConfig)
 from scheduler.api.settings import ApiSettings
 from scheduler.api.state_manager import ChangeResult, InstanceCollision, StateManager
 from scheduler.state.status import ACTIVE, TERMINAL, ScheduleStatus
@@ -86,7 +86,7 @@ class SchedulerApi:
         self.settings = settings
         self._pending_reason = pending_reason
         self._next_cron_run = next_cron_run
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     # -- jobs ----------------------------------------------------------------------------------------------
     @answered

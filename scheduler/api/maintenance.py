@@ -52,7 +52,7 @@ from scheduler.api.state_manager import StateChange, StateManager
 from scheduler.state.status import ACTIVE, TERMINAL, ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (
     DrainHostsResult, EndMaintenanceResult, HostAttributes, HostMaintenanceRequest, HostStatus, MaintenanceMode,
-    MaintenanceStatusResult, PercentageSlaPolicy, ResponseCode, Result, ServerInfo, SlaPolicy,
+    MaintenanceStatusResult, PercentageSlaPolicy, ResponseCode, Result, SlaPolicy,
     StartMaintenanceResult, TaskQuery)
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class MaintenanceApi:
     def __init__(self, controller: MaintenanceController, settings: ApiSettings):
         self.controller = controller
         self._storage = controller.storage   # for `answered`: ERROR_TRANSIENT while storage is not READY
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     @answered
     async def startMaintenance(self, hosts):

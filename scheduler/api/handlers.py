@@ -338,15 +338,11 @@ def _without_executor_config(task):
     return task
 
 
-def _aggregate(cpus: float, ram_mb: int, disk_mb: int) -> ResourceAggregate:
-    return summaries.aggregate(cpus, ram_mb, disk_mb)
-
-
 def _quota(quota: ResourceAggregate) -> ResourceAggregate:
     """ThriftBackfill.backfillResourceAggregate and QuotaManager.saveQuota's checks."""
     resources = quota.resources or set()
     if not resources:
-        return _aggregate(0.0, 0, 0)  # Aurora reads the removed legacy fields here: unset, they are zeros
+        return summaries.aggregate(0.0, 0, 0)  # Aurora reads the removed legacy fields here: unset, they are zeros
     if len(resources) > 3:
         raise Refused(ResponseCode.ERROR, "Too many resource values in quota.")
     kinds = {configs.resource_kind(r) for r in resources}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from scheduler.api import config as configs
 from scheduler.api import envelope
 from scheduler.api import quota as quotas
-from scheduler.api.handlers import Refused, answered, require_key, require_quota
+from scheduler.api.handlers import Refused, answered, check_task_limits, require_key, require_quota
 from scheduler.api.settings import ApiSettings
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE
@@ -76,9 +76,7 @@ class CronApi:
             raise Refused(INVALID, f"Job {name} has no cron schedule")
         key = configs.key_tuple(job.key)
         async with self._storage.write() as w:
-            maximum = self.settings.max_tasks_per_job
-            if not 0 < job.instanceCount <= maximum:
-                raise Refused(INVALID, f"Instance count must be between 1 and {maximum} inclusive.")
+            check_task_limits(job.instanceCount, self.settings)
             if update_only or key in w.store.cron_jobs:
                 self._checked(job)
                 if key not in w.store.cron_jobs:

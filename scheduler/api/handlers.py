@@ -97,7 +97,7 @@ class SchedulerApi:
         async with self._manager.transaction() as tx:
             if self._active(tx.store, job.key) or configs.key_tuple(job.key) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, f"Job {configs.canonical(job.key)} already exists")
-            self._check_task_limits(job.instanceCount)
+            check_task_limits(job.instanceCount, self.settings)
             require_quota(quotas.check_instance_addition(tx.store, job.taskConfig, job.instanceCount))
             log.info("Launching %d tasks.", job.instanceCount)
             tx.insert_pending_tasks(job.taskConfig, range(job.instanceCount))
@@ -141,7 +141,7 @@ class SchedulerApi:
             if template is None:
                 raise Refused(ResponseCode.INVALID_REQUEST, INVALID_INSTANCE_ID)
             last = max(t.assignedTask.instanceId for t in current)
-            self._check_task_limits(len(current) + count)
+            check_task_limits(len(current) + count, self.settings)
             require_quota(quotas.check_instance_addition(tx.store, template.assignedTask.task, count))
             try:
                 tx.insert_pending_tasks(template.assignedTask.task, range(last + 1, last + 1 + count))
@@ -273,11 +273,6 @@ class SchedulerApi:
         except configs.TaskDescriptionError as e:
             raise Refused(ResponseCode.INVALID_REQUEST, str(e)) from None
 
-    def _check_task_limits(self, total: int) -> None:
-        maximum = self.settings.max_tasks_per_job
-        if total <= 0 or total > maximum:
-            raise Refused(ResponseCode.INVALID_REQUEST, f"Instance count must be between 1 and {maximum} inclusive.")
-
     @staticmethod
     def _active(store, job) -> list:
         return store.tasks.fetch(TaskQuery(jobKeys={job}, statuses=set(ACTIVE)))
@@ -290,6 +285,13 @@ class SchedulerApi:
         jobs = {key: summaries.synthesized_job(key, job_tasks) for key, job_tasks in tasks.items()}
         jobs.update((key, job) for key, job in self._storage.store.cron_jobs.items() if role is None or key[0] == role)
         return jobs
+
+
+def check_task_limits(total: int, settings: ApiSettings) -> None:
+    """Refuse (INVALID_REQUEST) a job of `total` tasks outside 1..-max_tasks_per_job (validateTaskLimits)."""
+    maximum = settings.max_tasks_per_job
+    if total <= 0 or total > maximum:
+        raise Refused(ResponseCode.INVALID_REQUEST, f"Instance count must be between 1 and {maximum} inclusive.")
 
 
 def require_quota(check: quotas.QuotaCheck) -> None:

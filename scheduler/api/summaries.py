@@ -39,7 +39,7 @@ def by_job(tasks: Iterable[ScheduledTask]) -> dict[tuple[str, str, str], list[Sc
 
 def latest_active(tasks: Iterable[ScheduledTask]) -> ScheduledTask:
     """The task in the most active status, the latest event breaking ties."""
-    return max(tasks, key=lambda t: (_RANK.get(t.status, -1), _latest_event_ms(t)))
+    return max(tasks, key=lambda t: (_RANK.get(t.status, -1), latest_event_ms(t)))
 
 
 def synthesized_job(key: tuple[str, str, str], tasks: list[ScheduledTask]) -> JobConfiguration:
@@ -111,5 +111,6 @@ def is_dedicated(config) -> bool:
     return any(c.name == DEDICATED_ATTRIBUTE for c in config.constraints or ())
 
 
-def _latest_event_ms(task: ScheduledTask) -> int:
+def latest_event_ms(task: ScheduledTask) -> int:
+    """The timestamp of the task's latest event, 0 if it has none."""
     return task.taskEvents[-1].timestamp if task.taskEvents else 0

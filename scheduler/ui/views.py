@@ -158,7 +158,7 @@ def job_page(store, key: tuple[str, str, str], pending_reason, *, active_offset:
     if not tasks and cron is None and not updates:
         raise NotFound(f"no job {role}/{env}/{name}")
     active = sorted((t for t in tasks if t.status in ACTIVE), key=lambda t: t.assignedTask.instanceId)
-    finished = sorted((t for t in tasks if t.status not in ACTIVE), key=_latest_ms, reverse=True)
+    finished = sorted((t for t in tasks if t.status not in ACTIVE), key=summaries.latest_event_ms, reverse=True)
     reasons: dict[int, str] = {}
 
     def reason(config) -> str:
@@ -224,10 +224,6 @@ def _constraint_text(c) -> str:
         return f"{c.name} limit:{c.constraint.limit.limit}"
     value = c.constraint.value
     return f"{c.name} {'!' if value.negated else ''}{','.join(sorted(value.values or ()))}"
-
-
-def _latest_ms(task) -> int:
-    return task.taskEvents[-1].timestamp if task.taskEvents else 0
 
 
 # -- pending tasks -------------------------------------------------------------------------------------------

@@ -226,13 +226,14 @@ def _set_mode(writer, hosts: Iterable[str], mode: int) -> set[HostStatus]:
     return statuses
 
 
-def _active_on(store, host: str) -> list:
+def active_on(store, host: str) -> list:
+    """The active tasks placed on `host`."""
     return store.tasks.fetch(TaskQuery(slaveHosts={host}, statuses=set(ACTIVE)))
 
 
 def _drain_tasks_on(tx, host: str) -> list[str]:
     """Change every active task on `host` to DRAINING; the ids of the tasks found (empty: nothing to drain)."""
-    task_ids = sorted(t.assignedTask.taskId for t in _active_on(tx.store, host))
+    task_ids = sorted(t.assignedTask.taskId for t in active_on(tx.store, host))
     if not task_ids:
         log.info("No tasks to drain on host: %s", host)
     for task_id in task_ids:
@@ -242,4 +243,4 @@ def _drain_tasks_on(tx, host: str) -> list[str]:
 
 def _emptied(store, host: str) -> bool:
     """A DRAINING host with no active task left."""
-    return mode_of(store.host_attributes.get(host)) == Mode.DRAINING and not _active_on(store, host)
+    return mode_of(store.host_attributes.get(host)) == Mode.DRAINING and not active_on(store, host)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from dataclasses import dataclass, field
 
 from scheduler.api import quota, summaries
+from scheduler.api.maintenance import active_on, mode_of
 from scheduler.state.status import ACTIVE, ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (CronCollisionPolicy, JobUpdateAction, JobUpdateStatus,
                                                     MaintenanceMode, TaskQuery)
@@ -351,9 +352,9 @@ def agents(store) -> list[dict]:
     """/agents: every host the scheduler has attributes of: agent id, mode, attributes, active tasks."""
     rows = []
     for host, attributes in sorted(store.host_attributes.items()):
-        active = store.tasks.fetch(TaskQuery(slaveHosts={host}, statuses=set(ACTIVE)))
+        active = active_on(store, host)
         rows.append({"host": host, "agent_id": attributes.slaveId or "",
-                     "mode": enum_name(MaintenanceMode, attributes.mode or MaintenanceMode.NONE),
+                     "mode": enum_name(MaintenanceMode, mode_of(attributes)),
                      "attributes": sorted((a.name, ",".join(sorted(a.values or ())))
                                           for a in attributes.attributes or ()),
                      "active_tasks": len(active)})
@@ -364,13 +365,12 @@ def maintenance(store) -> dict[str, list[dict]]:
     """/maintenance: hosts in each maintenance mode but NONE; a draining host lists the tasks still on it."""
     modes: dict[str, list[dict]] = {"SCHEDULED": [], "DRAINING": [], "DRAINED": []}
     for host, attributes in sorted(store.host_attributes.items()):
-        mode = enum_name(MaintenanceMode, attributes.mode or MaintenanceMode.NONE)
+        mode = enum_name(MaintenanceMode, mode_of(attributes))
         if mode not in modes:
             continue
         tasks = []
         if mode == "DRAINING":
-            tasks = sorted(t.assignedTask.taskId for t in store.tasks.fetch(TaskQuery(slaveHosts={host},
-                                                                                      statuses=set(ACTIVE))))
+            tasks = sorted(t.assignedTask.taskId for t in active_on(store, host))
         request = store.maintenance.get(host)
         modes[mode].append({"host": host, "tasks": tasks,
                             "requested": fmt_ms(request.createdTimestampMs) if request else "",

@@ -27,7 +27,3 @@ def response(code: int, server_info: ServerInfo, *messages: str, result: Result 
 
 def ok(server_info: ServerInfo, result: Result | None = None, *messages: str) -> Response:
     return response(ResponseCode.OK, server_info, *messages, result=result)
-
-
-def invalid_request(server_info: ServerInfo, *messages: str) -> Response:
-    return response(ResponseCode.INVALID_REQUEST, server_info, *messages)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from scheduler.api import envelope
 from thermos_executor.aurora_api.gen.ttypes import (
-    ListBackupsResult, QueryRecoveryResult, ResponseCode, Result, ServerInfo)
+    ListBackupsResult, QueryRecoveryResult, ResponseCode, Result)
 from scheduler.api.handlers import Refused, answered, required_query
 from scheduler.api.protocol import METHODS
 from scheduler.api.settings import ApiSettings
@@ -49,7 +49,7 @@ class AdminApi:
         self._backups = backups
         self._shutdown = shutdown
         self._staged = None  # the backup staged for recovery, if any
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     @answered
     async def snapshot(self):

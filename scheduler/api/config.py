@@ -27,6 +27,7 @@ _GOOD_IDENTIFIER = re.compile(r"[\w\-.]+", re.ASCII)  # api.thrift GOOD_IDENTIFI
 _MAX_IDENTIFIER_LENGTH = 255
 # Resource field -> Aurora's name for it in messages (ResourceType.getAuroraName); ports may repeat.
 _RESOURCE_NAMES = {"numCpus": "CPU", "ramMb": "RAM", "diskMb": "DISK", "namedPort": "PORT", "numGpus": "GPU"}
+RESOURCE_FIELDS = tuple(_RESOURCE_NAMES)  # a Resource's fields, in Aurora's ResourceType order
 
 
 class TaskDescriptionError(ValueError):
@@ -52,6 +53,11 @@ def key_text(key) -> str:
     if key is None:
         return "null"
     return f"IJobKey{{role={key.role}, environment={key.environment}, name={key.name}}}"
+
+
+def key_tuple(key) -> tuple[str, str, str]:
+    """A JobKey as the store indexes jobs: (role, environment, name)."""
+    return key.role, key.environment, key.name
 
 
 def canonical(key) -> str:
@@ -174,7 +180,7 @@ def _backfill_tier(config: TaskConfig, settings: ApiSettings) -> None:
 
 
 def _check_resources(config: TaskConfig, settings: ApiSettings) -> None:
-    kinds = Counter(_kind(r) for r in config.resources or ())
+    kinds = Counter(resource_kind(r) for r in config.resources or ())
     repeated = sorted(_RESOURCE_NAMES[k] for k, n in kinds.items() if n > 1 and k not in ("namedPort", None))
     if repeated:
         raise TaskDescriptionError("Multiple resource values are not supported for " + ", ".join(repeated))
@@ -186,5 +192,6 @@ def _check_resources(config: TaskConfig, settings: ApiSettings) -> None:
         raise TaskDescriptionError("GPU resource support is disabled in this cluster.")
 
 
-def _kind(resource) -> str | None:
-    return next((k for k in _RESOURCE_NAMES if getattr(resource, k) is not None), None)
+def resource_kind(resource) -> str | None:
+    """Which field of a Resource (a Thrift union) is set: one of RESOURCE_FIELDS, None if none is."""
+    return next((k for k in RESOURCE_FIELDS if getattr(resource, k) is not None), None)

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from scheduler.api import config as configs
 from scheduler.api import envelope
 from scheduler.api import quota as quotas
-from scheduler.api.handlers import Refused, _key, _require_key, answered, require_quota
+from scheduler.api.handlers import Refused, answered, check_task_limits, require_key, require_quota
 from scheduler.api.settings import ApiSettings
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE
-from thermos_executor.aurora_api.gen.ttypes import ResponseCode, ServerInfo, TaskQuery
+from thermos_executor.aurora_api.gen.ttypes import ResponseCode, TaskQuery
 
 log = logging.getLogger(__name__)
 INVALID = ResponseCode.INVALID_REQUEST
@@ -35,7 +35,7 @@ class CronApi:
         self.tz = tz
         self.runs = runs
         self.clock_ms = clock_ms
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     @answered
     async def scheduleCronJob(self, description):
@@ -47,21 +47,21 @@ class CronApi:
 
     @answered
     async def descheduleCronJob(self, job):
-        _require_key(job)
+        require_key(job)
         async with self._storage.write() as w:
-            if _key(job) not in w.store.cron_jobs:
+            if configs.key_tuple(job) not in w.store.cron_jobs:
                 return self._ok(f"Job {configs.canonical(job)} is not scheduled with cron")
             w.remove_job(job)
             log.info("Deleted cron job %s from storage.", configs.canonical(job))
-        self.runs.changed(_key(job))
+        self.runs.changed(configs.key_tuple(job))
         return self._ok()
 
     @answered
     async def startCronJob(self, job):
-        _require_key(job)
-        if _key(job) not in self._storage.store.cron_jobs:
+        require_key(job)
+        if configs.key_tuple(job) not in self._storage.store.cron_jobs:
             raise Refused(INVALID, f"Failed to start cron job - No cron job found for {configs.canonical(job)}.")
-        self.runs.trigger(_key(job))
+        self.runs.trigger(configs.key_tuple(job))
         log.info("Triggered cron job for %s.", configs.canonical(job))
         return self._ok()
 
@@ -74,11 +74,9 @@ class CronApi:
         name = configs.canonical(job.key)
         if not configs.is_cron(job):
             raise Refused(INVALID, f"Job {name} has no cron schedule")
-        key = _key(job.key)
+        key = configs.key_tuple(job.key)
         async with self._storage.write() as w:
-            maximum = self.settings.max_tasks_per_job
-            if not 0 < job.instanceCount <= maximum:
-                raise Refused(INVALID, f"Instance count must be between 1 and {maximum} inclusive.")
+            check_task_limits(job.instanceCount, self.settings)
             if update_only or key in w.store.cron_jobs:
                 self._checked(job)
                 if key not in w.store.cron_jobs:

@@ -7,6 +7,12 @@ with OK (Aurora's rule), and `details` is always a list so clients can iterate i
 from thermos_executor.aurora_api.gen.ttypes import Response, ResponseCode, ResponseDetail, Result, ServerInfo
 
 
+def server_info(settings) -> ServerInfo:
+    """The ServerInfo every Response of this scheduler carries, from its ApiSettings (-cluster_name,
+    -viz_job_url_prefix)."""
+    return ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+
+
 def response(code: int, server_info: ServerInfo, *messages: str, result: Result | None = None) -> Response:
     """A Response with `code` (a ResponseCode) and one detail per message."""
     if result is not None and code != ResponseCode.OK:
@@ -21,7 +27,3 @@ def response(code: int, server_info: ServerInfo, *messages: str, result: Result 
 
 def ok(server_info: ServerInfo, result: Result | None = None, *messages: str) -> Response:
     return response(ResponseCode.OK, server_info, *messages, result=result)
-
-
-def invalid_request(server_info: ServerInfo, *messages: str) -> Response:
-    return response(ResponseCode.INVALID_REQUEST, server_info, *messages)

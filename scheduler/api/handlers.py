@@ -31,7 +31,7 @@ from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummary
                                       GetPendingReasonResult, GetQuotaResult, PendingReason,
                                       GetTierConfigResult, JobSummary, JobSummaryResult, PopulateJobResult,
                                       ResourceAggregate, ResponseCode, Result, RoleSummaryResult,
-                                      ScheduleStatusResult, ServerInfo, TaskQuery, TierConfig)
+                                      ScheduleStatusResult, TaskQuery, TierConfig)
 from scheduler.api.settings import ApiSettings
 from scheduler.api.state_manager import ChangeResult, InstanceCollision, StateManager
 from scheduler.state.status import ACTIVE, TERMINAL, ScheduleStatus
@@ -86,7 +86,7 @@ class SchedulerApi:
         self.settings = settings
         self._pending_reason = pending_reason
         self._next_cron_run = next_cron_run
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     # -- jobs ----------------------------------------------------------------------------------------------
     @answered
@@ -95,9 +95,9 @@ class SchedulerApi:
         if configs.is_cron(job):
             raise Refused(ResponseCode.INVALID_REQUEST, NO_CRON)
         async with self._manager.transaction() as tx:
-            if self._active(tx.store, job.key) or _key(job.key) in tx.store.cron_jobs:
+            if self._active(tx.store, job.key) or configs.key_tuple(job.key) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, f"Job {configs.canonical(job.key)} already exists")
-            self._check_task_limits(job.instanceCount)
+            check_task_limits(job.instanceCount, self.settings)
             require_quota(quotas.check_instance_addition(tx.store, job.taskConfig, job.instanceCount))
             log.info("Launching %d tasks.", job.instanceCount)
             tx.insert_pending_tasks(job.taskConfig, range(job.instanceCount))
@@ -105,7 +105,7 @@ class SchedulerApi:
 
     @answered
     async def killTasks(self, job, instances, message):
-        _require_key(job)
+        require_key(job)
         query = TaskQuery(jobKeys={job}, instanceIds=set(instances) if instances else None, statuses=set(ACTIVE))
         audit = f"Killed by {USER}" + (f".\n{message}" if message is not None else "")
         async with self._manager.transaction() as tx:
@@ -115,7 +115,7 @@ class SchedulerApi:
 
     @answered
     async def restartShards(self, job, shardIds):
-        _require_key(job)
+        require_key(job)
         if not shardIds:
             raise Refused(ResponseCode.ERROR, "shardIds must not be empty")
         query = TaskQuery(jobKeys={job}, instanceIds=set(shardIds), statuses=set(ACTIVE))
@@ -130,18 +130,18 @@ class SchedulerApi:
     @answered
     async def addInstances(self, key, count):
         job = key.jobKey if key is not None else None
-        _require_key(job)
+        require_key(job)
         if (count or 0) <= 0:
             raise Refused(ResponseCode.INVALID_REQUEST, INVALID_INSTANCE_COUNT)
         async with self._manager.transaction() as tx:
-            if _key(job) in tx.store.cron_jobs:
+            if configs.key_tuple(job) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, NO_INSTANCES_FOR_CRON)
             current = self._active(tx.store, job)
             template = next((t for t in current if t.assignedTask.instanceId == key.instanceId), None)
             if template is None:
                 raise Refused(ResponseCode.INVALID_REQUEST, INVALID_INSTANCE_ID)
             last = max(t.assignedTask.instanceId for t in current)
-            self._check_task_limits(len(current) + count)
+            check_task_limits(len(current) + count, self.settings)
             require_quota(quotas.check_instance_addition(tx.store, template.assignedTask.task, count))
             try:
                 tx.insert_pending_tasks(template.assignedTask.task, range(last + 1, last + 1 + count))
@@ -204,7 +204,7 @@ class SchedulerApi:
 
     @answered
     async def getConfigSummary(self, job):
-        _require_key(job)
+        require_key(job)
         groups = summaries.config_groups(self._active(self._storage.store, job))
         summary = ConfigSummary(key=job, groups=groups)
         return self._ok(Result(configSummaryResult=ConfigSummaryResult(summary=summary)))
@@ -273,11 +273,6 @@ class SchedulerApi:
         except configs.TaskDescriptionError as e:
             raise Refused(ResponseCode.INVALID_REQUEST, str(e)) from None
 
-    def _check_task_limits(self, total: int) -> None:
-        maximum = self.settings.max_tasks_per_job
-        if total <= 0 or total > maximum:
-            raise Refused(ResponseCode.INVALID_REQUEST, f"Instance count must be between 1 and {maximum} inclusive.")
-
     @staticmethod
     def _active(store, job) -> list:
         return store.tasks.fetch(TaskQuery(jobKeys={job}, statuses=set(ACTIVE)))
@@ -292,17 +287,20 @@ class SchedulerApi:
         return jobs
 
 
+def check_task_limits(total: int, settings: ApiSettings) -> None:
+    """Refuse (INVALID_REQUEST) a job of `total` tasks outside 1..-max_tasks_per_job (validateTaskLimits)."""
+    maximum = settings.max_tasks_per_job
+    if total <= 0 or total > maximum:
+        raise Refused(ResponseCode.INVALID_REQUEST, f"Instance count must be between 1 and {maximum} inclusive.")
+
+
 def require_quota(check: quotas.QuotaCheck) -> None:
     """Refuse (INVALID_REQUEST, Aurora's "Insufficient resource quota: ...") a change the role's quota lacks."""
     if not check.sufficient:
         raise Refused(ResponseCode.INVALID_REQUEST, check.message)
 
 
-def _key(job) -> tuple[str, str, str]:
-    return job.role, job.environment, job.name
-
-
-def _require_key(job) -> None:
+def require_key(job) -> None:
     """JobKeys.assertValid (an IllegalArgumentException: ERROR)."""
     if not configs.is_valid_key(job):
         raise Refused(ResponseCode.ERROR, f"Job key {configs.key_text(job)} is invalid.")
@@ -342,19 +340,14 @@ def _without_executor_config(task):
     return task
 
 
-def _aggregate(cpus: float, ram_mb: int, disk_mb: int) -> ResourceAggregate:
-    return summaries.aggregate(cpus, ram_mb, disk_mb)
-
-
 def _quota(quota: ResourceAggregate) -> ResourceAggregate:
     """ThriftBackfill.backfillResourceAggregate and QuotaManager.saveQuota's checks."""
     resources = quota.resources or set()
     if not resources:
-        return _aggregate(0.0, 0, 0)  # Aurora reads the removed legacy fields here: unset, they are zeros
+        return summaries.aggregate(0.0, 0, 0)  # Aurora reads the removed legacy fields here: unset, they are zeros
     if len(resources) > 3:
         raise Refused(ResponseCode.ERROR, "Too many resource values in quota.")
-    kinds = {next((k for k in ("numCpus", "ramMb", "diskMb", "namedPort", "numGpus") if getattr(r, k) is not None),
-                  None) for r in resources}
+    kinds = {configs.resource_kind(r) for r in resources}
     if kinds != {"numCpus", "ramMb", "diskMb"}:
         raise Refused(ResponseCode.ERROR, "Quota resources must be exactly: [CPUS, RAM_MB, DISK_MB]")
     return quota

@@ -52,7 +52,7 @@ from scheduler.api.state_manager import StateChange, StateManager
 from scheduler.state.status import ACTIVE, TERMINAL, ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (
     DrainHostsResult, EndMaintenanceResult, HostAttributes, HostMaintenanceRequest, HostStatus, MaintenanceMode,
-    MaintenanceStatusResult, PercentageSlaPolicy, ResponseCode, Result, ServerInfo, SlaPolicy,
+    MaintenanceStatusResult, PercentageSlaPolicy, ResponseCode, Result, SlaPolicy,
     StartMaintenanceResult, TaskQuery)
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ class MaintenanceApi:
     def __init__(self, controller: MaintenanceController, settings: ApiSettings):
         self.controller = controller
         self._storage = controller.storage   # for `answered`: ERROR_TRANSIENT while storage is not READY
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     @answered
     async def startMaintenance(self, hosts):
@@ -226,13 +226,14 @@ def _set_mode(writer, hosts: Iterable[str], mode: int) -> set[HostStatus]:
     return statuses
 
 
-def _active_on(store, host: str) -> list:
+def active_on(store, host: str) -> list:
+    """The active tasks placed on `host`."""
     return store.tasks.fetch(TaskQuery(slaveHosts={host}, statuses=set(ACTIVE)))
 
 
 def _drain_tasks_on(tx, host: str) -> list[str]:
     """Change every active task on `host` to DRAINING; the ids of the tasks found (empty: nothing to drain)."""
-    task_ids = sorted(t.assignedTask.taskId for t in _active_on(tx.store, host))
+    task_ids = sorted(t.assignedTask.taskId for t in active_on(tx.store, host))
     if not task_ids:
         log.info("No tasks to drain on host: %s", host)
     for task_id in task_ids:
@@ -242,4 +243,4 @@ def _drain_tasks_on(tx, host: str) -> list[str]:
 
 def _emptied(store, host: str) -> bool:
     """A DRAINING host with no active task left."""
-    return mode_of(store.host_attributes.get(host)) == Mode.DRAINING and not _active_on(store, host)
+    return mode_of(store.host_attributes.get(host)) == Mode.DRAINING and not active_on(store, host)

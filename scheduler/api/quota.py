@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from scheduler.api import config as configs
 from scheduler.api import summaries
 from scheduler.state.status import ACTIVE
 from thermos_executor.aurora_api.gen.ttypes import JobUpdateStatus, ResourceAggregate, TaskConfig, TaskQuery
@@ -141,7 +142,7 @@ def quota_info(quota: ResourceAggregate | None, active_tasks: Iterable, cron_job
     """One role's QuotaInfo from its quota (None: zeros), its active ScheduledTasks, its cron templates
     (JobConfigurations) and its active updates' JobUpdateInstructions by job key (role, env, name)."""
     tasks = [t.assignedTask for t in active_tasks]
-    crons = {_key(job.key): job for job in cron_jobs}
+    crons = {configs.key_tuple(job.key): job for job in cron_jobs}
     consumption = {kind: _consumption(tasks, updates, crons, keep) for kind, keep in _KINDS.items()}
     return QuotaInfo(quota=Bag.of([quota]) if quota is not None else EMPTY, **consumption)
 
@@ -181,11 +182,7 @@ def _instance_configs(configs: Iterable) -> Bag:
 
 
 def _job_key(config: TaskConfig) -> tuple[str, str, str]:
-    return _key(config.job)
-
-
-def _key(job_key) -> tuple[str, str, str]:
-    return job_key.role, job_key.environment, job_key.name
+    return configs.key_tuple(config.job)
 
 
 # -- reading a role's state out of the store ------------------------------------------------------------------
@@ -199,9 +196,9 @@ def role_info(store, role: str, requested_update=None) -> QuotaInfo:
         summary = details.update.summary
         if summary.key.job.role == role and summary.state is not None \
                 and summary.state.status in ACTIVE_UPDATE_STATUSES:
-            updates[_key(summary.key.job)] = details.update.instructions
+            updates[configs.key_tuple(summary.key.job)] = details.update.instructions
     if requested_update is not None:
-        updates[_key(requested_update.summary.key.job)] = requested_update.instructions
+        updates[configs.key_tuple(requested_update.summary.key.job)] = requested_update.instructions
     return quota_info(store.quotas.get(role), active, crons, updates)
 
 
@@ -232,7 +229,7 @@ def check_cron_update(store, job) -> QuotaCheck:
     if not is_production(job.taskConfig):
         return SUFFICIENT
     info = role_info(store, job.key.role)
-    old = store.cron_jobs.get(_key(job.key))
+    old = store.cron_jobs.get(configs.key_tuple(job.key))
     old_bag = Bag.of([old.taskConfig]).scale(old.instanceCount or 0) if old is not None else EMPTY
     new_bag = Bag.of([job.taskConfig]).scale(job.instanceCount or 0)
     return greater_or_equal(info.quota, info.prod_shared + (new_bag - old_bag))
@@ -253,14 +250,13 @@ def saved_quota_error(role: str, quota: ResourceAggregate, store) -> str | None:
 def aggregate_text(aggregate: ResourceAggregate) -> str:
     """A quota as Aurora's Thrift toString prints one, its resources in a fixed order (CPU, RAM, disk, others)
     where Java printed a HashSet's: ResourceAggregate(resources:[<Resource numCpus:1.0>, <Resource ramMb:64>])."""
-    fields = ("numCpus", "ramMb", "diskMb", "namedPort", "numGpus")
     items = []
     for resource in aggregate.resources or ():
-        field = next((f for f in fields if getattr(resource, f) is not None), None)
+        field = configs.resource_kind(resource)
         if field is not None:
             value = getattr(resource, field)
             text = _java_double(value) if isinstance(value, float) else str(value)
-            items.append((fields.index(field), text, f"<Resource {field}:{text}>"))
+            items.append((configs.RESOURCE_FIELDS.index(field), text, f"<Resource {field}:{text}>"))
     return f"ResourceAggregate(resources:[{', '.join(item for *_, item in sorted(items))}])"
 
 

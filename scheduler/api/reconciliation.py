@@ -14,7 +14,7 @@ from collections.abc import Callable
 from scheduler.api import envelope
 from scheduler.api.handlers import Refused
 from scheduler.api.settings import ApiSettings
-from thermos_executor.aurora_api.gen.ttypes import ResponseCode, ServerInfo
+from thermos_executor.aurora_api.gen.ttypes import ResponseCode
 
 BATCH_SIZE_MESSAGE = "Batch size must be greater than zero."
 
@@ -22,7 +22,7 @@ BATCH_SIZE_MESSAGE = "Batch size must be greater than zero."
 class ReconciliationApi:
     def __init__(self, reconciler_of: Callable[[], object | None], settings: ApiSettings):
         self._reconciler_of = reconciler_of
-        self.server_info = ServerInfo(clusterName=settings.cluster_name, statsUrlPrefix=settings.stats_url_prefix)
+        self.server_info = envelope.server_info(settings)
 
     async def triggerExplicitTaskReconciliation(self, settings):
         try:

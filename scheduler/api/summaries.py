@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from scheduler.api.config import DEDICATED_ATTRIBUTE
+from scheduler.api.config import DEDICATED_ATTRIBUTE, key_tuple
 from scheduler.state.status import ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, Resource,
                                                     ResourceAggregate, RoleSummary, ScheduledTask)
@@ -27,8 +27,7 @@ _FAILED = {S.LOST, S.FAILED}
 
 
 def key_of(task: ScheduledTask) -> tuple[str, str, str]:
-    job = task.assignedTask.task.job
-    return job.role, job.environment, job.name
+    return key_tuple(task.assignedTask.task.job)
 
 
 def by_job(tasks: Iterable[ScheduledTask]) -> dict[tuple[str, str, str], list[ScheduledTask]]:
@@ -40,7 +39,7 @@ def by_job(tasks: Iterable[ScheduledTask]) -> dict[tuple[str, str, str], list[Sc
 
 def latest_active(tasks: Iterable[ScheduledTask]) -> ScheduledTask:
     """The task in the most active status, the latest event breaking ties."""
-    return max(tasks, key=lambda t: (_RANK.get(t.status, -1), _latest_event_ms(t)))
+    return max(tasks, key=lambda t: (_RANK.get(t.status, -1), latest_event_ms(t)))
 
 
 def synthesized_job(key: tuple[str, str, str], tasks: list[ScheduledTask]) -> JobConfiguration:
@@ -112,15 +111,6 @@ def is_dedicated(config) -> bool:
     return any(c.name == DEDICATED_ATTRIBUTE for c in config.constraints or ())
 
 
-def quota_consumption(active: Iterable[ScheduledTask]) -> dict[tuple[bool, bool], ResourceAggregate]:
-    """getQuota's four consumptions of a role's active tasks, by (production, dedicated)."""
-    groups: dict[tuple[bool, bool], list] = {(p, d): [] for p in (True, False) for d in (True, False)}
-    for task in active:
-        config = task.assignedTask.task
-        groups[bool(config.production), is_dedicated(config)].append(config)
-    return {k: aggregate(**{"cpus": t["numCpus"], "ram_mb": t["ramMb"], "disk_mb": t["diskMb"]})
-            for k, t in ((k, resource_totals(v)) for k, v in groups.items())}
-
-
-def _latest_event_ms(task: ScheduledTask) -> int:
+def latest_event_ms(task: ScheduledTask) -> int:
+    """The timestamp of the task's latest event, 0 if it has none."""
     return task.taskEvents[-1].timestamp if task.taskEvents else 0

@@ -6,6 +6,8 @@
   timeout     transient statuses that time out to LOST "Task timed out"
   pruning     when terminated tasks are deleted (age, per-job count)
   task_ids    task ids as Aurora makes them
+  conversions a Mesos TaskStatus's state and message in Aurora's terms
+  cron        cron schedules, when a run is due, and what a run does to a job still active
 
 How a manager applies a status change to task T (Aurora's StateManagerImpl), inside one storage transaction
 (scheduler.api.state_manager does):

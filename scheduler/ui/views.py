@@ -2,8 +2,9 @@
 
 Every function takes the store (`scheduler.storage.store.Store`, read only) and whatever else the page needs
 (a pending-reason function, held offers, tiers) and returns plain values the templates print; the templates
-escape every one of them. Summaries the Thrift API also answers (job stats, role summaries, config groups,
-quota consumption) come from `scheduler.api.summaries`, never from a second copy here.
+escape every one of them. Summaries the Thrift API also answers come from the modules that answer them, never
+from a second copy here: job stats, role summaries and config groups from `scheduler.api.summaries`, quota
+consumption from `scheduler.api.quota`.
 
 `NotFound` is raised for a role, job or update the store does not know, so the page answers 404.
 Large jobs are paged (`Page`): a job page of thousands of tasks renders one page of rows, while its counts
@@ -16,7 +17,8 @@ import time
 from urllib.parse import quote
 from dataclasses import dataclass, field
 
-from scheduler.api import summaries
+from scheduler.api import quota, summaries
+from scheduler.api.maintenance import active_on, mode_of
 from scheduler.state.status import ACTIVE, ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (CronCollisionPolicy, JobUpdateAction, JobUpdateStatus,
                                                     MaintenanceMode, TaskQuery)
@@ -157,7 +159,7 @@ def job_page(store, key: tuple[str, str, str], pending_reason, *, active_offset:
     if not tasks and cron is None and not updates:
         raise NotFound(f"no job {role}/{env}/{name}")
     active = sorted((t for t in tasks if t.status in ACTIVE), key=lambda t: t.assignedTask.instanceId)
-    finished = sorted((t for t in tasks if t.status not in ACTIVE), key=_latest_ms, reverse=True)
+    finished = sorted((t for t in tasks if t.status not in ACTIVE), key=summaries.latest_event_ms, reverse=True)
     reasons: dict[int, str] = {}
 
     def reason(config) -> str:
@@ -223,10 +225,6 @@ def _constraint_text(c) -> str:
         return f"{c.name} limit:{c.constraint.limit.limit}"
     value = c.constraint.value
     return f"{c.name} {'!' if value.negated else ''}{','.join(sorted(value.values or ()))}"
-
-
-def _latest_ms(task) -> int:
-    return task.taskEvents[-1].timestamp if task.taskEvents else 0
 
 
 # -- pending tasks -------------------------------------------------------------------------------------------
@@ -333,35 +331,30 @@ def cron_jobs(store) -> list[dict]:
 
 
 def quotas(store) -> list[dict]:
-    """/quotas: each role with a quota or active tasks: its quota and getQuota's consumptions."""
-    active = summaries.by_job(store.tasks.fetch(TaskQuery(statuses=set(ACTIVE))))
-    by_role: dict[str, list] = {}
-    for key, tasks in active.items():
-        by_role.setdefault(key[0], []).extend(tasks)
+    """/quotas: each role with a quota or active tasks: its quota and getQuota's consumptions
+    (scheduler.api.quota.role_info, so cron templates and job updates count as getQuota counts them)."""
+    active = store.tasks.fetch(TaskQuery(statuses=set(ACTIVE)))
     rows = []
-    for role in sorted(set(store.quotas) | set(by_role)):
-        consumption = summaries.quota_consumption(by_role.get(role, ()))
-        quota = store.quotas.get(role)
-        rows.append({"role": role, "quota": _aggregate_text(quota) if quota is not None else None,
-                     "prod_shared": _aggregate_text(consumption[True, False]),
-                     "nonprod_shared": _aggregate_text(consumption[False, False]),
-                     "prod_dedicated": _aggregate_text(consumption[True, True]),
-                     "nonprod_dedicated": _aggregate_text(consumption[False, True])})
+    for role in sorted(set(store.quotas) | {t.assignedTask.task.job.role for t in active}):
+        info = quota.role_info(store, role)
+        rows.append({"role": role, "quota": _bag_text(info.quota) if role in store.quotas else None,
+                     "prod_shared": _bag_text(info.prod_shared), "nonprod_shared": _bag_text(info.non_prod_shared),
+                     "prod_dedicated": _bag_text(info.prod_dedicated),
+                     "nonprod_dedicated": _bag_text(info.non_prod_dedicated)})
     return rows
 
 
-def _aggregate_text(aggregate) -> dict:
-    totals = summaries.resource_totals([aggregate])
-    return {"cpus": f"{totals['numCpus']:g}", "ram": fmt_mb(totals["ramMb"]), "disk": fmt_mb(totals["diskMb"])}
+def _bag_text(bag: quota.Bag) -> dict:
+    return {"cpus": f"{bag.cpus:g}", "ram": fmt_mb(bag.ram_mb), "disk": fmt_mb(bag.disk_mb)}
 
 
 def agents(store) -> list[dict]:
     """/agents: every host the scheduler has attributes of: agent id, mode, attributes, active tasks."""
     rows = []
     for host, attributes in sorted(store.host_attributes.items()):
-        active = store.tasks.fetch(TaskQuery(slaveHosts={host}, statuses=set(ACTIVE)))
+        active = active_on(store, host)
         rows.append({"host": host, "agent_id": attributes.slaveId or "",
-                     "mode": enum_name(MaintenanceMode, attributes.mode or MaintenanceMode.NONE),
+                     "mode": enum_name(MaintenanceMode, mode_of(attributes)),
                      "attributes": sorted((a.name, ",".join(sorted(a.values or ())))
                                           for a in attributes.attributes or ()),
                      "active_tasks": len(active)})
@@ -372,13 +365,12 @@ def maintenance(store) -> dict[str, list[dict]]:
     """/maintenance: hosts in each maintenance mode but NONE; a draining host lists the tasks still on it."""
     modes: dict[str, list[dict]] = {"SCHEDULED": [], "DRAINING": [], "DRAINED": []}
     for host, attributes in sorted(store.host_attributes.items()):
-        mode = enum_name(MaintenanceMode, attributes.mode or MaintenanceMode.NONE)
+        mode = enum_name(MaintenanceMode, mode_of(attributes))
         if mode not in modes:
             continue
         tasks = []
         if mode == "DRAINING":
-            tasks = sorted(t.assignedTask.taskId for t in store.tasks.fetch(TaskQuery(slaveHosts={host},
-                                                                                      statuses=set(ACTIVE))))
+            tasks = sorted(t.assignedTask.taskId for t in active_on(store, host))
         request = store.maintenance.get(host)
         modes[mode].append({"host": host, "tasks": tasks,
                             "requested": fmt_ms(request.createdTimestampMs) if request else "",

@@ -171,7 +171,7 @@ class Stub:
     def createJob(self, description):
         self.calls.append(("createJob", description))
         if description is None or description.key is None:
-            return envelope.invalid_request(INFO, "Job key is required")
+            return envelope.response(ResponseCode.INVALID_REQUEST, INFO, "Job key is required")
         return envelope.ok(INFO)
 
     def getJobs(self, ownerRole):

@@ -367,6 +367,27 @@ def test_quotas_show_quota_and_consumption():
     serve(check, write)
 
 
+def test_quotas_count_cron_templates_as_get_quota_does():
+    """The page's consumption is getQuota's (scheduler.api.quota.role_info): a production cron template counts
+    at its instance count, even with no task running."""
+    nightly = config(role="ads", name="nightly", cpus=2.0)
+    nightly.production = True
+    cron = JobConfiguration(key=nightly.job, owner=Identity(user="alice"), cronSchedule="0 3 * * *",
+                            taskConfig=nightly, instanceCount=3)
+
+    def write(w):
+        w.save_cron_job(cron)
+        w.save_quota("ads", ResourceAggregate(resources={Resource(numCpus=10.0), Resource(ramMb=2048),
+                                                         Resource(diskMb=4096)}))
+
+    async def check(daemon, get):
+        code, body = await get("/quotas")
+        assert rows(body, "quotas") == [
+            "ads 10 CPU, 2 GiB RAM, 4 GiB disk 6 CPU, 384 MiB RAM, 192 MiB disk "
+            "0 CPU, 0 MiB RAM, 0 MiB disk 0 CPU, 0 MiB RAM, 0 MiB disk 0 CPU, 0 MiB RAM, 0 MiB disk"]
+    serve(check, write)
+
+
 def hosts(w):
     w.save_host_attributes(HostAttributes(host="agent1", attributes={Attribute(name="rack", values={"a"})},
                                           mode=MaintenanceMode.DRAINING, slaveId="S1"))

@@ -17,9 +17,6 @@ import time
 
 import benchlib
 from storage_workload import config, pending
-from thrift.protocol import TBinaryProtocol
-from thrift.Thrift import TMessageType
-from thrift.transport import TTransport
 
 from scheduler.api import protocol
 from thermos_executor.aurora_api.gen import AuroraSchedulerManager
@@ -37,20 +34,11 @@ GOAL_MS = 150.0
 def create_job_body(role: str, name: str) -> bytes:
     cfg = config(role, name)
     job = JobConfiguration(key=cfg.job, owner=Identity(user=role), taskConfig=cfg, instanceCount=INSTANCES)
-    buffer = TTransport.TMemoryBuffer()
-    prot = TBinaryProtocol.TBinaryProtocol(buffer)
-    prot.writeMessageBegin("createJob", TMessageType.CALL, 1)
-    AuroraSchedulerManager.createJob_args(description=job).write(prot)
-    prot.writeMessageEnd()
-    return buffer.getvalue()
+    return benchlib.thrift_call(AuroraSchedulerManager, "createJob", description=job)
 
 
 def response_code(body: bytes) -> int:
-    prot = TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(body))
-    prot.readMessageBegin()
-    result = AuroraSchedulerManager.createJob_result()
-    result.read(prot)
-    return result.success.responseCode
+    return benchlib.thrift_success(AuroraSchedulerManager, "createJob", body).responseCode
 
 
 async def run(jobs: int, warmup: int) -> tuple[list[float], list[float]]:

@@ -105,6 +105,31 @@ def cpu_seconds(*procs: psutil.Process) -> float:
     return sum(t.user + t.system for t in (p.cpu_times() for p in procs))
 
 
+def thrift_call(service, method: str, **args) -> bytes:
+    """The Thrift-binary CALL of `service.method(**args)` (`service`: a generated module such as
+    AuroraSchedulerManager), the body a client POSTs to /api."""
+    from thrift.protocol import TBinaryProtocol
+    from thrift.Thrift import TMessageType
+    from thrift.transport import TTransport
+    buffer = TTransport.TMemoryBuffer()
+    prot = TBinaryProtocol.TBinaryProtocol(buffer)
+    prot.writeMessageBegin(method, TMessageType.CALL, 1)
+    getattr(service, f"{method}_args")(**args).write(prot)
+    prot.writeMessageEnd()
+    return buffer.getvalue()
+
+
+def thrift_success(service, method: str, body: bytes):
+    """The `success` value of a Thrift-binary reply to `service.method` (None when it carries none)."""
+    from thrift.protocol import TBinaryProtocol
+    from thrift.transport import TTransport
+    prot = TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(body))
+    prot.readMessageBegin()
+    result = getattr(service, f"{method}_result")()
+    result.read(prot)
+    return result.success
+
+
 def timed(fn, *args, **kwargs) -> float:
     """Seconds `fn(*args, **kwargs)` took."""
     start = time.perf_counter()

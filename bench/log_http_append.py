@@ -34,13 +34,14 @@ import time
 import benchlib
 from benchlib import figure, median, percentile, write_results
 
-from tornado.httpserver import HTTPServer  # noqa: E402
+from tornado.httpserver import HTTPServer
 
-from scheduler.log.node import LogNode  # noqa: E402
-from scheduler.log.replica import Replica  # noqa: E402
-from tests.helpers import free_port  # noqa: E402
-from tests.integration.logcluster import LogCluster, start_followers  # noqa: E402
-from tests.zookeeper import ZooKeeperServer  # noqa: E402
+from scheduler.log.node import LogNode
+from scheduler.log.replica import Replica
+from scheduler.log.server import make_app
+from tests.helpers import free_port
+from tests.integration.logcluster import LogCluster, start_followers
+from tests.zookeeper import ZooKeeperServer
 
 PAYLOAD = b"x" * 256
 N = int(os.environ.get("BENCH_SEQ_N", "3000"))  # per path, over all rounds
@@ -114,7 +115,7 @@ async def measure(workdir: str, zk_endpoints: str, followers: LogCluster) -> dic
     node = LogNode(path, f"127.0.0.1:{port}", zk_endpoints, followers.group, quorum=2, session_timeout=10)
     server = HTTPServer(None)
     await node.start()
-    server.request_callback = __import__("scheduler.log.server", fromlist=["make_app"]).make_app(node)
+    server.request_callback = make_app(node)
     server.listen(port, "127.0.0.1")
     try:
         deadline = time.monotonic() + 60

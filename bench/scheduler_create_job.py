@@ -11,22 +11,18 @@ Prints `metric value unit | comparator value | ratio` and writes bench/results/s
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import sys
 import tempfile
 import time
 
 import benchlib
-from thrift.protocol import TBinaryProtocol
-from thrift.Thrift import TMessageType
-from thrift.transport import TTransport
 
 from thermos_executor.aurora_api.gen import AuroraSchedulerManager
 from thermos_executor.aurora_api.gen.ttypes import Response, ResponseCode
 from scheduler.log.protocol import APPEND, encode
 from tests.integration.logcluster import LogCluster
-from tests.integration.schedcluster import SchedulerCluster, http_get, job_config
+from tests.integration.schedcluster import SchedulerCluster, job_config
 from tests.zookeeper import ZooKeeperServer
 
 N = int(os.environ.get("BENCH_N", "400"))
@@ -35,20 +31,11 @@ BINARY = "application/vnd.apache.thrift.binary"
 
 
 def create_job_body(name: str) -> bytes:
-    buffer = TTransport.TMemoryBuffer()
-    proto = TBinaryProtocol.TBinaryProtocol(buffer)
-    proto.writeMessageBegin("createJob", TMessageType.CALL, 1)
-    AuroraSchedulerManager.createJob_args(description=job_config("bench", "prod", name)).write(proto)
-    proto.writeMessageEnd()
-    return buffer.getvalue()
+    return benchlib.thrift_call(AuroraSchedulerManager, "createJob", description=job_config("bench", "prod", name))
 
 
 def response_code(body: bytes) -> int:
-    proto = TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(body))
-    proto.readMessageBegin()
-    result = AuroraSchedulerManager.createJob_result()
-    result.read(proto)
-    return (result.success or Response()).responseCode
+    return (benchlib.thrift_success(AuroraSchedulerManager, "createJob", body) or Response()).responseCode
 
 
 def timed_post(conn: http.client.HTTPConnection, path: str, body: bytes, content_type: str) -> tuple[float, bytes]:
@@ -86,7 +73,7 @@ def main() -> int:
 
             for _ in range(50):  # warm-up
                 create_job()
-            stats = json.loads(http_get(schedulers.http_ports[leader], "/vars.json")[1])
+            stats = schedulers.vars(leader)
             entry_bytes = stats["scheduler_log_bytes_written"] // stats["scheduler_log_entries_written"]
             append_body = encode({}, [(0, 0, APPEND, b"x" * entry_bytes)])
             for _ in range(50):

@@ -28,9 +28,11 @@ TRIALS = int(os.environ.get("BENCH_TRIALS", "3"))
 JOBS_PER_TRIAL = 20
 
 
-def first_ack(cluster: SchedulerCluster, exclude: int, name: str) -> int:
-    """Try createJob on the survivors until one acknowledges it; that one's index."""
-    while True:
+def first_ack(cluster: SchedulerCluster, exclude: int, name: str, timeout: float = 120.0) -> int:
+    """Try createJob on the survivors until one acknowledges it; that one's index (SystemExit after `timeout` s:
+    no new leader, and the benchmark fails rather than hangs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         for i in range(cluster.size):
             if i == exclude:
                 continue
@@ -40,6 +42,7 @@ def first_ack(cluster: SchedulerCluster, exclude: int, name: str) -> int:
                     return i
             except Exception:  # noqa: BLE001 - redirected (307), not serving yet, or refused: try the next one
                 pass
+    raise SystemExit(f"no survivor acknowledged createJob within {timeout:g} s of the leader's kill")
 
 
 def main() -> int:

@@ -18,10 +18,7 @@ import asyncio
 import time
 
 import benchlib
-from storage_workload import config, pending, running
-from thrift.protocol import TBinaryProtocol
-from thrift.Thrift import TMessageType
-from thrift.transport import TTransport
+from storage_workload import T0_MS, config, pending, running
 from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -39,7 +36,6 @@ from thermos_executor.aurora_api.gen.ttypes import JobKey, ScheduledTask, TaskEv
 
 INSTANCES = 1000
 GOAL_MS = 100.0
-T0_MS = 1_700_000_000_000
 
 
 class Placer:
@@ -68,15 +64,6 @@ def failed(task: ScheduledTask) -> ScheduledTask:
     return t
 
 
-def tasks_body(key: JobKey) -> bytes:
-    buffer = TTransport.TMemoryBuffer()
-    prot = TBinaryProtocol.TBinaryProtocol(buffer)
-    prot.writeMessageBegin("getTasksWithoutConfigs", TMessageType.CALL, 1)
-    ReadOnlyScheduler.getTasksWithoutConfigs_args(query=TaskQuery(jobKeys={key})).write(prot)
-    prot.writeMessageEnd()
-    return buffer.getvalue()
-
-
 async def run(requests: int, warmup: int) -> tuple[list[float], list[float], int]:
     storage = DurableStorage(MemoryLog())
     await storage.prepare()
@@ -99,7 +86,8 @@ async def run(requests: int, warmup: int) -> tuple[list[float], list[float], int
     server.add_sockets(sockets)
     url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/scheduler/www/prod/big"
     client = AsyncHTTPClient()
-    body = tasks_body(JobKey("www", "prod", "big"))
+    body = benchlib.thrift_call(ReadOnlyScheduler, "getTasksWithoutConfigs",
+                                query=TaskQuery(jobKeys={JobKey("www", "prod", "big")}))
     page_ms, api_ms, size = [], [], 0
     try:
         for r in range(warmup + requests):

@@ -21,12 +21,9 @@ NOUN = Noun("job", "Work with an aurora job")
 def wait_until(context, state: str, jobkey, api, instances=None) -> None:
     """Block until the instances are RUNNING (or FINISHED) / terminal, as --wait-until asks."""
     from .monitor import JobMonitor, running_or_finished, terminal
-    if state == "RUNNING":
-        JobMonitor(api, jobkey, progress=context.print_err).wait_until(
-            running_or_finished, instances=instances, what="RUNNING")
-    elif state == "FINISHED":
-        JobMonitor(api, jobkey, progress=context.print_err).wait_until(
-            terminal, instances=instances, what="FINISHED")
+    predicate = {"RUNNING": running_or_finished, "FINISHED": terminal}.get(state)   # PENDING: nothing to wait for
+    if predicate:
+        JobMonitor(api, jobkey, progress=context.print_err).wait_until(predicate, instances=instances, what=state)
 
 
 def open_browser(url: str) -> bool:

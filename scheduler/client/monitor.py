@@ -12,7 +12,7 @@ import sys
 import time
 from collections import Counter
 
-from thermos_executor.aurora_api.gen.constants import ACTIVE_STATES, TERMINAL_STATES
+from thermos_executor.aurora_api.gen.constants import TERMINAL_STATES
 from thermos_executor.aurora_api.gen.ttypes import ScheduleStatus, TaskQuery
 
 MIN_POLL_INTERVAL = 0.5
@@ -44,9 +44,8 @@ class JobMonitor:
         self._proxy, self._key, self._clock = proxy, jobkey, clock
         self._progress = progress or (lambda line: print(line, file=sys.stderr, flush=True))
 
-    def tasks(self, statuses=None) -> list:
-        query = TaskQuery(jobKeys={self._key.to_thrift()}, statuses=statuses)
-        reply = self._proxy.getTasksWithoutConfigs(query)
+    def tasks(self) -> list:
+        reply = self._proxy.getTasksWithoutConfigs(TaskQuery(jobKeys={self._key.to_thrift()}))
         return (reply.result.scheduleStatusResult.tasks or []) if reply.result else []
 
     def wait_until(self, predicate, instances=None, timeout: float | None = None, what: str = "") -> bool:
@@ -71,6 +70,3 @@ class JobMonitor:
                 return False
             self._clock.sleep(interval)
             interval = min(interval * 2, MAX_POLL_INTERVAL)
-
-
-__all__ = ["JobMonitor", "terminal", "running_or_finished", "newest_by_instance", "ACTIVE_STATES"]

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
 
 from scheduler.api.state_manager import InstanceCollision, StateManager
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE, ScheduleStatus
+from scheduler.storage.tasks import job_key
 from thermos_executor.aurora_api.gen.ttypes import TaskQuery
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class _Launch:
     """A KILL_EXISTING run waiting for the tasks it killed to end."""
     killed: set[str]
     scheduled: bool          # a run of the schedule (recorded at launch), not a startCronJob
-    delays: object = field(default=None)
+    delays: Iterator[float]  # the waits between checks (cron.backoff_delays)
 
 
 class CronTimers:
@@ -258,7 +259,7 @@ class CronTimers:
             tx.insert_pending_tasks(job.taskConfig, range(job.instanceCount))
             self.counters["cron_job_launches"] += 1
         except InstanceCollision as e:
-            log.warning("cron run of %s not launched: %s", "/".join(_key(job.key)), e)
+            log.warning("cron run of %s not launched: %s", "/".join(job_key(job.key)), e)
 
     def _after(self, key: tuple) -> None:
         """After a run or a launch attempt: wait for a pending launch, else arm the next run."""
@@ -287,7 +288,3 @@ class CronTimers:
     def _spawn_launch(self, key: tuple) -> None:
         self._timers.pop(key, None)
         self._spawn(self._launch(key))
-
-
-def _key(job_key) -> tuple:
-    return job_key.role, job_key.environment, job_key.name

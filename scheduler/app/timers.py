@@ -32,6 +32,7 @@ from thermos_executor.aurora_api.gen.ttypes import ScheduledTask, TaskQuery
 from scheduler.api.state_manager import ChangeResult, StateChange, StateManager
 from scheduler.state import pruning, reschedule, timeout
 from scheduler.state.status import TERMINAL, ScheduleStatus
+from scheduler.storage.tasks import job_key
 
 log = logging.getLogger(__name__)
 S = ScheduleStatus
@@ -127,7 +128,7 @@ class TaskTimers:
     def _trim_job(self, task: ScheduledTask) -> None:
         """Check the job's history once for all its tasks terminating in the same transaction."""
         job = task.assignedTask.task.job
-        key = (job.role, job.environment, job.name)
+        key = job_key(job)
         if key not in self._jobs_to_trim:
             self._jobs_to_trim.add(key)
             self._spawn(self._trim(key, job))

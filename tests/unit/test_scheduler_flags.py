@@ -45,6 +45,7 @@ def test_spellings_durations_sizes_booleans():
     (["stray"], "unexpected argument 'stray'"),
     (["-cron_timezone=Mars/Olympus"], "-cron_timezone: unknown time zone: Mars/Olympus"),
     (["-cron_start_initial_backoff=0secs"], "-cron_start_initial_backoff must be positive"),
+    (["-zk_connection_timeout=0secs"], "-zk_connection_timeout must be positive"),
 ])
 def test_bad_flags(argv, message):
     with pytest.raises(flags.FlagError) as e:

@@ -19,20 +19,23 @@ Aurora's Quartz kept its triggers in memory only, so Aurora did not guarantee th
 
 A run whose write fails (rolled back, nothing recorded) is tried again after -cron_start_initial_backoff.
 startCronJob (`trigger`) runs the same rules at once but records nothing: the schedule's runs stay as they
-were. Deadlines are in the injected clock's ms; a timer that fires early by that clock waits for the rest.
-`start` arms, `stop` cancels every timer and action and awaits them; the daemon calls them on promotion
-and at teardown, so only the leader fires.
+were. The timers (one per job) and the runs they start are a `KeyedTimers` keyed by job key: deadlines in
+the injected clock's ms, never early. `start` arms, `stop` cancels every timer and action and awaits them;
+the daemon calls them on promotion and at teardown, so only the leader fires.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from scheduler.api.state_manager import InstanceCollision, StateManager
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE, ScheduleStatus
+from scheduler.storage.tasks import job_key
+
+from .keyed_timers import KeyedTimers
 from thermos_executor.aurora_api.gen.ttypes import TaskQuery
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ class _Launch:
     """A KILL_EXISTING run waiting for the tasks it killed to end."""
     killed: set[str]
     scheduled: bool          # a run of the schedule (recorded at launch), not a startCronJob
-    delays: object = field(default=None)
+    delays: Iterator[float]  # the waits between checks (cron.backoff_delays)
 
 
 class CronTimers:
@@ -57,11 +60,9 @@ class CronTimers:
         self.tz = tz
         self.initial_backoff_s, self.max_backoff_s = initial_backoff_s, max_backoff_s
         self.clock_ms = clock_ms or manager.clock_ms
-        self._call_later = call_later
-        self._timers: dict[tuple, asyncio.TimerHandle] = {}
+        self._keyed = KeyedTimers(self.clock_ms, call_later, what="cron action")
         self._launches: dict[tuple, _Launch] = {}
         self._anchors: dict[tuple, int] = {}   # jobs stored without lastRunMs: counted from promotion
-        self._actions: set[asyncio.Task] = set()
         self._armed = False
         self.counters = {"cron_job_triggers": 0, "cron_job_launches": 0, "cron_job_collisions": 0,
                          "cron_job_parse_failures": 0}
@@ -75,16 +76,11 @@ class CronTimers:
 
     async def stop(self) -> None:
         self._armed = False
-        for key in list(self._timers):
-            self._cancel(key)
-        for action in list(self._actions):
-            action.cancel()
-        await asyncio.gather(*self._actions, return_exceptions=True)
+        await self._keyed.stop()
 
     async def idle(self) -> None:
         """Return once no action is running (tests)."""
-        while self._actions:
-            await asyncio.gather(*self._actions, return_exceptions=True)
+        await self._keyed.idle()
 
     def vars(self) -> dict[str, int]:
         return dict(self.counters)
@@ -102,7 +98,7 @@ class CronTimers:
         elif key in self._launches:
             log.info("cron job %s is already waiting for its tasks to end; trigger ignored", "/".join(key))
         else:
-            self._spawn(self._run(key, scheduled=False))
+            self._keyed.spawn(self._run(key, scheduled=False))
 
     def next_run_ms(self, job) -> int | None:
         try:
@@ -112,7 +108,7 @@ class CronTimers:
 
     # -- arming --------------------------------------------------------------------------------------------
     def _arm(self, key: tuple) -> None:
-        self._cancel(key)
+        self._keyed.cancel(key)
         job = self.storage.store.cron_jobs.get(key)
         if job is None:
             self._anchors.pop(key, None)
@@ -125,11 +121,11 @@ class CronTimers:
             return
         now = self.clock_ms()
         if cron.due_run(schedule, self._anchor(key, now), now) is not None:
-            self._spawn(self._run(key, scheduled=True))
+            self._keyed.spawn(self._run(key, scheduled=True))
             return
         deadline = schedule.next_after(self._anchor(key, now))
         if deadline is not None:
-            self._at(key, deadline)
+            self._keyed.at(key, deadline, lambda: self._keyed.spawn(self._run(key, scheduled=True)))
 
     def _anchor(self, key: tuple, now: int) -> int:
         stored = self.storage.store.cron_last_run.get(key)
@@ -143,39 +139,11 @@ class CronTimers:
             log.warning("Invalid cron job for %s in storage - failed to parse with %s", "/".join(key), e)
             return None
 
-    def _at(self, key: tuple, deadline_ms: int) -> None:
-        delay_s = max(0, deadline_ms - self.clock_ms()) / 1000
-        call_later = self._call_later or asyncio.get_running_loop().call_later
-        self._timers[key] = call_later(delay_s, self._due, key, deadline_ms)
-
-    def _due(self, key: tuple, deadline_ms: int) -> None:
-        self._timers.pop(key, None)
-        if self.clock_ms() < deadline_ms:
-            self._at(key, deadline_ms)
-        else:
-            self._spawn(self._run(key, scheduled=True))
-
-    def _cancel(self, key: tuple) -> None:
-        handle = self._timers.pop(key, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _spawn(self, coro: Coroutine) -> None:
-        action = asyncio.ensure_future(coro)
-        self._actions.add(action)
-        action.add_done_callback(self._done)
-
-    def _done(self, action: asyncio.Task) -> None:
-        self._actions.discard(action)
-        if not action.cancelled() and action.exception() is not None:
-            e = action.exception()
-            log.warning("cron action failed: %s", str(e) or type(e).__name__)
-
     # -- runs: one transaction each ------------------------------------------------------------------------
     async def _run(self, key: tuple, scheduled: bool) -> None:
         name = "/".join(key)
         if scheduled:
-            self._cancel(key)
+            self._keyed.cancel(key)
         failed, pending = False, None
         try:
             async with self.manager.transaction() as tx, self.storage.write() as w:   # the inner write joins
@@ -258,7 +226,7 @@ class CronTimers:
             tx.insert_pending_tasks(job.taskConfig, range(job.instanceCount))
             self.counters["cron_job_launches"] += 1
         except InstanceCollision as e:
-            log.warning("cron run of %s not launched: %s", "/".join(_key(job.key)), e)
+            log.warning("cron run of %s not launched: %s", "/".join(job_key(job.key)), e)
 
     def _after(self, key: tuple) -> None:
         """After a run or a launch attempt: wait for a pending launch, else arm the next run."""
@@ -266,28 +234,16 @@ class CronTimers:
             return
         launch = self._launches.get(key)
         if launch is not None:
-            call_later = self._call_later or asyncio.get_running_loop().call_later
-            self._timers[key] = call_later(next(launch.delays), self._spawn_launch, key)
+            self._keyed.after(key, next(launch.delays), lambda: self._keyed.spawn(self._launch(key)))
         else:
             self._arm(key)
 
     def _retry(self, key: tuple) -> None:
         if self._armed:
-            call_later = self._call_later or asyncio.get_running_loop().call_later
-            self._cancel(key)
-            self._timers[key] = call_later(self.initial_backoff_s, self._retry_due, key)
+            self._keyed.after(key, self.initial_backoff_s, lambda: self._retry_due(key))
 
     def _retry_due(self, key: tuple) -> None:
-        self._timers.pop(key, None)
         if key in self._launches:
-            self._spawn(self._launch(key))
+            self._keyed.spawn(self._launch(key))
         else:
             self._arm(key)
-
-    def _spawn_launch(self, key: tuple) -> None:
-        self._timers.pop(key, None)
-        self._spawn(self._launch(key))
-
-
-def _key(job_key) -> tuple:
-    return job_key.role, job_key.environment, job_key.name

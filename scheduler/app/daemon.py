@@ -45,7 +45,7 @@ from scheduler.log.node import LogNode
 from scheduler.log.protocol import LogError
 from scheduler.log.server import make_app as make_log_app
 from scheduler.state.status import ScheduleStatus
-from scheduler.storage.backup import Backups
+from scheduler.storage.backup import BackupDirError, Backups
 from scheduler.storage.durable import DurableStorage
 from scheduler.storage.replicated import ReplicatedLog
 
@@ -112,6 +112,10 @@ class SchedulerDaemon:
         self.exit_code = 0
         self.settings = flags.api_settings(config)
         self.mesos = flags.mesos(config)
+        try:
+            backups = Backups(config.backup_dir, config.backup_interval, config.max_saved_backups)
+        except BackupDirError as e:     # before a port or the replica is taken
+            raise StartupError(str(e)) from None
         self._http_sockets = _bind(config.bind_ip, config.http_port, "-http_port")
         self._log_sockets = _bind(config.bind_ip, config.native_log_port, "-native_log_port")
         self.http_port = self._http_sockets[0].getsockname()[1]
@@ -124,7 +128,6 @@ class SchedulerDaemon:
         except LogError as e:
             raise StartupError(str(e)) from None
         self.node.on_fenced = lambda reason: self.fatal(f"the log writer was fenced: {reason}")
-        backups = Backups(config.backup_dir, config.backup_interval, config.max_saved_backups)
         self.storage = DurableStorage(LeaderLog(self.node, self.fatal), max_entry_size=config.dlog_max_entry_size,
                                       backups=backups)
         self.manager = StateManager(self.storage, kill=self._kill, clock_ms=lambda: int(time.time() * 1000),

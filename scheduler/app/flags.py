@@ -18,7 +18,6 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-# The one place the scheduler imports the Aurora-style parser.
 from scheduler.api.settings import DEFAULT_TIERS, ApiSettings, Tiers
 from thermos_executor.daemon.aurora_flags import Flag, FlagError
 from thermos_executor.daemon.aurora_flags import parse as parse_argv
@@ -238,10 +237,11 @@ def _check_ranges(v: dict) -> None:
                  "reconciliation_explicit_batch_size", "max_status_update_batch_size"):
         if v[name] < 1:
             raise FlagError(f"-{name} must be at least 1")
-    for name in ("zk_session_timeout", "native_log_write_timeout", "dlog_snapshot_interval", "backup_interval",
-                 "max_registration_delay", "max_schedule_attempts_per_sec", "initial_schedule_penalty",
-                 "max_schedule_penalty", "initial_task_kill_retry_interval", "reconciliation_explicit_interval",
-                 "reconciliation_implicit_interval", "host_maintenance_polling_interval"):
+    for name in ("zk_session_timeout", "zk_connection_timeout", "native_log_write_timeout", "dlog_snapshot_interval",
+                 "backup_interval", "max_registration_delay", "max_schedule_attempts_per_sec",
+                 "initial_schedule_penalty", "max_schedule_penalty", "initial_task_kill_retry_interval",
+                 "reconciliation_explicit_interval", "reconciliation_implicit_interval",
+                 "host_maintenance_polling_interval", "cron_start_initial_backoff", "cron_start_max_backoff"):
         if v[name] <= 0:
             raise FlagError(f"-{name} must be positive")
     for name in ("thermos_executor_cpu", "first_schedule_delay", "min_offer_hold_time", "offer_hold_jitter_window",
@@ -250,9 +250,6 @@ def _check_ranges(v: dict) -> None:
                  "unavailability_threshold"):
         if v[name] < 0:
             raise FlagError(f"-{name} must not be negative")
-    for name in ("cron_start_initial_backoff", "cron_start_max_backoff"):
-        if v[name] <= 0:
-            raise FlagError(f"-{name} must be positive")
     try:
         cron.zone(v["cron_timezone"])
     except cron.CronError as e:

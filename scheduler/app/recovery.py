@@ -164,8 +164,8 @@ async def recover(values: dict, snapshot: Snapshot) -> tuple[int, int]:
         try:
             await node.start()
         except Exception as e:  # noqa: BLE001 - kazoo timeouts and friends: one line
-            raise RecoveryError(f"cannot reach ZooKeeper at {values['zk_endpoints']}: {e or type(e).__name__}") \
-                from None
+            why = str(e) or type(e).__name__
+            raise RecoveryError(f"cannot reach ZooKeeper at {values['zk_endpoints']}: {why}") from None
         log.info("Recovering from BACKUP %s to LOG %s", values["backup"], path)
         target = ReplicatedLog(await _become_writer(node, 2 * values["zk_session_timeout"] + 10))
         log.info("Ensuring recovery destination is empty")

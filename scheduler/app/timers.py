@@ -15,11 +15,10 @@ most one timer per task, chosen by the task's status:
   -history_max_per_job_threshold are deleted at once (`excess_history`; counter `tasks_pruned` for both).
 
 Guarantees: a new change of a task cancels the timer armed for its previous status, so a task has at most
-one; a deleted task has none. Nothing polls: waits are TimerHandles from `call_later` (the running loop's
-unless injected), and each due action is one storage transaction in an asyncio task this object owns.
-Deadlines are in the injected clock's milliseconds (the clock task events are stamped with): a timer that
-fires before its deadline by that clock waits for the rest. Changes arm timers only between `start` and
-`stop`; `stop` cancels every timer and action and awaits them. The daemon starts this on promotion and
+one; a deleted task has none. The timers and the actions they start are a `KeyedTimers` keyed by task id
+(nothing polls; deadlines in the injected clock's ms, never early), and each due action is one storage
+transaction. Changes arm timers only between `start` and `stop`; `stop` cancels every timer and action and
+awaits them. The daemon starts this on promotion and
 stops it at teardown (a leader that steps down exits), so only the leader arms timers.
 """
 from __future__ import annotations
@@ -32,6 +31,9 @@ from thermos_executor.aurora_api.gen.ttypes import ScheduledTask, TaskQuery
 from scheduler.api.state_manager import ChangeResult, StateChange, StateManager
 from scheduler.state import pruning, reschedule, timeout
 from scheduler.state.status import TERMINAL, ScheduleStatus
+from scheduler.storage.tasks import job_key
+
+from .keyed_timers import KeyedTimers
 
 log = logging.getLogger(__name__)
 S = ScheduleStatus
@@ -49,9 +51,7 @@ class TaskTimers:
         self.timeout_ms = timeout_ms
         self.prune = prune
         self.clock_ms = clock_ms or manager.clock_ms
-        self._call_later = call_later
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._actions: set[asyncio.Task] = set()
+        self._keyed = KeyedTimers(self.clock_ms, call_later, what="task timer action")
         self._jobs_to_trim: set[tuple] = set()
         self._armed = False  # between start and stop
         self.timed_out = 0
@@ -69,23 +69,18 @@ class TaskTimers:
         if not self._armed:
             return
         if change.task is None:
-            self._cancel(change.task_id)
+            self._keyed.cancel(change.task_id)
         else:
             self._arm(change.task, recovered=False)
 
     async def stop(self) -> None:
         """Cancel every timer and running action, and wait for the actions to end."""
         self._armed = False
-        for task_id in list(self._timers):
-            self._cancel(task_id)
-        for action in list(self._actions):
-            action.cancel()
-        await asyncio.gather(*self._actions, return_exceptions=True)
+        await self._keyed.stop()
 
     async def idle(self) -> None:
         """Return once no action is running (including actions started by the ones awaited)."""
-        while self._actions:
-            await asyncio.gather(*self._actions, return_exceptions=True)
+        await self._keyed.idle()
 
     def vars(self) -> dict[str, int]:
         return {timeout.TIMED_OUT_COUNTER: self.timed_out, pruning.TASKS_PRUNED_COUNTER: self.pruned}
@@ -93,7 +88,7 @@ class TaskTimers:
     # -- arming --------------------------------------------------------------------------------------------
     def _arm(self, task: ScheduledTask, recovered: bool) -> None:
         task_id = task.assignedTask.taskId
-        self._cancel(task_id)
+        self._keyed.cancel(task_id)
         status = S(task.status)
         now = self.clock_ms()
         latest_ms = task.taskEvents[-1].timestamp if task.taskEvents else now
@@ -108,40 +103,15 @@ class TaskTimers:
             self._trim_job(task)
 
     def _at(self, task_id: str, deadline_ms: int, action: Callable[[], Coroutine]) -> None:
-        delay_s = max(0, deadline_ms - self.clock_ms()) / 1000
-        call_later = self._call_later or asyncio.get_running_loop().call_later
-        self._timers[task_id] = call_later(delay_s, self._due, task_id, deadline_ms, action)
-
-    def _due(self, task_id: str, deadline_ms: int, action: Callable[[], Coroutine]) -> None:
-        del self._timers[task_id]
-        if self.clock_ms() < deadline_ms:
-            self._at(task_id, deadline_ms, action)  # the loop's clock ran ahead of ours: wait for the rest
-        else:
-            self._spawn(action())
-
-    def _cancel(self, task_id: str) -> None:
-        handle = self._timers.pop(task_id, None)
-        if handle is not None:
-            handle.cancel()
+        self._keyed.at(task_id, deadline_ms, lambda: self._keyed.spawn(action()))
 
     def _trim_job(self, task: ScheduledTask) -> None:
         """Check the job's history once for all its tasks terminating in the same transaction."""
         job = task.assignedTask.task.job
-        key = (job.role, job.environment, job.name)
+        key = job_key(job)
         if key not in self._jobs_to_trim:
             self._jobs_to_trim.add(key)
-            self._spawn(self._trim(key, job))
-
-    def _spawn(self, coro: Coroutine) -> None:
-        action = asyncio.ensure_future(coro)
-        self._actions.add(action)
-        action.add_done_callback(self._done)
-
-    def _done(self, action: asyncio.Task) -> None:
-        self._actions.discard(action)
-        if not action.cancelled() and action.exception() is not None:
-            e = action.exception()
-            log.warning("task timer action failed: %s", str(e) or type(e).__name__)
+            self._keyed.spawn(self._trim(key, job))
 
     # -- actions: one transaction each ---------------------------------------------------------------------
     async def _time_out(self, armed: timeout.Timeout) -> None:

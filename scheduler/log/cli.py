@@ -55,6 +55,8 @@ def cmd_initialize(argv: list[str]) -> int:
 
 
 def _open_ro(path: str) -> sqlite3.Connection | None:
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise LogError(f"{path} exists and is not a directory")
     if not os.path.isdir(path):
         raise LogError(f"no replica at {path}: directory does not exist")
     if not os.path.exists(db_file(path)):

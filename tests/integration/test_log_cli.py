@@ -126,6 +126,8 @@ def test_bad_places_and_bad_peers_are_one_line_errors(tmp_path, not_a_replica, z
     os.remove(tmp_path / "www" / "log" / "status")
     assert one_line_error(*run("status", f"--address={not_a_replica}")[::2], "HTTP 404", "log replica")
     assert one_line_error(*run("initialize", f"--path={tmp_path}/file")[::2], "exists and is not a directory")
+    for command in ("status", "read"):
+        assert one_line_error(*run(command, f"--path={tmp_path}/file")[::2], "file exists and is not a directory")
     assert one_line_error(*run("read", "--address=127.0.0.1:1")[::2], "cannot reach 127.0.0.1:1: Connection refused")
     run("initialize", f"--path={tmp_path}/r")
     code, _, err = run("status", f"--path={tmp_path}/r", "-zk_endpoints=127.0.0.1:1",

@@ -221,3 +221,19 @@ def test_refuses_while_another_replica_is_the_writer(bad):
         assert code == 1 and f"{node.address} is the log's writer" in err.strip().splitlines()[-1], err
     asyncio.run(scenario())
     assert _end(log_path) == 0
+
+
+def test_an_unreachable_zookeeper_without_a_message_still_says_why(tmp_path, monkeypatch):
+    """kazoo's errors may carry no text: the one line then names the error's type, never ends in nothing."""
+    from scheduler.app import recovery
+
+    async def unreachable(self, *args, **kwargs):
+        raise TimeoutError()
+    monkeypatch.setattr(LogNode, "start", unreachable)
+    path = str(tmp_path / "log")
+    assert _run("aurora-log", "initialize", f"--path={path}")[0] == 0
+    values = {"native_log_file_path": path, "ip": "127.0.0.1", "native_log_port": 0, "zk_endpoints": "127.0.0.1:1",
+              "native_log_zk_group_path": "/g", "native_log_quorum_size": 1, "native_log_write_timeout": 3.0,
+              "zk_session_timeout": 2.0, "backup": "unused", "batch_size": 50}
+    with pytest.raises(recovery.RecoveryError, match=r"^cannot reach ZooKeeper at 127\.0\.0\.1:1: TimeoutError$"):
+        asyncio.run(recovery.recover(values, None))

@@ -45,6 +45,7 @@ def test_spellings_durations_sizes_booleans():
     (["stray"], "unexpected argument 'stray'"),
     (["-cron_timezone=Mars/Olympus"], "-cron_timezone: unknown time zone: Mars/Olympus"),
     (["-cron_start_initial_backoff=0secs"], "-cron_start_initial_backoff must be positive"),
+    (["-zk_connection_timeout=0secs"], "-zk_connection_timeout must be positive"),
 ])
 def test_bad_flags(argv, message):
     with pytest.raises(flags.FlagError) as e:
@@ -70,3 +71,15 @@ def test_member_data_is_auroras_serverset_json():
     assert member_data("sched1", 8081, "http") == {
         "serviceEndpoint": {"host": "sched1", "port": 8081},
         "additionalEndpoints": {"http": {"host": "sched1", "port": 8081}}, "status": "ALIVE"}
+
+
+def test_a_backup_dir_unusable_when_the_daemon_starts_is_a_startup_error_taking_nothing(tmp_path):
+    """flags.check_paths looked earlier; if the directory changed since, the daemon says so in one line before
+    it binds a port or locks the replica."""
+    from scheduler.app.daemon import SchedulerDaemon, StartupError
+    (tmp_path / "file").write_text("")
+    argv = [a for a in REQUIRED if not a.startswith(("-backup_dir", "-native_log_file_path"))]
+    config = flags.parse([*argv, f"-backup_dir={tmp_path}/file/backups", f"-native_log_file_path={tmp_path}/log"])
+    with pytest.raises(StartupError, match=r"^-backup_dir=.*/file/backups cannot be created: Not a directory$"):
+        SchedulerDaemon(config)
+    assert not (tmp_path / "log").exists()

@@ -55,10 +55,6 @@ def key_text(key) -> str:
     return f"IJobKey{{role={key.role}, environment={key.environment}, name={key.name}}}"
 
 
-def key_tuple(key) -> tuple[str, str, str]:
-    """A JobKey as the store indexes jobs: (role, environment, name)."""
-    return key.role, key.environment, key.name
-
 
 def canonical(key) -> str:
     """JobKeys.canonicalString: role/environment/name."""

@@ -9,6 +9,8 @@ hands it to Quartz. `runs` is duck-typed (scheduler.app.cron.CronTimers in the d
 """
 from __future__ import annotations
 
+from thermos_executor.aurora_api import job_key
+
 import logging
 from collections.abc import Callable
 
@@ -49,19 +51,19 @@ class CronApi:
     async def descheduleCronJob(self, job):
         require_key(job)
         async with self._storage.write() as w:
-            if configs.key_tuple(job) not in w.store.cron_jobs:
+            if job_key(job) not in w.store.cron_jobs:
                 return self._ok(f"Job {configs.canonical(job)} is not scheduled with cron")
             w.remove_job(job)
             log.info("Deleted cron job %s from storage.", configs.canonical(job))
-        self.runs.changed(configs.key_tuple(job))
+        self.runs.changed(job_key(job))
         return self._ok()
 
     @answered
     async def startCronJob(self, job):
         require_key(job)
-        if configs.key_tuple(job) not in self._storage.store.cron_jobs:
+        if job_key(job) not in self._storage.store.cron_jobs:
             raise Refused(INVALID, f"Failed to start cron job - No cron job found for {configs.canonical(job)}.")
-        self.runs.trigger(configs.key_tuple(job))
+        self.runs.trigger(job_key(job))
         log.info("Triggered cron job for %s.", configs.canonical(job))
         return self._ok()
 
@@ -74,7 +76,7 @@ class CronApi:
         name = configs.canonical(job.key)
         if not configs.is_cron(job):
             raise Refused(INVALID, f"Job {name} has no cron schedule")
-        key = configs.key_tuple(job.key)
+        key = job_key(job.key)
         async with self._storage.write() as w:
             check_task_limits(job.instanceCount, self.settings)
             if update_only or key in w.store.cron_jobs:

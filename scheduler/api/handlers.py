@@ -19,6 +19,8 @@ Authentication is not here: every audit message names Aurora's unauthenticated u
 """
 from __future__ import annotations
 
+from thermos_executor.aurora_api import job_key
+
 import copy
 import functools
 import logging
@@ -95,7 +97,7 @@ class SchedulerApi:
         if configs.is_cron(job):
             raise Refused(ResponseCode.INVALID_REQUEST, NO_CRON)
         async with self._manager.transaction() as tx:
-            if self._active(tx.store, job.key) or configs.key_tuple(job.key) in tx.store.cron_jobs:
+            if self._active(tx.store, job.key) or job_key(job.key) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, f"Job {configs.canonical(job.key)} already exists")
             check_task_limits(job.instanceCount, self.settings)
             require_quota(quotas.check_instance_addition(tx.store, job.taskConfig, job.instanceCount))
@@ -134,7 +136,7 @@ class SchedulerApi:
         if (count or 0) <= 0:
             raise Refused(ResponseCode.INVALID_REQUEST, INVALID_INSTANCE_COUNT)
         async with self._manager.transaction() as tx:
-            if configs.key_tuple(job) in tx.store.cron_jobs:
+            if job_key(job) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, NO_INSTANCES_FOR_CRON)
             current = self._active(tx.store, job)
             template = next((t for t in current if t.assignedTask.instanceId == key.instanceId), None)

@@ -25,6 +25,8 @@ Arithmetic is Aurora's: doubles, compared exactly (ResourceBag), so 3 x 0.1 CPU 
 """
 from __future__ import annotations
 
+from thermos_executor.aurora_api import job_key
+
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -142,7 +144,7 @@ def quota_info(quota: ResourceAggregate | None, active_tasks: Iterable, cron_job
     """One role's QuotaInfo from its quota (None: zeros), its active ScheduledTasks, its cron templates
     (JobConfigurations) and its active updates' JobUpdateInstructions by job key (role, env, name)."""
     tasks = [t.assignedTask for t in active_tasks]
-    crons = {configs.key_tuple(job.key): job for job in cron_jobs}
+    crons = {job_key(job.key): job for job in cron_jobs}
     consumption = {kind: _consumption(tasks, updates, crons, keep) for kind, keep in _KINDS.items()}
     return QuotaInfo(quota=Bag.of([quota]) if quota is not None else EMPTY, **consumption)
 
@@ -182,7 +184,7 @@ def _instance_configs(configs: Iterable) -> Bag:
 
 
 def _job_key(config: TaskConfig) -> tuple[str, str, str]:
-    return configs.key_tuple(config.job)
+    return job_key(config.job)
 
 
 # -- reading a role's state out of the store ------------------------------------------------------------------
@@ -196,9 +198,9 @@ def role_info(store, role: str, requested_update=None) -> QuotaInfo:
         summary = details.update.summary
         if summary.key.job.role == role and summary.state is not None \
                 and summary.state.status in ACTIVE_UPDATE_STATUSES:
-            updates[configs.key_tuple(summary.key.job)] = details.update.instructions
+            updates[job_key(summary.key.job)] = details.update.instructions
     if requested_update is not None:
-        updates[configs.key_tuple(requested_update.summary.key.job)] = requested_update.instructions
+        updates[job_key(requested_update.summary.key.job)] = requested_update.instructions
     return quota_info(store.quotas.get(role), active, crons, updates)
 
 
@@ -229,7 +231,7 @@ def check_cron_update(store, job) -> QuotaCheck:
     if not is_production(job.taskConfig):
         return SUFFICIENT
     info = role_info(store, job.key.role)
-    old = store.cron_jobs.get(configs.key_tuple(job.key))
+    old = store.cron_jobs.get(job_key(job.key))
     old_bag = Bag.of([old.taskConfig]).scale(old.instanceCount or 0) if old is not None else EMPTY
     new_bag = Bag.of([job.taskConfig]).scale(job.instanceCount or 0)
     return greater_or_equal(info.quota, info.prod_shared + (new_bag - old_bag))

@@ -6,10 +6,12 @@ its latest active task (or latest task if none is active) with instanceCount = t
 """
 from __future__ import annotations
 
+from thermos_executor.aurora_api import job_key
+
 from collections import defaultdict
 from collections.abc import Iterable
 
-from scheduler.api.config import DEDICATED_ATTRIBUTE, key_tuple
+from scheduler.api.config import DEDICATED_ATTRIBUTE
 from scheduler.state.status import ScheduleStatus
 from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, Resource,
                                                     ResourceAggregate, RoleSummary, ScheduledTask)
@@ -27,7 +29,7 @@ _FAILED = {S.LOST, S.FAILED}
 
 
 def key_of(task: ScheduledTask) -> tuple[str, str, str]:
-    return key_tuple(task.assignedTask.task.job)
+    return job_key(task.assignedTask.task.job)
 
 
 def by_job(tasks: Iterable[ScheduledTask]) -> dict[tuple[str, str, str], list[ScheduledTask]]:

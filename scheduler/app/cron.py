@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from scheduler.api.state_manager import InstanceCollision, StateManager
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE, ScheduleStatus
-from scheduler.storage.tasks import job_key
+from thermos_executor.aurora_api import job_key
 
 from .keyed_timers import KeyedTimers
 from thermos_executor.aurora_api.gen.ttypes import TaskQuery

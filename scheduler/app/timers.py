@@ -31,7 +31,7 @@ from thermos_executor.aurora_api.gen.ttypes import ScheduledTask, TaskQuery
 from scheduler.api.state_manager import ChangeResult, StateChange, StateManager
 from scheduler.state import pruning, reschedule, timeout
 from scheduler.state.status import TERMINAL, ScheduleStatus
-from scheduler.storage.tasks import job_key
+from thermos_executor.aurora_api import job_key
 
 from .keyed_timers import KeyedTimers
 

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from thermos_executor.aurora_api import job_key
 from thermos_executor.aurora_api.gen.ttypes import ScheduledTask, TaskQuery
-
-
-def job_key(job) -> tuple[str, str, str]:
-    """A JobKey as a dict key: (role, environment, name)."""
-    return job.role, job.environment, job.name
 
 
 class TaskStore:

@@ -15,6 +15,11 @@ import of `thermos_executor.aurora_api.gen` runs this file first, so no decoder 
 from thermos_executor.aurora_api.gen import ttypes
 
 
+def job_key(key) -> tuple[str, str, str]:
+    """A JobKey as a plain key (dicts, sorting): (role, environment, name)."""
+    return key.role, key.environment, key.name
+
+
 def hash_by_value(generated) -> None:
     """Give every struct of a generated `ttypes` module the value hash (storage's structs need it too)."""
     for struct in vars(generated).values():

@@ -14,7 +14,7 @@ from .gen.constants import CURRENT_SCHEMA_VERSION
 from .gen.ttypes import (Op, QuotaConfiguration, SaveFrameworkId, SchedulerMetadata, Snapshot, StoredCronJob,
                          StoredJobUpdateDetails)
 from .store import Store, update_key
-from .tasks import job_key
+from thermos_executor.aurora_api import job_key
 
 
 def build(store: Store, timestamp_ms: int, details: dict[str, str] | None = None) -> Snapshot:

@@ -25,11 +25,10 @@ import copy
 import logging
 from collections.abc import Callable
 
+from thermos_executor.aurora_api import job_key
 from thermos_executor.aurora_api.gen.ttypes import JobUpdateDetails, MaintenanceMode
 
 from .gen.ttypes import Op
-from thermos_executor.aurora_api import job_key
-
 from .tasks import TaskStore
 
 log = logging.getLogger(__name__)

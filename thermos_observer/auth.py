@@ -36,7 +36,10 @@ def _libcrypt():
 
 
 def crypt(password: str, setting: str) -> str | None:
-    """crypt(3): the hash of `password` with the salt/method of `setting`; None if libcrypt refuses."""
+    """crypt(3): the hash of `password` with the salt/method of `setting`; None if libcrypt refuses, or if
+    `password` holds a NUL, which C would read as its end (`pw\0anything` would pass as `pw`)."""
+    if "\0" in password:
+        return None
     out = _libcrypt().crypt(password.encode(), setting.encode())
     if not out or out.startswith(b"*"):
         return None

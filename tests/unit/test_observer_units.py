@@ -198,7 +198,8 @@ def test_basic_auth_bcrypt_and_sha256(tmp_path):
     assert checker.check_header(_basic("a", "pw1")) == "a"
     assert checker.check_header(_basic("a", "pw1")) == "a"           # remembered
     assert checker.check_header(_basic("b", "pw2")) == "b"
-    for header in (None, "", _basic("a", "pw2"), _basic("c", "pw1"), "Basic ???", "Bearer x", _basic("a", "")):
+    for header in (None, "", _basic("a", "pw2"), _basic("c", "pw1"), "Basic ???", "Bearer x", _basic("a", ""),
+                   _basic("a", "pw1\0more"), _basic("b", "pw2\0")):     # C would read only up to the NUL
         assert checker.check_header(header) is None
 
 

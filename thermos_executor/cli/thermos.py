@@ -353,7 +353,7 @@ def _collect_never_started(roots, dry_run: bool) -> int:
     without a header, no runner): nothing of them ever ran, and nothing else would ever remove them."""
     count = 0
     for view in inspector.find_tasks(roots, only="active"):
-        if view.never_started and view.runner_pid() is None and (dry_run or _delete_never_started(view)):
+        if view.never_started() and (dry_run or _delete_never_started(view)):
             print(f"{'would delete' if dry_run else 'deleted'} {view.task_id} (never started)")
             count += 1
     return count

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import select
@@ -19,6 +18,7 @@ import time
 from thermos_executor import config
 from thermos_executor.cli import common
 from thermos_executor.cli.common import UsageError
+from thermos_executor.argtypes import seconds
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ThermosError
 from thermos_executor.runner import ckpt, inspector, process_tree, stop_request
@@ -194,8 +194,6 @@ def cmd_read(args) -> int:
 # ---- kill ------------------------------------------------------------------------------------------
 def cmd_kill(args) -> int:
     """Kill active tasks gracefully: SIGTERM, final processes, KILLED. A live runner is asked to do it."""
-    if not math.isfinite(args.grace) or args.grace < 0:
-        raise UsageError(f"--grace must be a number of seconds, 0 or more, not {args.grace}")
     views = inspector.find_tasks(_roots(args), _patterns(args), only="active")
     if not views:
         print("No active tasks matched.")
@@ -504,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("regex", nargs="*", help="task id patterns (matched at the start)")
 
     p = command("kill", cmd_kill)
-    p.add_argument("--grace", type=float, default=60.0, metavar="SECS",
+    p.add_argument("--grace", type=seconds, default=60.0, metavar="SECS",
                    help="seconds for SIGTERM'd processes and final processes before SIGKILL (default 60)")
     p.add_argument("regex", nargs="+", help="task id patterns (matched at the start)")
 

@@ -22,12 +22,11 @@ from thermos_executor.argtypes import seconds
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ThermosError
 from thermos_executor.runner import ckpt, inspector, process_tree, stop_request
-from thermos_executor.runner.task_runner import KILL_OVERRUN
 from thermos_executor.logs.follow import Follower
 from thermos_executor.runner.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import default_root, process_log_dir
 from thermos_executor.runner.state import ProcessState, RunnerState, TaskState
-from thermos_executor.runner.task_runner import AlreadyRunning
+from thermos_executor.runner.task_runner import KILL_OVERRUN, AlreadyRunning
 
 PROG = "thermos"
 

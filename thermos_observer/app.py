@@ -93,20 +93,24 @@ class AppState:
             log.exception("process sampling failed")
 
     async def sample_disk(self, only: set | None = None) -> None:
-        """Measure every active sandbox (the timer), or only the `only` tasks' (new ones: their first sample)."""
-        if self._disk_running or self._disk_pool is None:
+        """Measure every active sandbox (the timer; skipped while such a walk runs), or only the `only` tasks'
+        (new ones: their first sample, queued behind a walk in progress on the one disk thread, not dropped)."""
+        full = only is None
+        if self._disk_pool is None or (full and self._disk_running):
             return
-        self._disk_running = True
+        if full:
+            self._disk_running = True
         try:
             jobs = self.observer.sampler.disk_jobs(only)
             started = time.monotonic()
             loop = asyncio.get_running_loop()
             results = await loop.run_in_executor(self._disk_pool, _measure_all, jobs)
-            self.observer.sampler.record_disk(results, None if only else time.monotonic() - started)
+            self.observer.sampler.record_disk(results, time.monotonic() - started if full else None)
         except Exception:
             log.exception("disk sampling failed")
         finally:
-            self._disk_running = False
+            if full:
+                self._disk_running = False
 
 
 def _measure_all(jobs) -> dict:

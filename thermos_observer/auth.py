@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import ctypes
 import ctypes.util
+import functools
 import hashlib
 import hmac
 
@@ -22,23 +23,24 @@ class AuthFileError(Exception):
     pass
 
 
+@functools.cache
 def _libcrypt():
+    """The system's libcrypt, loaded and its two functions declared once."""
     name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
     lib = ctypes.CDLL(name)
     lib.crypt.restype = ctypes.c_char_p
     lib.crypt.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = (ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int)
     return lib
 
 
-_crypt = None
-
-
 def crypt(password: str, setting: str) -> str | None:
-    """crypt(3): the hash of `password` with the salt/method of `setting`; None if libcrypt refuses."""
-    global _crypt
-    if _crypt is None:
-        _crypt = _libcrypt()
-    out = _crypt.crypt(password.encode(), setting.encode())
+    """crypt(3): the hash of `password` with the salt/method of `setting`; None if libcrypt refuses, or if
+    `password` holds a NUL, which C would read as its end (`pw\0anything` would pass as `pw`)."""
+    if "\0" in password:
+        return None
+    out = _libcrypt().crypt(password.encode(), setting.encode())
     if not out or out.startswith(b"*"):
         return None
     return out.decode()
@@ -47,13 +49,7 @@ def crypt(password: str, setting: str) -> str | None:
 def hash_password(password: str, rounds: int = 12) -> str:
     """A bcrypt (`$2b$`) hash of `password` with a fresh random salt, from libcrypt (`thermos_observer
     --hash_password USER` writes the file's lines with it, so no htpasswd or mkpasswd is needed)."""
-    global _crypt
-    if _crypt is None:
-        _crypt = _libcrypt()
-    gensalt = _crypt.crypt_gensalt
-    gensalt.restype = ctypes.c_char_p
-    gensalt.argtypes = (ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int)
-    setting = gensalt(b"$2b$", rounds, None, 0)      # no random bytes given: libcrypt reads the OS's
+    setting = _libcrypt().crypt_gensalt(b"$2b$", rounds, None, 0)      # no random bytes given: libcrypt reads the OS's
     hashed = crypt(password, setting.decode()) if setting else None
     if hashed is None or not hashed.startswith("$2b$"):
         raise AuthFileError("libcrypt could not make a bcrypt hash")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import os
 import signal
 import socket
@@ -12,7 +11,7 @@ import sys
 
 from tornado.httpserver import HTTPServer
 
-from thermos_executor.argtypes import port
+from thermos_executor.argtypes import port, positive_seconds
 from thermos_executor.daemon.http import ListenError, bind_sockets
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.runner.paths import default_root
@@ -20,16 +19,6 @@ from thermos_observer.app import AppState, Options, make_app
 from thermos_observer.auth import AuthFileError, BasicAuth, password_line
 
 DEFAULT_MESOS_ROOT = "/var/lib/mesos"
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,11 +31,11 @@ def parser() -> argparse.ArgumentParser:
              help="a Mesos agent work dir (its --work_dir); repeatable")
     p.add_argument("--ip", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     p.add_argument("--port", type=port, default=1338, help="port to listen on (default 1338; 0 picks one)")
-    add_flag(p, "--polling_interval_secs", dest="polling_interval", type=_positive, default=1.0,
+    add_flag(p, "--polling_interval_secs", dest="polling_interval", type=positive_seconds, default=1.0,
              help="seconds between scans for new and finished tasks (default 1)")
-    add_flag(p, "--task_process_collection_interval_secs", dest="process_interval", type=_positive,
+    add_flag(p, "--task_process_collection_interval_secs", dest="process_interval", type=positive_seconds,
              default=20.0, help="seconds between process resource samples (default 20)")
-    add_flag(p, "--task_disk_collection_interval_secs", dest="disk_interval", type=_positive,
+    add_flag(p, "--task_disk_collection_interval_secs", dest="disk_interval", type=positive_seconds,
              default=60.0, help="seconds between sandbox disk usage samples (default 60)")
     add_flag(p, "--disable_task_resource_collection", dest="disable_collection", action="store_true",
              help="do not sample processes or disks (resource figures show 0)")

@@ -273,6 +273,12 @@ def test_bad_parameters_are_400(world):
         assert "Traceback" not in response.text
 
 
+def test_a_parameter_that_is_not_utf8_is_a_400_naming_it(world):
+    response = world["observer"].get("/files/read?task_id=done_task&path=%ff")
+    assert response.status == 400
+    assert response.json()["error"].startswith("Invalid unicode in path"), response.text
+
+
 def test_html_escapes_everything(world):
     obs = world["observer"]
     for url in ("/browse/done_task", "/", "/task/done_task", "/rawtask/done_task", "/process/done_task/make_files",

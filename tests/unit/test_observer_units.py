@@ -198,7 +198,8 @@ def test_basic_auth_bcrypt_and_sha256(tmp_path):
     assert checker.check_header(_basic("a", "pw1")) == "a"
     assert checker.check_header(_basic("a", "pw1")) == "a"           # remembered
     assert checker.check_header(_basic("b", "pw2")) == "b"
-    for header in (None, "", _basic("a", "pw2"), _basic("c", "pw1"), "Basic ???", "Bearer x", _basic("a", "")):
+    for header in (None, "", _basic("a", "pw2"), _basic("c", "pw1"), "Basic ???", "Bearer x", _basic("a", ""),
+                   _basic("a", "pw1\0more"), _basic("b", "pw2\0")):     # C would read only up to the NUL
         assert checker.check_header(header) is None
 
 
@@ -310,3 +311,27 @@ def test_a_new_task_s_first_disk_sample_measures_only_new_sandboxes(tmp_path):
     sampler.record_disk({"old": 1}, 2.5)
     sampler.record_disk({"new": 1}, None)            # a partial walk does not stand for the whole one's time
     assert sampler.last_disk_seconds == 2.5
+
+
+def test_a_new_task_s_first_disk_sample_is_not_dropped_while_a_full_walk_runs(tmp_path):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from thermos_observer.app import AppState, Options
+    root = str(tmp_path / "root")
+    for task_id in ("old", "new"):
+        os.makedirs(tmp_path / task_id)
+        synthetic_task(root, task_id, str(tmp_path / task_id), status="active")
+    app = AppState(Options(roots=[root]))
+    app.observer.refresh()
+    app.sample_processes()
+    app._disk_pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        app._disk_running = True                     # the timer's walk of every sandbox is under way
+        asyncio.run(app.sample_disk())               # a second full walk is skipped ...
+        assert app.observer.sampler.disk("old") is None
+        asyncio.run(app.sample_disk({"new"}))        # ... but a new task's first sample is taken
+        assert app.observer.sampler.disk("new") is not None and app.observer.sampler.disk("old") is None
+        assert app._disk_running                     # still the walk's, which clears it when it ends
+    finally:
+        app._disk_pool.shutdown()

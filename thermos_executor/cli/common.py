@@ -131,7 +131,7 @@ def build_runner(task, *, root: str, task_id: str | None, sandbox: str | None, p
 def existing_runner(view) -> TaskRunner:
     """A runner for a task already on disk, rebuilt from its task file and header (to kill or resume it)."""
     task_json, header = view.task_json(), view.state.header
-    if view.never_started and view.runner_pid() is None:
+    if view.never_started():
         raise ThermosError(f"task {view.task_id} never started (its runner failed setting it up): "
                            "`thermos gc` removes it")
     if task_json is None or header is None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import select
@@ -19,15 +18,15 @@ import time
 from thermos_executor import config
 from thermos_executor.cli import common
 from thermos_executor.cli.common import UsageError
+from thermos_executor.argtypes import seconds
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ThermosError
 from thermos_executor.runner import ckpt, inspector, process_tree, stop_request
-from thermos_executor.runner.task_runner import KILL_OVERRUN
 from thermos_executor.logs.follow import Follower
 from thermos_executor.runner.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 from thermos_executor.runner.paths import default_root, process_log_dir
 from thermos_executor.runner.state import ProcessState, RunnerState, TaskState
-from thermos_executor.runner.task_runner import AlreadyRunning
+from thermos_executor.runner.task_runner import KILL_OVERRUN, AlreadyRunning
 
 PROG = "thermos"
 
@@ -194,8 +193,6 @@ def cmd_read(args) -> int:
 # ---- kill ------------------------------------------------------------------------------------------
 def cmd_kill(args) -> int:
     """Kill active tasks gracefully: SIGTERM, final processes, KILLED. A live runner is asked to do it."""
-    if not math.isfinite(args.grace) or args.grace < 0:
-        raise UsageError(f"--grace must be a number of seconds, 0 or more, not {args.grace}")
     views = inspector.find_tasks(_roots(args), _patterns(args), only="active")
     if not views:
         print("No active tasks matched.")
@@ -353,7 +350,7 @@ def _collect_never_started(roots, dry_run: bool) -> int:
     without a header, no runner): nothing of them ever ran, and nothing else would ever remove them."""
     count = 0
     for view in inspector.find_tasks(roots, only="active"):
-        if view.never_started and view.runner_pid() is None and (dry_run or _delete_never_started(view)):
+        if view.never_started() and (dry_run or _delete_never_started(view)):
             print(f"{'would delete' if dry_run else 'deleted'} {view.task_id} (never started)")
             count += 1
     return count
@@ -504,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("regex", nargs="*", help="task id patterns (matched at the start)")
 
     p = command("kill", cmd_kill)
-    p.add_argument("--grace", type=float, default=60.0, metavar="SECS",
+    p.add_argument("--grace", type=seconds, default=60.0, metavar="SECS",
                    help="seconds for SIGTERM'd processes and final processes before SIGKILL (default 60)")
     p.add_argument("regex", nargs="+", help="task id patterns (matched at the start)")
 

@@ -13,6 +13,7 @@ import sys
 import threading
 
 from thermos_executor.cli import common
+from thermos_executor.argtypes import seconds
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ThermosError
 from thermos_executor.logs.policy import DESTINATIONS, MODES, LogDefaults
@@ -42,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_flag(p, "--runner-rotate-log-size-mb", type=int, metavar="MB", help="passed on as --rotate_log_size_mb")
     add_flag(p, "--runner-rotate-log-backups", type=int, metavar="N", help="passed on as --rotate_log_backups")
     add_flag(p, "--preserve_env", action="store_true", help="give the task's processes the executor's environment")
-    add_flag(p, "--stop_timeout_in_secs", type=float, default=120.0, metavar="SECS",
+    add_flag(p, "--stop_timeout_in_secs", type=seconds, default=120.0, metavar="SECS",
              help="bound on stopping a task gracefully (default 120)")
-    add_flag(p, "--executor_timeout_secs", type=float, default=10.0, metavar="SECS",
+    add_flag(p, "--executor_timeout_secs", type=seconds, default=10.0, metavar="SECS",
              help="exit when no task is launched within SECS of start (default 10)")
     return p
 

@@ -11,6 +11,7 @@ import sys
 
 from thermos_executor import config
 from thermos_executor.cli import common
+from thermos_executor.argtypes import seconds
 from thermos_executor.flags import ArgumentParser, add_flag
 from thermos_executor.errors import ConfigError, ThermosError
 from thermos_executor.runner.task_runner import AlreadyRunning
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_flag(p, "--port", action="append", metavar="NAME:PORT")
     add_flag(p, "--hostname", metavar="NAME")
     add_flag(p, "--preserve_env", action="store_true", help="give processes the runner's environment")
-    add_flag(p, "--kill_grace_secs", type=float, default=None, metavar="SECS",
+    add_flag(p, "--kill_grace_secs", type=seconds, default=None, metavar="SECS",
              help="grace period of a kill before SIGKILL (default 60)")
     common.add_logger_flags(p)
     return p

@@ -12,7 +12,6 @@ import json
 
 from ..errors import ConfigError
 from . import templating
-from .templating import interpolate_text
 from .loader import LoadedConfig, choose_job, choose_task
 from .loader import load as load_config
 from .schema import Task
@@ -20,7 +19,7 @@ from .spec import LoggerSpec, ProcessSpec, TaskSpec
 from .validation import check_task, check_types
 
 __all__ = ['ConfigError', 'LoadedConfig', 'load_config', 'choose_job', 'choose_task', 'required_ports', 'interpolate',
-           'validate', 'to_spec', 'task_to_json', 'task_from_json', 'interpolate_text',
+           'validate', 'to_spec', 'task_to_json', 'task_from_json',
            'TaskSpec', 'ProcessSpec', 'LoggerSpec']
 
 

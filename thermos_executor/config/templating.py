@@ -11,7 +11,7 @@ A variable resolves in the nearest scope that defines it. From nearest to farthe
 import re
 import os
 
-from pystachio import Environment, Ref, String
+from pystachio import Environment, Ref
 
 from ..errors import ConfigError
 from .schema import MesosContext, ThermosContext
@@ -54,16 +54,6 @@ def bind_contexts(task, *, task_id, ports, user, hostname=None, bindings=None):
     mesos = MesosContext(instance=0, hostname=hostname or os.uname().nodename)
     thermos = ThermosContext(task_id=task_id, ports=dict(ports), user=user)
     return bind(task.in_scope(mesos=mesos), bindings_scope(bindings)).bind(thermos=thermos)
-
-
-def interpolate_text(text, *, task_id, ports, user, instance=0, hostname=None):
-    """A free-standing template string (a shell health check) with the `thermos` and `mesos` contexts bound."""
-    value = String(text).bind(mesos=MesosContext(instance=instance, hostname=hostname or os.uname().nodename),
-                              thermos=ThermosContext(task_id=task_id, ports=dict(ports), user=user))
-    result, refs = value.interpolate()
-    if refs:
-        raise ConfigError(f"unbound references in {text!r}: {', '.join(sorted(str(r) for r in refs))}")
-    return result.get()
 
 
 def required_ports(task):

@@ -225,13 +225,11 @@ class ThermosExecutor(Executor):
         return runner
 
     def _health_check(self, assigned: AssignedTask, sandbox: str, ports: dict, user: str):
-        """The task's health check as a callable, or None when it has none (raises ConfigError)."""
+        """The task's health check as a callable, or None when it has none."""
         hc = assigned.health_check
-        if hc.shell_command is not None:
-            command = config.interpolate_text(hc.shell_command, task_id=assigned.task_id, ports=ports, user=user,
-                                              instance=assigned.instance_id, hostname=assigned.agent_host or None)
+        if hc.shell_command is not None:            # interpolated already, when the task data was decoded
             as_user = None if self.opts.nosetuid_health_checks or os.geteuid() != 0 else user
-            return lambda: health.shell_check(command, hc.timeout_secs, sandbox, as_user)
+            return lambda: health.shell_check(hc.shell_command, hc.timeout_secs, sandbox, as_user)
         if "health" in ports:
             return lambda: health.http_check(ports["health"], hc.endpoint, hc.expected_response,
                                              hc.expected_response_code, hc.timeout_secs)

@@ -42,11 +42,10 @@ class TaskView:
     def never_run(self) -> list[str]:
         return never_run(self.state, self.task_json())
 
-    @property
     def never_started(self) -> bool:
         """An active task whose runner never got as far as its header (it failed setting up, or was killed
-        then): nothing of it ever ran. Only meaningful when no runner holds it (`runner_pid()` is None)."""
-        return self.status == "active" and self.state.header is None
+        then) and that no runner holds now: nothing of it ever ran, and nothing will."""
+        return self.status == "active" and self.state.header is None and self.runner_pid() is None
 
     def to_json(self) -> dict:
         """The `thermos status --json` shape: the replayed state, plus root, the live runner's pid (None: no

@@ -1,7 +1,6 @@
 """What every observer handler shares: GET and HEAD only, optional basic auth, one-line errors, counters."""
 from __future__ import annotations
 
-import http
 import logging
 
 import tornado.escape
@@ -73,16 +72,16 @@ class Base(BaseHandler):
         log.error("error serving %s %s", self.request.method, self.request.uri, exc_info=(typ, value, tb))
 
     def error_message(self, status_code: int, error) -> str:
-        message = getattr(error, "message", None)
-        if message is not None:
-            return message
-        if status_code == 401:
-            return "authentication required"
-        if status_code == 405:
-            return "only GET and HEAD are served: the observer is read-only"
-        if status_code >= 500:
-            return "internal error (logged by the observer)"
-        return http.HTTPStatus(status_code).phrase if status_code in http.HTTPStatus._value2member_map_ else "error"
+        """The shared one line (daemon.http), in the observer's words where the error brings none, and never an
+        internal error's details."""
+        if getattr(error, "message", None) is None:
+            if status_code == 401:
+                return "authentication required"
+            if status_code == 405:
+                return "only GET and HEAD are served: the observer is read-only"
+            if status_code >= 500:
+                return "internal error (logged by the observer)"
+        return super().error_message(status_code, error)
 
     def write_error_body(self, status_code: int, message: str):
         if status_code == 401:

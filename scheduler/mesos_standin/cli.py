@@ -25,7 +25,7 @@ from scheduler.mesos_standin.agent_specs import AgentSpecError
 from scheduler.mesos_standin.announce import ZkUrlError, parse_zk_url
 from scheduler.mesos_standin.local import Cluster
 from scheduler.mesos_standin.resources import ResourceError, Resources, parse_attributes
-from thermos_executor.argtypes import port
+from thermos_executor.argtypes import port, positive_seconds, seconds
 from thermos_executor.daemon.http import ListenError
 from thermos_executor.flags import ArgumentParser, add_flag
 
@@ -73,9 +73,9 @@ def parser() -> argparse.ArgumentParser:
     add_flag(p, "--zk", default=None, metavar="zk://HOST:PORT[,...]/PATH",
              help="announce the master in ZooKeeper as Mesos masters do (json.info_<seq> under PATH), so "
                   "schedulers given this URL find it")
-    add_flag(p, "--heartbeat_interval", type=float, default=15.0, help="scheduler HEARTBEAT interval, seconds")
-    add_flag(p, "--executor_registration_timeout", type=float, default=60.0, help="seconds [%(default)s]")
-    add_flag(p, "--executor_shutdown_grace_period", type=float, default=5.0, help="seconds [%(default)s]")
+    add_flag(p, "--heartbeat_interval", type=positive_seconds, default=15.0, help="scheduler HEARTBEAT interval, seconds")
+    add_flag(p, "--executor_registration_timeout", type=positive_seconds, default=60.0, help="seconds [%(default)s]")
+    add_flag(p, "--executor_shutdown_grace_period", type=seconds, default=5.0, help="seconds [%(default)s]")
     add_flag(p, "--executor_environment", action="append", default=[], metavar="NAME=VALUE",
           help="extra executor environment variable (repeatable), e.g. MESOS_LOCAL=1")
     return p

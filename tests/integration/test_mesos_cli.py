@@ -35,7 +35,10 @@ def test_cli_bad_flags_one_line_exit_2(tmp_path):
                         (["--master_port", "x"], "expected a port number, got 'x'"),
                         (["--master_port", "99999"], "port must be 0-65535, got 99999"),
                         (["--agent-port", "-5"], "port must be 0-65535, got -5"),
-                        (["--executor_environment", "NOEQUALS"], "NOEQUALS")):
+                        (["--executor_environment", "NOEQUALS"], "NOEQUALS"),
+                        (["--heartbeat_interval", "nan"], "expected a finite number of seconds, got 'nan'"),
+                        (["--executor_registration_timeout", "0"], "got '0'"),
+                        (["--executor_shutdown_grace_period", "-1"], "0 or more, got '-1'")):
         result = subprocess.run([os.path.join(BIN, "aurora-mesos-local"), "--work_dir", str(tmp_path), *flags],
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, (flags, result.stderr)

@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     add_flag(p, "--zk", default=None, metavar="zk://HOST:PORT[,...]/PATH",
              help="announce the master in ZooKeeper as Mesos masters do (json.info_<seq> under PATH), so "
                   "schedulers given this URL find it")
-    add_flag(p, "--heartbeat_interval", type=positive_seconds, default=15.0, 
+    add_flag(p, "--heartbeat_interval", type=positive_seconds, default=15.0,
           help="scheduler HEARTBEAT interval, seconds")
     add_flag(p, "--executor_registration_timeout", type=positive_seconds, default=60.0, help="seconds [%(default)s]")
     add_flag(p, "--executor_shutdown_grace_period", type=seconds, default=5.0, help="seconds [%(default)s]")

@@ -137,8 +137,9 @@ export(Task(name='drain', processes=[Process(name='p', min_duration=0, max_failu
     proc = thermos.start(cfg, "drain-1")
     forked = lambda: [r["process_status"]["coordinator_pid"] for r in thermos.runner_records("drain-1")  # noqa: E731
                       if r.get("process_status", {}).get("state") == "FORKED"]
-    wait_for(lambda: len(forked()) == 1 and
-             thermos.status("drain-1")["processes"]["p"]["runs"][0]["state"] == "FAILED", what="run 0 failed")
+    # Run 1 is forked as soon as run 0 failed: records are in order, so run 0's coordinator is the first FORKED.
+    wait_for(lambda: forked() and thermos.status("drain-1")["processes"]["p"]["runs"][0]["state"] == "FAILED",
+             what="run 0 failed")
     first = forked()[0]
     os.kill(first, signal.SIGSTOP)        # alive (its background writer holds the log pipe) for as long as we like
     try:

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from scheduler.api import config as configs
 from scheduler.api import envelope
 from scheduler.api import quota as quotas
-from scheduler.api.handlers import Refused, answered, check_task_limits, require_key, require_quota
+from scheduler.api.handlers import (Refused, answered, check_task_limits, require_key, require_not_updating,
+                                    require_quota)
 from scheduler.api.settings import ApiSettings
 from scheduler.state import cron
 from scheduler.state.status import ACTIVE
@@ -51,6 +52,7 @@ class CronApi:
     async def descheduleCronJob(self, job):
         require_key(job)
         async with self._storage.write() as w:
+            require_not_updating(w.store, job)
             if job_key(job) not in w.store.cron_jobs:
                 return self._ok(f"Job {configs.canonical(job)} is not scheduled with cron")
             w.remove_job(job)

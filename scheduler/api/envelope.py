@@ -1,7 +1,8 @@
 """Aurora's Response envelope: every API method answers with one, built here.
 
 `{responseCode, serverInfo{clusterName, statsUrlPrefix}, result?, details[{message}]}`; a result is set only
-with OK (Aurora's rule), and `details` is always a list so clients can iterate it without a None check.
+with OK (Aurora's rule; its one exception, startJobUpdate refused for an update in progress, names that update
+in a startJobUpdateResult), and `details` is always a list so clients can iterate it without a None check.
 """
 
 from thermos_executor.aurora_api.gen.ttypes import Response, ResponseCode, ResponseDetail, Result, ServerInfo
@@ -15,7 +16,7 @@ def server_info(settings) -> ServerInfo:
 
 def response(code: int, server_info: ServerInfo, *messages: str, result: Result | None = None) -> Response:
     """A Response with `code` (a ResponseCode) and one detail per message."""
-    if result is not None and code != ResponseCode.OK:
+    if result is not None and code != ResponseCode.OK and result.startJobUpdateResult is None:
         raise ValueError("a Response carries a result only when OK")
     return Response(
         responseCode=code,

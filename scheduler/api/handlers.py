@@ -37,6 +37,7 @@ from thermos_executor.aurora_api.gen.ttypes import (ConfigSummary, ConfigSummary
 from scheduler.api.settings import ApiSettings
 from scheduler.api.state_manager import ChangeResult, InstanceCollision, StateManager
 from scheduler.state.status import ACTIVE, TERMINAL, ScheduleStatus
+from scheduler.state.updates import active_update
 
 log = logging.getLogger(__name__)
 S = ScheduleStatus
@@ -49,6 +50,7 @@ INVALID_INSTANCE_COUNT = "Instance count must be positive."
 NOT_ALL_SHARDS_ACTIVE = "Not all requested shards are active."
 NO_INSTANCES_FOR_CRON = "Instances may not be added to cron jobs."
 PRUNE_ACTIVE = "Tasks in non-terminal state cannot be pruned."
+JOB_UPDATING = "Job is currently updating"
 
 
 class Refused(Exception):
@@ -97,6 +99,7 @@ class SchedulerApi:
         if configs.is_cron(job):
             raise Refused(ResponseCode.INVALID_REQUEST, NO_CRON)
         async with self._manager.transaction() as tx:
+            require_not_updating(tx.store, job.key)
             if self._active(tx.store, job.key) or job_key(job.key) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, f"Job {configs.canonical(job.key)} already exists")
             check_task_limits(job.instanceCount, self.settings)
@@ -111,6 +114,7 @@ class SchedulerApi:
         query = TaskQuery(jobKeys={job}, instanceIds=set(instances) if instances else None, statuses=set(ACTIVE))
         audit = f"Killed by {USER}" + (f".\n{message}" if message is not None else "")
         async with self._manager.transaction() as tx:
+            require_not_updating(tx.store, job)
             killed = sum(tx.change_state(t.assignedTask.taskId, S.KILLING, audit) == ChangeResult.SUCCESS
                          for t in tx.store.tasks.fetch(query))
         return self._ok() if killed else self._ok(None, NO_TASKS_TO_KILL_MESSAGE)
@@ -122,6 +126,7 @@ class SchedulerApi:
             raise Refused(ResponseCode.ERROR, "shardIds must not be empty")
         query = TaskQuery(jobKeys={job}, instanceIds=set(shardIds), statuses=set(ACTIVE))
         async with self._manager.transaction() as tx:
+            require_not_updating(tx.store, job)
             tasks = tx.store.tasks.fetch(query)
             if len(tasks) != len(shardIds):
                 raise Refused(ResponseCode.INVALID_REQUEST, NOT_ALL_SHARDS_ACTIVE)
@@ -138,6 +143,7 @@ class SchedulerApi:
         async with self._manager.transaction() as tx:
             if job_key(job) in tx.store.cron_jobs:
                 raise Refused(ResponseCode.INVALID_REQUEST, NO_INSTANCES_FOR_CRON)
+            require_not_updating(tx.store, job)
             current = self._active(tx.store, job)
             template = next((t for t in current if t.assignedTask.instanceId == key.instanceId), None)
             if template is None:
@@ -300,6 +306,13 @@ def require_quota(check: quotas.QuotaCheck) -> None:
     """Refuse (INVALID_REQUEST, Aurora's "Insufficient resource quota: ...") a change the role's quota lacks."""
     if not check.sufficient:
         raise Refused(ResponseCode.INVALID_REQUEST, check.message)
+
+
+def require_not_updating(store, job) -> None:
+    """Refuse (JOB_UPDATING_ERROR) a change to a job an active update owns (JobUpdateController
+    .assertNotUpdating)."""
+    if active_update(store, job) is not None:
+        raise Refused(ResponseCode.JOB_UPDATING_ERROR, JOB_UPDATING)
 
 
 def require_key(job) -> None:

@@ -35,14 +35,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from scheduler.api import config as configs
 from scheduler.api import summaries
 from scheduler.state.status import ACTIVE
-from thermos_executor.aurora_api.gen.ttypes import JobUpdateStatus, ResourceAggregate, TaskConfig, TaskQuery
+from scheduler.state.updates import ACTIVE as ACTIVE_UPDATES
+from thermos_executor.aurora_api.gen.ttypes import ResourceAggregate, TaskConfig, TaskQuery
 
 INSUFFICIENT = "Insufficient resource quota: "
-# Updates.ACTIVE_JOB_UPDATE_STATES: an update in one of these is (or may again be) changing instances.
-ACTIVE_UPDATE_STATUSES = frozenset({
-    JobUpdateStatus.ROLLING_FORWARD, JobUpdateStatus.ROLLING_BACK, JobUpdateStatus.ROLL_FORWARD_PAUSED,
-    JobUpdateStatus.ROLL_BACK_PAUSED, JobUpdateStatus.ROLL_FORWARD_AWAITING_PULSE,
-    JobUpdateStatus.ROLL_BACK_AWAITING_PULSE})
 # (field of Bag, ResourceType name in Aurora's toString, its getAuroraName, its getAuroraUnit), in ResourceType order.
 _TYPES = (("cpus", "CPUS", "CPU", "core(s)"), ("ram_mb", "RAM_MB", "RAM", "MB"), ("disk_mb", "DISK_MB", "disk", "MB"))
 
@@ -197,7 +193,7 @@ def role_info(store, role: str, requested_update=None) -> QuotaInfo:
     for details in store.job_updates.values():
         summary = details.update.summary
         if summary.key.job.role == role and summary.state is not None \
-                and summary.state.status in ACTIVE_UPDATE_STATUSES:
+                and summary.state.status in ACTIVE_UPDATES:
             updates[job_key(summary.key.job)] = details.update.instructions
     if requested_update is not None:
         updates[job_key(requested_update.summary.key.job)] = requested_update.instructions

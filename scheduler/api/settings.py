@@ -69,6 +69,7 @@ class ApiSettings:
     stats_url_prefix: str = ""                                      # -viz_job_url_prefix
     allowed_job_environments: str = DEFAULT_ALLOWED_JOB_ENVIRONMENTS  # -allowed_job_environments
     max_tasks_per_job: int = 4000                                   # -max_tasks_per_job
+    max_update_instance_failures: int = 20000                       # -max_update_instance_failures
     tiers: Tiers = DEFAULT_TIERS                                    # -tier_config
     allowed_container_types: frozenset[str] = frozenset({"MESOS"})  # -allowed_container_types
     allow_docker_parameters: bool = False                           # -allow_docker_parameters

@@ -55,6 +55,8 @@ from .http import make_app
 from .leadership import Leadership
 from .timers import TaskTimers
 from .cron import CronTimers
+from .updater import JobUpdates
+from scheduler.api.updates import UpdateApi
 from scheduler.api.cron import CronApi
 from scheduler.state import cron
 from scheduler.framework.framework import Framework
@@ -139,6 +141,7 @@ class SchedulerDaemon:
         tz = cron.zone(config.cron_timezone)
         self.cron = CronTimers(self.manager, tz=tz, initial_backoff_s=config.cron_start_initial_backoff,
                                max_backoff_s=config.cron_start_max_backoff)
+        self.updates = JobUpdates(self.manager)
         self._stop = asyncio.Event()
         # The handler POST /api dispatches to by method name: the job calls, then the admin calls. A committed
         # recovery stops the scheduler (exit 0, as Aurora's shutDownNow): restarted, it replays the recovered log.
@@ -149,7 +152,8 @@ class SchedulerDaemon:
                             AdminApi(self.storage, backups, self.settings, shutdown=self._stop.set),
                             MaintenanceApi(self.maintenance, self.settings),
                             ReconciliationApi(self._reconciler, self.settings),
-                            CronApi(self.storage, self.settings, tz=tz, runs=self.cron, clock_ms=self.manager.clock_ms))
+                            CronApi(self.storage, self.settings, tz=tz, runs=self.cron, clock_ms=self.manager.clock_ms),
+                            UpdateApi(self.storage, self.settings, self.updates))
         self.leadership: Leadership | None = None
         self.framework: Framework | None = None   # the leader's, once storage is ready
         self.local_mesos = None                   # -mesos_master_address=local: the stand-in, in this process
@@ -175,6 +179,7 @@ class SchedulerDaemon:
         v.update(self.manager.vars())
         v.update(self.timers.vars())
         v.update(self.cron.vars())
+        v.update(self.updates.vars())
         v.update(self.node.vars())
         v.update(self.framework.vars() if self.framework else {"framework_registered": 0})
         return v
@@ -240,6 +245,7 @@ class SchedulerDaemon:
             await self.framework.stop()
         await self.timers.stop()
         await self.cron.stop()
+        await self.updates.stop()
         await self.storage.stop()
         if self.leadership is not None:
             await self.leadership.stop()
@@ -266,6 +272,7 @@ class SchedulerDaemon:
             await self.storage.start()
             self.timers.start()  # before any await: no change can commit unseen in between
             self.cron.start()    # fires, once, a run that came due while no scheduler led
+            await self.updates.start()   # rolling updates resume; paused and blocked ones stay
             self._start_framework()
             self._spawn(self.maintenance.poll_forever(self.config.host_maintenance_polling_interval))
             self._spawn(self._snapshots())
@@ -314,6 +321,7 @@ class SchedulerDaemon:
 
     def _on_change(self, change) -> None:
         self.timers.on_change(change)
+        self.updates.on_change(change)
         self.maintenance.on_change(change)
         if self.framework is not None:
             self.framework.on_change(change)

@@ -46,7 +46,8 @@ FLAGS = [
     Flag("dlog_snapshot_interval", "duration", 3600.0), Flag("dlog_max_entry_size", "size", 512 << 10),
     Flag("backup_dir"), Flag("backup_interval", "duration", 3600.0), Flag("max_saved_backups", "int", 48),
     Flag("allowed_job_environments", default=r"^(prod|devel|test|staging\d*)$"),
-    Flag("max_tasks_per_job", "int", 4000), Flag("tier_config"), Flag("viz_job_url_prefix", default=""),
+    Flag("max_tasks_per_job", "int", 4000), Flag("max_update_instance_failures", "int", 20000),
+    Flag("tier_config"), Flag("viz_job_url_prefix", default=""),
     Flag("allowed_container_types", default="MESOS"), Flag("allow_docker_parameters", "bool", False),
     Flag("default_docker_parameters", default=""), Flag("require_docker_use_executor", "bool", True),
     Flag("allow_gpu_resource", "bool", False), Flag("enable_mesos_fetcher", "bool", False),
@@ -111,6 +112,7 @@ class Config:
     max_saved_backups: int
     allowed_job_environments: str
     max_tasks_per_job: int
+    max_update_instance_failures: int
     tier_config: str | None
     viz_job_url_prefix: str
     allowed_container_types: tuple[str, ...]
@@ -232,7 +234,8 @@ def _check_ranges(v: dict) -> None:
     for port in ("http_port", "native_log_port"):
         if not 0 <= v[port] < 65536:
             raise FlagError(f"-{port}: {v[port]} is not a port number")
-    for name in ("native_log_quorum_size", "max_saved_backups", "max_tasks_per_job", "dlog_max_entry_size",
+    for name in ("native_log_quorum_size", "max_saved_backups", "max_tasks_per_job", "max_update_instance_failures",
+                 "dlog_max_entry_size",
                  "history_max_per_job_threshold", "max_tasks_per_schedule_attempt", "scheduling_max_batch_size",
                  "reconciliation_explicit_batch_size", "max_status_update_batch_size"):
         if v[name] < 1:
@@ -291,7 +294,7 @@ def api_settings(config: Config) -> ApiSettings:
     return ApiSettings(
         cluster_name=config.cluster_name, stats_url_prefix=config.viz_job_url_prefix,
         allowed_job_environments=config.allowed_job_environments, max_tasks_per_job=config.max_tasks_per_job,
-        tiers=tiers, allowed_container_types=frozenset(config.allowed_container_types),
+        max_update_instance_failures=config.max_update_instance_failures, tiers=tiers, allowed_container_types=frozenset(config.allowed_container_types),
         allow_docker_parameters=config.allow_docker_parameters,
         default_docker_parameters=config.default_docker_parameters,
         require_docker_use_executor=config.require_docker_use_executor,

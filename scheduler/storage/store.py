@@ -12,7 +12,8 @@ What each op does, as Aurora's in-memory stores do:
 * saveHostAttributes: the attributes of a host; an unset mode keeps the stored mode (NONE for a new host);
 * saveJobUpdate: a job update's definition, keeping its events; saveJobUpdateEvent and
   saveJobInstanceUpdateEvent append to the events of a stored update (an event for an unknown update is
-  dropped with a warning); removeJobUpdate deletes updates; pruneJobUpdateHistory is ignored (Aurora
+  dropped with a warning) and derive the summary's state from them (status of the latest update event,
+  created at the first, modified at the latest event of either kind); removeJobUpdate deletes updates; pruneJobUpdateHistory is ignored (Aurora
   ignores it on replay too: removeJobUpdate carries the outcome);
 * saveHostMaintenanceRequest / removeHostMaintenanceRequest: a host's maintenance request.
 
@@ -26,7 +27,7 @@ import logging
 from collections.abc import Callable
 
 from thermos_executor.aurora_api import job_key
-from thermos_executor.aurora_api.gen.ttypes import JobUpdateDetails, MaintenanceMode
+from thermos_executor.aurora_api.gen.ttypes import JobUpdate, JobUpdateDetails, JobUpdateState, MaintenanceMode
 
 from .gen.ttypes import Op
 from .tasks import TaskStore
@@ -111,7 +112,10 @@ class Store:
     def _saveJobUpdate(self, op) -> Undo:
         key = update_key(op.jobUpdate.summary.key)
         stored = self.job_updates.get(key)
-        details = JobUpdateDetails(update=op.jobUpdate, updateEvents=stored.updateEvents if stored else [],
+        update = op.jobUpdate
+        if stored is not None and stored.update.summary.state is not None:
+            update = _with_state(update, stored.updateEvents, stored.update.summary.state.lastModifiedTimestampMs)
+        details = JobUpdateDetails(update=update, updateEvents=stored.updateEvents if stored else [],
                                    instanceEvents=stored.instanceEvents if stored else [])
         return _put(self.job_updates, key, details)
 
@@ -128,6 +132,7 @@ class Store:
             return _nothing
         details = copy.copy(stored)
         setattr(details, field, [*(getattr(stored, field) or ()), event])
+        details.update = _with_state(stored.update, details.updateEvents, event.timestampMs)
         return _put(self.job_updates, update_key(key), details)
 
     def _pruneJobUpdateHistory(self, op) -> Undo:
@@ -143,6 +148,21 @@ class Store:
 
     def _removeHostMaintenanceRequest(self, op) -> Undo:
         return _put(self.maintenance, op.host, None)
+
+
+def _with_state(update: JobUpdate, events: list, modified_ms: int) -> JobUpdate:
+    """The update with its summary's JobUpdateState derived from its events, as Aurora's store reads it:
+    the latest update event's status, created at the first one, modified at the latest event of either kind."""
+    if not events:
+        return update
+    previous = update.summary.state
+    latest = max(modified_ms, previous.lastModifiedTimestampMs if previous else modified_ms)
+    summary = copy.copy(update.summary)
+    summary.state = JobUpdateState(status=events[-1].status, createdTimestampMs=events[0].timestampMs,
+                                   lastModifiedTimestampMs=latest)
+    result = copy.copy(update)
+    result.summary = summary
+    return result
 
 
 def _put(mapping: dict, key, value) -> Undo:

@@ -11,9 +11,12 @@ What each op does, as Aurora's in-memory stores do:
 * saveQuota / removeQuota: a role's quota;
 * saveHostAttributes: the attributes of a host; an unset mode keeps the stored mode (NONE for a new host);
 * saveJobUpdate: a job update's definition, keeping its events; saveJobUpdateEvent and
-  saveJobInstanceUpdateEvent append to the events of a stored update (an event for an unknown update is
-  dropped with a warning); removeJobUpdate deletes updates; pruneJobUpdateHistory is ignored (Aurora
-  ignores it on replay too: removeJobUpdate carries the outcome);
+  saveJobInstanceUpdateEvent add to the events of a stored update, each list kept in timestamp order (an
+  event for an unknown update is dropped with a warning); removeJobUpdate deletes updates;
+  pruneJobUpdateHistory is ignored (Aurora ignores it on replay too: removeJobUpdate carries the outcome).
+  As Aurora's MemJobUpdateStore, an update's summary.state is synthesized from its events once it has any:
+  status and createdTimestampMs from the first and last update events, lastModifiedTimestampMs the latest
+  of both kinds (an update with no event yet keeps the state it was saved with);
 * saveHostMaintenanceRequest / removeHostMaintenanceRequest: a host's maintenance request.
 
 Stored structs are shared, never copied: treat them as immutable (see tasks.py).
@@ -26,7 +29,7 @@ import logging
 from collections.abc import Callable
 
 from thermos_executor.aurora_api import job_key
-from thermos_executor.aurora_api.gen.ttypes import JobUpdateDetails, MaintenanceMode
+from thermos_executor.aurora_api.gen.ttypes import JobUpdateDetails, JobUpdateState, MaintenanceMode
 
 from .gen.ttypes import Op
 from .tasks import TaskStore
@@ -113,7 +116,7 @@ class Store:
         stored = self.job_updates.get(key)
         details = JobUpdateDetails(update=op.jobUpdate, updateEvents=stored.updateEvents if stored else [],
                                    instanceEvents=stored.instanceEvents if stored else [])
-        return _put(self.job_updates, key, details)
+        return _put(self.job_updates, key, _with_state(details))
 
     def _saveJobUpdateEvent(self, op) -> Undo:
         return self._add_event(op.key, "updateEvents", op.event)
@@ -127,8 +130,9 @@ class Store:
             log.warning("dropping a job update event for unknown update %s", update_key(key))
             return _nothing
         details = copy.copy(stored)
-        setattr(details, field, [*(getattr(stored, field) or ()), event])
-        return _put(self.job_updates, update_key(key), details)
+        events = [*(getattr(stored, field) or ()), event]
+        setattr(details, field, sorted(events, key=lambda e: e.timestampMs or 0))  # stable, as Aurora's
+        return _put(self.job_updates, update_key(key), _with_state(details))
 
     def _pruneJobUpdateHistory(self, op) -> Undo:
         return _nothing
@@ -143,6 +147,26 @@ class Store:
 
     def _removeHostMaintenanceRequest(self, op) -> Undo:
         return _put(self.maintenance, op.host, None)
+
+
+def _with_state(details: JobUpdateDetails) -> JobUpdateDetails:
+    """`details` with its summary's state synthesized from its events (MemJobUpdateStore); the structs given
+    (an op's, a stored one's) are copied, never changed."""
+    updates, instances = details.updateEvents or [], details.instanceEvents or []
+    if not updates and not instances:
+        return details
+    state = JobUpdateState(status=updates[-1].status if updates else None,
+                           createdTimestampMs=updates[0].timestampMs if updates else None,
+                           lastModifiedTimestampMs=updates[-1].timestampMs if updates else 0)
+    if instances:
+        state.lastModifiedTimestampMs = max(state.lastModifiedTimestampMs or 0, instances[-1].timestampMs or 0)
+    summary = copy.copy(details.update.summary)
+    summary.state = state
+    update = copy.copy(details.update)
+    update.summary = summary
+    details = copy.copy(details)
+    details.update = update
+    return details
 
 
 def _put(mapping: dict, key, value) -> Undo:

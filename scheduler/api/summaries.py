@@ -9,12 +9,13 @@ from __future__ import annotations
 from thermos_executor.aurora_api import job_key
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from scheduler.api.config import DEDICATED_ATTRIBUTE
+from scheduler.state import job_diff
 from scheduler.state.status import ScheduleStatus
-from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Range, Resource,
-                                                    ResourceAggregate, RoleSummary, ScheduledTask)
+from thermos_executor.aurora_api.gen.ttypes import (ConfigGroup, JobConfiguration, JobKey, JobStats, Resource,
+                                                    ResourceAggregate, RoleSummary, ScheduledTask, TaskConfig)
 
 S = ScheduleStatus
 
@@ -82,15 +83,16 @@ def config_groups(tasks: Iterable[ScheduledTask]) -> set[ConfigGroup]:
     return {ConfigGroup(config=config, instances=set(ranges(ids))) for config, ids in instances.items()}
 
 
-def ranges(numbers: Iterable[int]) -> list[Range]:
-    """Numbers.toRanges: the fewest closed ranges covering `numbers`, ascending."""
-    result: list[Range] = []
-    for n in sorted(set(numbers)):
-        if result and result[-1].last == n - 1:
-            result[-1].last = n
-        else:
-            result.append(Range(first=n, last=n))
-    return result
+def groups_of(configs: Mapping[int, TaskConfig]) -> set[ConfigGroup]:
+    """Instances by config (instance id -> TaskConfig) as one group per distinct config, with its instance
+    ranges (ReadOnlySchedulerImpl.instancesToConfigGroups)."""
+    instances = defaultdict(set)
+    for instance, config in configs.items():
+        instances[config].add(instance)
+    return {ConfigGroup(config=config, instances=set(ranges(ids))) for config, ids in instances.items()}
+
+
+ranges = job_diff.to_ranges  # Numbers.toRanges
 
 
 def resource_totals(configs: Iterable) -> dict[str, float | int]:

@@ -13,7 +13,8 @@ Lifecycle, with Aurora's ``scheduler_lifecycle_<STATE>`` gauges:
   the only one: the node runs none of its own), wait until the writer's recovery round has succeeded
   (an EMPTY replica: the node logs "Replica in EMPTY status ..." and /api answers ERROR_TRANSIENT "Storage
   is not READY" meanwhile), replay storage (prepare, start), arm the task timers (`TaskTimers`: timeouts,
-  throttling, pruning), start the periodic snapshot, then advertise the ServerSet member and serve.
+  throttling, pruning), the cron timers and job update history pruning (`UpdateHistoryPruner`), start the
+  periodic snapshot, then advertise the ServerSet member and serve.
   Then the Mesos framework starts (scheduler.framework: subscribe with the saved framework ID, place, launch,
   follow status updates, reconcile); ACTIVE comes with its registration (``framework_registered 1``).
 * DEAD: on SIGTERM/SIGINT (exit 0), or fatally (exit 1, one ERROR line): leadership lost (session LOST,
@@ -41,6 +42,7 @@ from scheduler.api.handlers import SchedulerApi
 from scheduler.api.maintenance import MaintenanceApi, MaintenanceController
 from scheduler.api.reconciliation import ReconciliationApi
 from scheduler.api.state_manager import StateManager
+from scheduler.api.update_queries import UpdateQueriesApi
 from scheduler.log.node import LogNode
 from scheduler.log.protocol import LogError
 from scheduler.log.server import make_app as make_log_app
@@ -54,6 +56,7 @@ from .flags import Config
 from .http import make_app
 from .leadership import Leadership
 from .timers import TaskTimers
+from .update_pruner import UpdateHistoryPruner
 from .cron import CronTimers
 from .updater import JobUpdates
 from scheduler.api.updates import UpdateApi
@@ -138,6 +141,7 @@ class SchedulerDaemon:
         self.maintenance = MaintenanceController(self.manager, spawn=self._spawn)
         self.timers = TaskTimers(self.manager, timeout_ms=int(config.transient_task_state_timeout * 1000),
                                  prune=flags.pruning(config))
+        self.update_pruner = UpdateHistoryPruner(self.storage, flags.update_history(config), self.manager.clock_ms)
         tz = cron.zone(config.cron_timezone)
         self.cron = CronTimers(self.manager, tz=tz, initial_backoff_s=config.cron_start_initial_backoff,
                                max_backoff_s=config.cron_start_max_backoff)
@@ -153,7 +157,8 @@ class SchedulerDaemon:
                             MaintenanceApi(self.maintenance, self.settings),
                             ReconciliationApi(self._reconciler, self.settings),
                             CronApi(self.storage, self.settings, tz=tz, runs=self.cron, clock_ms=self.manager.clock_ms),
-                            UpdateApi(self.storage, self.settings, self.updates))
+                            UpdateApi(self.storage, self.settings, self.updates),
+                            UpdateQueriesApi(self.storage, self.settings))
         self.leadership: Leadership | None = None
         self.framework: Framework | None = None   # the leader's, once storage is ready
         self.local_mesos = None                   # -mesos_master_address=local: the stand-in, in this process
@@ -180,6 +185,7 @@ class SchedulerDaemon:
         v.update(self.timers.vars())
         v.update(self.cron.vars())
         v.update(self.updates.vars())
+        v.update(self.update_pruner.vars())
         v.update(self.node.vars())
         v.update(self.framework.vars() if self.framework else {"framework_registered": 0})
         return v
@@ -246,6 +252,7 @@ class SchedulerDaemon:
         await self.timers.stop()
         await self.cron.stop()
         await self.updates.stop()
+        await self.update_pruner.stop()
         await self.storage.stop()
         if self.leadership is not None:
             await self.leadership.stop()
@@ -273,6 +280,7 @@ class SchedulerDaemon:
             self.timers.start()  # before any await: no change can commit unseen in between
             self.cron.start()    # fires, once, a run that came due while no scheduler led
             await self.updates.start()   # rolling updates resume; paused and blocked ones stay
+            self.update_pruner.start()
             self._start_framework()
             self._spawn(self.maintenance.poll_forever(self.config.host_maintenance_polling_interval))
             self._spawn(self._snapshots())

@@ -5,7 +5,8 @@ Spellings are Aurora's (``-flag=v``, ``--flag=v``, ``-flag v``; ``_`` and ``-`` 
 ``true``/``false``. Guarantees: `parse` either returns a complete `Config` or raises `FlagError` with one
 line naming the flag (every missing required flag at once); it touches no file and no network. `check_paths`
 then checks what is on disk (a log path that is a file, a -backup_dir that cannot be written);
-`api_settings`, `flapping` and `pruning` turn the flags into the settings objects the other layers take.
+`api_settings`, `flapping`, `pruning` and `update_history` turn the flags into the settings objects the other
+layers take.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from scheduler.state import cron
 from scheduler.scheduling.offers import OfferOrder, parse_offer_order
 from scheduler.state.pruning import PruneSettings
 from scheduler.state.reschedule import FlappingSettings
+from scheduler.state.update_history import UpdateHistorySettings
 
-__all__ = ["Config", "FlagError", "parse", "check_paths", "api_settings", "flapping", "pruning", "mesos"]
+__all__ = ["Config", "FlagError", "parse", "check_paths", "api_settings", "flapping", "pruning", "update_history",
+           "mesos"]
 
 REQUIRED = ("cluster_name", "zk_endpoints", "serverset_path", "mesos_master_address", "native_log_file_path",
             "native_log_zk_group_path", "backup_dir")
@@ -57,6 +60,9 @@ FLAGS = [
     Flag("history_prune_threshold", "duration", 2 * 86400.0),
     Flag("history_min_retention_threshold", "duration", 3600.0),
     Flag("history_max_per_job_threshold", "int", 100),
+    Flag("job_update_history_per_job_threshold", "int", 10),
+    Flag("job_update_history_pruning_threshold", "duration", 30 * 86400.0),
+    Flag("job_update_history_pruning_interval", "duration", 900.0),
     Flag("transient_task_state_timeout", "duration", 300.0),
     Flag("cron_timezone", default="GMT"), Flag("cron_start_initial_backoff", "duration", 5.0),
     Flag("cron_start_max_backoff", "duration", 60.0),
@@ -128,6 +134,9 @@ class Config:
     history_prune_threshold: float
     history_min_retention_threshold: float
     history_max_per_job_threshold: int
+    job_update_history_per_job_threshold: int
+    job_update_history_pruning_threshold: float
+    job_update_history_pruning_interval: float
     transient_task_state_timeout: float
     cron_timezone: str
     cron_start_initial_backoff: float
@@ -244,13 +253,15 @@ def _check_ranges(v: dict) -> None:
                  "backup_interval", "max_registration_delay", "max_schedule_attempts_per_sec",
                  "initial_schedule_penalty", "max_schedule_penalty", "initial_task_kill_retry_interval",
                  "reconciliation_explicit_interval", "reconciliation_implicit_interval",
-                 "host_maintenance_polling_interval", "cron_start_initial_backoff", "cron_start_max_backoff"):
+                 "host_maintenance_polling_interval", "cron_start_initial_backoff", "cron_start_max_backoff",
+                 "job_update_history_pruning_interval"):
         if v[name] <= 0:
             raise FlagError(f"-{name} must be positive")
     for name in ("thermos_executor_cpu", "first_schedule_delay", "min_offer_hold_time", "offer_hold_jitter_window",
                  "offer_filter_duration", "max_reschedule_task_delay_on_startup", "reconciliation_initial_delay",
                  "reconciliation_schedule_spread", "reconciliation_explicit_batch_interval",
-                 "unavailability_threshold"):
+                 "unavailability_threshold", "job_update_history_per_job_threshold",
+                 "job_update_history_pruning_threshold"):
         if v[name] < 0:
             raise FlagError(f"-{name} must not be negative")
     try:
@@ -313,6 +324,13 @@ def pruning(config: Config) -> PruneSettings:
     return PruneSettings(prune_threshold_ms=_ms(config.history_prune_threshold),
                          min_retention_ms=_ms(config.history_min_retention_threshold),
                          max_per_job=config.history_max_per_job_threshold)
+
+
+def update_history(config: Config) -> UpdateHistorySettings:
+    """Job update history pruning's settings (applied by `scheduler.app.update_pruner`)."""
+    return UpdateHistorySettings(per_job=config.job_update_history_per_job_threshold,
+                                 threshold_ms=_ms(config.job_update_history_pruning_threshold),
+                                 interval_ms=_ms(config.job_update_history_pruning_interval))
 
 
 def mesos(config: Config) -> MesosSettings:

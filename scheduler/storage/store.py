@@ -11,10 +11,12 @@ What each op does, as Aurora's in-memory stores do:
 * saveQuota / removeQuota: a role's quota;
 * saveHostAttributes: the attributes of a host; an unset mode keeps the stored mode (NONE for a new host);
 * saveJobUpdate: a job update's definition, keeping its events; saveJobUpdateEvent and
-  saveJobInstanceUpdateEvent append to the events of a stored update (an event for an unknown update is
-  dropped with a warning) and derive the summary's state from them (status of the latest update event,
-  created at the first, modified at the latest event of either kind); removeJobUpdate deletes updates; pruneJobUpdateHistory is ignored (Aurora
-  ignores it on replay too: removeJobUpdate carries the outcome);
+  saveJobInstanceUpdateEvent add to the events of a stored update, each list kept in timestamp order (an
+  event for an unknown update is dropped with a warning); removeJobUpdate deletes updates;
+  pruneJobUpdateHistory is ignored (Aurora ignores it on replay too: removeJobUpdate carries the outcome).
+  As Aurora's MemJobUpdateStore, an update's summary.state is synthesized from its events once it has any:
+  status and createdTimestampMs from the first and last update events, lastModifiedTimestampMs the latest
+  of both kinds (an update with no event yet keeps the state it was saved with);
 * saveHostMaintenanceRequest / removeHostMaintenanceRequest: a host's maintenance request.
 
 Stored structs are shared, never copied: treat them as immutable (see tasks.py).
@@ -27,7 +29,7 @@ import logging
 from collections.abc import Callable
 
 from thermos_executor.aurora_api import job_key
-from thermos_executor.aurora_api.gen.ttypes import JobUpdate, JobUpdateDetails, JobUpdateState, MaintenanceMode
+from thermos_executor.aurora_api.gen.ttypes import JobUpdateDetails, JobUpdateState, MaintenanceMode
 
 from .gen.ttypes import Op
 from .tasks import TaskStore
@@ -112,12 +114,9 @@ class Store:
     def _saveJobUpdate(self, op) -> Undo:
         key = update_key(op.jobUpdate.summary.key)
         stored = self.job_updates.get(key)
-        update = op.jobUpdate
-        if stored is not None and stored.update.summary.state is not None:
-            update = _with_state(update, stored.updateEvents, stored.update.summary.state.lastModifiedTimestampMs)
-        details = JobUpdateDetails(update=update, updateEvents=stored.updateEvents if stored else [],
+        details = JobUpdateDetails(update=op.jobUpdate, updateEvents=stored.updateEvents if stored else [],
                                    instanceEvents=stored.instanceEvents if stored else [])
-        return _put(self.job_updates, key, details)
+        return _put(self.job_updates, key, _with_state(details))
 
     def _saveJobUpdateEvent(self, op) -> Undo:
         return self._add_event(op.key, "updateEvents", op.event)
@@ -131,9 +130,9 @@ class Store:
             log.warning("dropping a job update event for unknown update %s", update_key(key))
             return _nothing
         details = copy.copy(stored)
-        setattr(details, field, [*(getattr(stored, field) or ()), event])
-        details.update = _with_state(stored.update, details.updateEvents, event.timestampMs)
-        return _put(self.job_updates, update_key(key), details)
+        events = [*(getattr(stored, field) or ()), event]
+        setattr(details, field, sorted(events, key=lambda e: e.timestampMs or 0))  # stable, as Aurora's
+        return _put(self.job_updates, update_key(key), _with_state(details))
 
     def _pruneJobUpdateHistory(self, op) -> Undo:
         return _nothing
@@ -150,19 +149,24 @@ class Store:
         return _put(self.maintenance, op.host, None)
 
 
-def _with_state(update: JobUpdate, events: list, modified_ms: int) -> JobUpdate:
-    """The update with its summary's JobUpdateState derived from its events, as Aurora's store reads it:
-    the latest update event's status, created at the first one, modified at the latest event of either kind."""
-    if not events:
-        return update
-    previous = update.summary.state
-    latest = max(modified_ms, previous.lastModifiedTimestampMs if previous else modified_ms)
-    summary = copy.copy(update.summary)
-    summary.state = JobUpdateState(status=events[-1].status, createdTimestampMs=events[0].timestampMs,
-                                   lastModifiedTimestampMs=latest)
-    result = copy.copy(update)
-    result.summary = summary
-    return result
+def _with_state(details: JobUpdateDetails) -> JobUpdateDetails:
+    """`details` with its summary's state synthesized from its events (MemJobUpdateStore); the structs given
+    (an op's, a stored one's) are copied, never changed."""
+    updates, instances = details.updateEvents or [], details.instanceEvents or []
+    if not updates and not instances:
+        return details
+    state = JobUpdateState(status=updates[-1].status if updates else None,
+                           createdTimestampMs=updates[0].timestampMs if updates else None,
+                           lastModifiedTimestampMs=updates[-1].timestampMs if updates else 0)
+    if instances:
+        state.lastModifiedTimestampMs = max(state.lastModifiedTimestampMs or 0, instances[-1].timestampMs or 0)
+    summary = copy.copy(details.update.summary)
+    summary.state = state
+    update = copy.copy(details.update)
+    update.summary = summary
+    details = copy.copy(details)
+    details.update = update
+    return details
 
 
 def _put(mapping: dict, key, value) -> Undo:

@@ -4,6 +4,7 @@ import pytest
 
 from scheduler.app import flags
 from scheduler.app.leadership import member_data
+from scheduler.state.update_history import UpdateHistorySettings
 
 REQUIRED = ["-cluster_name=devcluster", "-zk_endpoints=zk1:2181,zk2:2181", "-serverset_path=/aurora/scheduler",
             "-mesos_master_address=zk://zk1:2181/mesos", "-native_log_file_path=/var/lib/aurora/db",
@@ -46,11 +47,23 @@ def test_spellings_durations_sizes_booleans():
     (["-cron_timezone=Mars/Olympus"], "-cron_timezone: unknown time zone: Mars/Olympus"),
     (["-cron_start_initial_backoff=0secs"], "-cron_start_initial_backoff must be positive"),
     (["-zk_connection_timeout=0secs"], "-zk_connection_timeout must be positive"),
+    (["-job_update_history_pruning_interval=0secs"], "-job_update_history_pruning_interval must be positive"),
+    (["-job_update_history_per_job_threshold=-1"], "-job_update_history_per_job_threshold must not be negative"),
+    (["-job_update_history_per_job_threshold=many"], "-job_update_history_per_job_threshold: 'many' is not an int"),
+    (["-job_update_history_pruning_threshold=1fortnight"], "-job_update_history_pruning_threshold: bad duration"),
 ])
 def test_bad_flags(argv, message):
     with pytest.raises(flags.FlagError) as e:
         flags.parse(REQUIRED + argv)
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_job_update_history_flags():
+    assert flags.update_history(flags.parse(REQUIRED)) == UpdateHistorySettings(
+        per_job=10, threshold_ms=30 * 86400_000, interval_ms=15 * 60_000)
+    c = flags.parse(REQUIRED + ["-job_update_history_per_job_threshold=0", "-job_update_history_pruning_threshold=1hrs",
+                                "-job-update-history-pruning-interval=30secs"])
+    assert flags.update_history(c) == UpdateHistorySettings(per_job=0, threshold_ms=3600_000, interval_ms=30_000)
 
 
 def test_missing_required_flags_are_all_named():

@@ -5,8 +5,8 @@ import pytest
 from thermos_executor.aurora_api.gen.ttypes import (
     AssignedTask, Attribute, HostAttributes, HostMaintenanceRequest, Identity, JobConfiguration,
     JobInstanceUpdateEvent, JobKey, JobUpdate, JobUpdateAction, JobUpdateEvent, JobUpdateKey, JobUpdateStatus,
-    JobUpdateSummary, MaintenanceMode, Resource, ResourceAggregate, ScheduledTask, ScheduleStatus, TaskConfig,
-    TaskQuery)
+    JobUpdateState, JobUpdateSummary, MaintenanceMode, Resource, ResourceAggregate, ScheduledTask, ScheduleStatus,
+    TaskConfig, TaskQuery)
 from scheduler.storage import codec, dedup, snapshot
 from scheduler.storage.gen import ttypes as st
 from scheduler.storage.store import Store
@@ -94,6 +94,31 @@ def test_ops_take_effect_as_aurora_stores_do():
         host="h1", attributes=set(), mode=MaintenanceMode.DRAINING))))
     store.apply(OPS[4])  # unset mode keeps the stored one
     assert store.host_attributes["h1"].mode == MaintenanceMode.DRAINING
+
+
+def test_an_update_state_is_synthesized_from_its_events_in_time_order():
+    store = Store()
+    saved = JobUpdateState(status=JobUpdateStatus.ABORTED, createdTimestampMs=1, lastModifiedTimestampMs=2)
+    definition = JobUpdate(summary=JobUpdateSummary(key=UPDATE, user="me", state=saved))
+    store.apply(st.Op(saveJobUpdate=st.SaveJobUpdate(jobUpdate=definition)))
+    assert store.job_updates[(("www", "prod", "hello"), "u1")].update.summary.state == saved  # no event yet
+    S = JobUpdateStatus
+    for status, at in ((S.ROLL_FORWARD_PAUSED, 30), (S.ROLLING_FORWARD, 10)):  # recorded out of order
+        store.apply(st.Op(saveJobUpdateEvent=st.SaveJobUpdateEvent(
+            key=UPDATE, event=JobUpdateEvent(status=status, timestampMs=at))))
+    details = store.job_updates[(("www", "prod", "hello"), "u1")]
+    assert [e.timestampMs for e in details.updateEvents] == [10, 30]
+    assert details.update.summary.state == JobUpdateState(status=S.ROLL_FORWARD_PAUSED, createdTimestampMs=10,
+                                                          lastModifiedTimestampMs=30)
+    store.apply(OPS[7])  # an instance event at 11 does not move lastModified back
+    assert store.job_updates[(("www", "prod", "hello"), "u1")].update.summary.state.lastModifiedTimestampMs == 30
+    store.apply(st.Op(saveJobInstanceUpdateEvent=st.SaveJobInstanceUpdateEvent(
+        key=UPDATE, event=JobInstanceUpdateEvent(instanceId=1, timestampMs=40,
+                                                 action=JobUpdateAction.INSTANCE_UPDATED))))
+    assert store.job_updates[(("www", "prod", "hello"), "u1")].update.summary.state.lastModifiedTimestampMs == 40
+    store.apply(st.Op(saveJobUpdate=st.SaveJobUpdate(jobUpdate=definition)))  # re-saved: its events still count
+    assert store.job_updates[(("www", "prod", "hello"), "u1")].update.summary.state.status == S.ROLL_FORWARD_PAUSED
+    assert definition.summary.state == saved  # the op's struct is not changed
 
 
 def test_an_event_for_an_unknown_update_is_dropped():

@@ -88,8 +88,8 @@ class UpdateQueriesApi:
         try:
             diff = job_diff.compute(current, job_diff.as_map(config, request.instanceCount or 0),
                                     request.settings.updateOnlyTheseInstances)
-        except job_diff.InvalidRange as e:
-            raise Refused(ResponseCode.ERROR, str(e)) from None
+        except job_diff.InvalidRange as e:   # Aurora: an IllegalArgumentException (ERROR); the issue: INVALID_REQUEST
+            raise Refused(ResponseCode.INVALID_REQUEST, str(e)) from None
         result = GetJobUpdateDiffResult(
             add=summaries.groups_of(dict.fromkeys(diff.added(), config)),
             remove=summaries.groups_of({i: diff.replaced[i] for i in diff.removed()}),

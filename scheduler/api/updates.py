@@ -7,8 +7,8 @@ write that saves the update and starts it. The controller (`controller`, duck-ty
 JobUpdates in the daemon; api/ imports no app/) owns the writes; a refused change (UpdateStateError) is
 answered INVALID_REQUEST with its text, e.g. "Cannot transition update from ROLLED_FORWARD to ABORTED".
 
-Ours, beyond Aurora: instance ranges in updateOnlyTheseInstances that are reversed, negative or overlapping
-are refused (Aurora merged overlaps silently and failed on a reversed range with an exception).
+Instance ranges in updateOnlyTheseInstances that are reversed or overlap are refused with Guava's texts, as
+INVALID_REQUEST (Aurora's IllegalArgumentException was an ERROR; the issue asks for INVALID_REQUEST).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from scheduler.api import envelope
 from scheduler.api import quota as quotas
 from scheduler.api.handlers import USER, NO_CRON, Refused, answered, check_task_limits, require_key, require_quota
 from scheduler.api.settings import ApiSettings
+from scheduler.state import job_diff
 from scheduler.state import updates as u
 from scheduler.state.status import ACTIVE
 from thermos_executor.aurora_api import job_key
@@ -69,7 +70,10 @@ class UpdateApi:
         if settings is None:
             raise Refused(ResponseCode.ERROR, "settings must be set")
         _check_settings(settings, request.instanceCount or 0, self.settings.max_update_instance_failures)
-        scope = _scope(settings.updateOnlyTheseInstances)
+        try:
+            scope = job_diff.instance_ids(settings.updateOnlyTheseInstances or ())
+        except job_diff.InvalidRange as e:
+            raise Refused(INVALID, str(e)) from None
         job = JobConfiguration(key=request.taskConfig.job, owner=request.taskConfig.owner,
                                taskConfig=request.taskConfig, instanceCount=request.instanceCount)
         try:
@@ -86,20 +90,19 @@ class UpdateApi:
             if busy is not None:
                 refusal["busy"] = busy.update.summary
                 raise Refused(INVALID, IN_PROGRESS)
-            current = {t.assignedTask.instanceId: t.assignedTask.task
-                       for t in store.tasks.fetch(TaskQuery(jobKeys={desired.job}, statuses=set(ACTIVE)))}
-            proposed = dict.fromkeys(range(request.instanceCount), desired)
-            if scope:
-                missing = sorted(scope - set(current) - set(proposed))
-                if missing:
-                    raise Refused(INVALID, OUT_OF_SCOPE + "[" + ", ".join(map(str, missing)) + "]")
-            replaced, replacements = _diff(current, proposed, scope)
-            if not replaced and not replacements:
+            current = job_diff.active_configs(
+                store.tasks.fetch(TaskQuery(jobKeys={desired.job}, statuses=set(ACTIVE))))
+            diff = job_diff.compute(current, job_diff.as_map(desired, request.instanceCount),
+                                    settings.updateOnlyTheseInstances)
+            missing = diff.out_of_scope(scope)
+            if missing:
+                raise Refused(INVALID, OUT_OF_SCOPE + "[" + ", ".join(map(str, sorted(missing))) + "]")
+            if diff.is_noop():
                 return None
-            instructions = JobUpdateInstructions(settings=copy.copy(settings), initialState=_groups(replaced),
-                                                 desiredState=InstanceTaskConfig(
-                                                     task=desired, instances=set(summaries.ranges(replacements)))
-                                                 if replacements else None)
+            desired_state = InstanceTaskConfig(task=desired, instances=set(job_diff.to_ranges(diff.replacements)))
+            instructions = JobUpdateInstructions(settings=copy.copy(settings),
+                                                 initialState=_initial_state(dict(diff.replaced)),
+                                                 desiredState=desired_state if diff.replacements else None)
             update = JobUpdate(summary=JobUpdateSummary(key=JobUpdateKey(job=desired.job, id=str(uuid.uuid4())),
                                                         user=USER, metadata=request.metadata),
                                instructions=instructions)
@@ -180,35 +183,6 @@ def _check_settings(settings, instance_count: int, max_update_instance_failures:
         raise Refused(INVALID, INVALID_PULSE_TIMEOUT)
 
 
-def _scope(ranges) -> set[int]:
-    """updateOnlyTheseInstances as instance ids; reversed, negative or overlapping ranges are refused."""
-    ids: set[int] = set()
-    for r in sorted(ranges or (), key=lambda r: (r.first, r.last)):
-        text = f"[{r.first}, {r.last}]"
-        if r.first is None or r.last is None or r.first < 0 or r.first > r.last:
-            raise Refused(INVALID, f"Invalid instance range {text} in updateOnlyTheseInstances: "
-                                   "first and last must be non-negative and first <= last.")
-        span = set(range(r.first, r.last + 1))
-        if span & ids:
-            raise Refused(INVALID, f"Overlapping instance range {text} in updateOnlyTheseInstances.")
-        ids |= span
-    return ids
-
-
-def _diff(current: dict, proposed: dict, scope: set[int]) -> tuple[dict, set[int]]:
-    """JobDiff: (instance -> config the update replaces or removes, instances it adds or replaces), within
-    `scope` when one is given."""
-    replaced = {i: c for i, c in current.items() if proposed.get(i) != c}
-    replacements = {i for i, c in proposed.items() if current.get(i) != c}
-    if scope:
-        replaced = {i: c for i, c in replaced.items() if i in scope}
-        replacements &= scope
-    return replaced, replacements
-
-
-def _groups(configs_by_instance: dict) -> set[InstanceTaskConfig]:
-    """The initial state: one InstanceTaskConfig per distinct config, with its instance ranges."""
-    by_config: dict = {}
-    for instance_id, config in configs_by_instance.items():
-        by_config.setdefault(config, set()).add(instance_id)
-    return {InstanceTaskConfig(task=c, instances=set(summaries.ranges(ids))) for c, ids in by_config.items()}
+def _initial_state(replaced: dict) -> set[InstanceTaskConfig]:
+    """The instances an update replaces, as one InstanceTaskConfig per config they run (buildInitialState)."""
+    return {InstanceTaskConfig(task=g.config, instances=g.instances) for g in summaries.groups_of(replaced)}

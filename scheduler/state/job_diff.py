@@ -24,7 +24,7 @@ from thermos_executor.aurora_api.gen.ttypes import Range, ScheduledTask, TaskCon
 
 
 class InvalidRange(ValueError):
-    """Instance ranges Aurora refuses (Guava's IllegalArgumentException; the API answers ERROR)."""
+    """Instance ranges Aurora refuses (Guava's IllegalArgumentException; the API answers INVALID_REQUEST, as the issue asks)."""
 
 
 @dataclass(frozen=True)

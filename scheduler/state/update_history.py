@@ -14,15 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from thermos_executor.aurora_api import job_key
-from thermos_executor.aurora_api.gen.constants import ACTIVE_JOB_UPDATE_STATES
-from thermos_executor.aurora_api.gen.ttypes import JobUpdateKey, JobUpdateStatus, JobUpdateSummary
+from thermos_executor.aurora_api.gen.ttypes import JobUpdateKey, JobUpdateSummary
+
+from .updates import TERMINAL
 
 DAY_MS = 24 * 60 * 60 * 1000
 JOB_UPDATES_PRUNED_COUNTER = "job_updates_pruned"
 
-ACTIVE_UPDATE_STATUSES = frozenset(ACTIVE_JOB_UPDATE_STATES)
-# JobUpdateStore.TERMINAL_STATES: every status but the active ones.
-TERMINAL_UPDATE_STATUSES = frozenset(JobUpdateStatus._VALUES_TO_NAMES) - ACTIVE_UPDATE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ class UpdateHistorySettings:
 def updates_to_prune(summaries: Iterable[JobUpdateSummary], now_ms: int,
                      settings: UpdateHistorySettings) -> list[JobUpdateKey]:
     """The keys of the updates to delete now: expired ones first, then each job's excess, oldest first."""
-    terminal = [s for s in summaries if s.state is not None and s.state.status in TERMINAL_UPDATE_STATUSES]
+    terminal = [s for s in summaries if s.state is not None and s.state.status in TERMINAL]
     cutoff = now_ms - settings.threshold_ms
     expired = [s for s in terminal if _created(s) < cutoff]
     by_job: dict[tuple, list[JobUpdateSummary]] = defaultdict(list)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from thermos_executor.aurora_api.gen.constants import ACTIVE_JOB_UPDATE_STATES
 from thermos_executor.aurora_api.gen.ttypes import JobUpdateAction, JobUpdateStatus, ScheduleStatus
 
 from .status import ACTIVE as ACTIVE_TASK, TERMINAL as TERMINAL_TASK
@@ -31,8 +32,10 @@ RF, RB = U.ROLLING_FORWARD, U.ROLLING_BACK
 RFP, RBP = U.ROLL_FORWARD_PAUSED, U.ROLL_BACK_PAUSED
 RFAP, RBAP = U.ROLL_FORWARD_AWAITING_PULSE, U.ROLL_BACK_AWAITING_PULSE
 
-ACTIVE = frozenset({RF, RB, RFP, RBP, RFAP, RBAP})
-"""Updates that hold their job: Aurora's ACTIVE_JOB_UPDATE_STATES."""
+ACTIVE = frozenset(ACTIVE_JOB_UPDATE_STATES)
+"""Updates that hold their job (rolling, paused, awaiting a pulse)."""
+TERMINAL = frozenset(U._VALUES_TO_NAMES) - ACTIVE
+"""JobUpdateStore.TERMINAL_STATES: every status but the active ones."""
 
 _ALLOWED = {
     RF: {RB, RFP, RFAP, U.ROLLED_FORWARD, U.ABORTED, U.FAILED, U.ERROR},

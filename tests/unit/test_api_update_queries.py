@@ -195,10 +195,10 @@ def test_diff_of_a_job_with_no_active_task_adds_everything(env):
 
 
 @pytest.mark.parametrize("request_, code, message", [
-    (_request(2, scope={Range(3, 1)}), ERROR, "Invalid range: [3..1]"),
-    (_request(2, scope={Range(0, 2), Range(2, 4)}), ERROR,
+    (_request(2, scope={Range(3, 1)}), INVALID, "Invalid range: [3..1]"),
+    (_request(2, scope={Range(0, 2), Range(2, 4)}), INVALID,
      "Overlapping ranges not permitted in ImmutableRangeSet: [0..2] overlaps with [2..4]"),
-    (_request(-1), ERROR, "Invalid range: [0..-1)"),
+    (_request(-1), INVALID, "Invalid range: [0..-1)"),
     (_request(2, resources={Resource(numCpus=0.0), Resource(ramMb=128), Resource(diskMb=64)}), INVALID,
      "num_cpus must be greater than 0.0"),
     (_request(2, key=JobKey(role="www", environment="prod", name="bad name")), INVALID,

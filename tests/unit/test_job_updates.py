@@ -456,11 +456,9 @@ BAD = [
                                       "per-instance failures or maxFailedInstances."),
     (dict(minWaitInInstanceRunningMs=-1), "minWaitInInstanceRunningMs must be non-negative."),
     (dict(blockIfNoPulsesAfterMs=0), "blockIfNoPulsesAfterMs must be positive."),
-    (dict(updateOnlyTheseInstances={Range(3, 1)}),
-     "Invalid instance range [3, 1] in updateOnlyTheseInstances: first and last must be non-negative and "
-     "first <= last."),
+    (dict(updateOnlyTheseInstances={Range(3, 1)}), "Invalid range: [3..1]"),
     (dict(updateOnlyTheseInstances={Range(0, 2), Range(2, 3)}),
-     "Overlapping instance range [2, 3] in updateOnlyTheseInstances."),
+     "Overlapping ranges not permitted in ImmutableRangeSet: [0..2] overlaps with [2..3]"),
     (dict(updateOnlyTheseInstances={Range(3, 9)}),
      "The update request attempted to update specific instances, not all of which exist in either the current "
      "job or the update: [4, 5, 6, 7, 8, 9]"),

@@ -6,7 +6,8 @@ import asyncio
 
 
 from scheduler.app.update_pruner import UpdateHistoryPruner
-from scheduler.state.update_history import (ACTIVE_UPDATE_STATUSES, DAY_MS, TERMINAL_UPDATE_STATUSES,
+from scheduler.state.updates import ACTIVE as ACTIVE_UPDATE_STATUSES, TERMINAL as TERMINAL_UPDATE_STATUSES
+from scheduler.state.update_history import (DAY_MS,
                                             UpdateHistorySettings, updates_to_prune)
 from scheduler.storage.durable import DurableStorage
 from scheduler.storage.log import MemoryLog

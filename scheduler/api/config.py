@@ -56,6 +56,11 @@ def key_text(key) -> str:
 
 
 
+def update_key_text(key) -> str:
+    """A JobUpdateKey as Aurora prints one in messages (the immutable struct's toString)."""
+    return f"IJobUpdateKey{{job={key_text(key.job)}, id={key.id}}}"
+
+
 def canonical(key) -> str:
     """JobKeys.canonicalString: role/environment/name."""
     return f"{key.role}/{key.environment}/{key.name}"

@@ -65,7 +65,7 @@ class UpdateQueriesApi:
             return self._ok(Result(getJobUpdateDetailsResult=GetJobUpdateDetailsResult(detailsList=found)))
         details = self._storage.store.job_updates.get((job_key(key.job), key.id)) if key.job is not None else None
         if details is None:
-            raise Refused(ResponseCode.INVALID_REQUEST, f"Invalid update: {update_key_text(key)}")
+            raise Refused(ResponseCode.INVALID_REQUEST, f"Invalid update: {configs.update_key_text(key)}")
         return self._ok(Result(getJobUpdateDetailsResult=GetJobUpdateDetailsResult(details=details)),
                         KEY_DEPRECATED)
 
@@ -127,9 +127,3 @@ def _matches(summary, query: JobUpdateQuery) -> bool:
 def _modified(details: JobUpdateDetails) -> int:
     state = details.update.summary.state
     return (state.lastModifiedTimestampMs or 0) if state is not None else 0
-
-
-def update_key_text(key) -> str:
-    """A JobUpdateKey as Aurora prints one in messages (the immutable struct's toString)."""
-    job = configs.key_text(key.job)
-    return f"IJobUpdateKey{{job={job}, id={key.id}}}"

@@ -36,6 +36,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
+from scheduler.api import config as configs
 from scheduler.api.state_manager import InstanceCollision, StateChange, StateManager
 from scheduler.state import updates as u
 from scheduler.state.status import ACTIVE
@@ -126,7 +127,7 @@ class JobUpdates:
         ukey = _ukey(key)
         details = self.storage.store.job_updates.get(ukey)
         if details is None:
-            raise u.UpdateStateError(f"Update does not exist: {_text(key)}")
+            raise u.UpdateStateError(f"Update does not exist: {configs.update_key_text(key)}")
         status = details.update.summary.state.status
         if status not in u.ACTIVE or not _coordinated(details.update.instructions):
             return JobUpdatePulseStatus.FINISHED
@@ -289,7 +290,7 @@ class JobUpdates:
     def _details(store, key):
         details = store.job_updates.get(_ukey(key))
         if details is None:
-            raise u.UpdateStateError(f"Update does not exist: {_text(key)}")
+            raise u.UpdateStateError(f"Update does not exist: {configs.update_key_text(key)}")
         return details
 
 

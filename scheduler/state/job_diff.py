@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from thermos_executor.aurora_api import to_ranges  # noqa: F401 - part of this module's interface
 from thermos_executor.aurora_api.gen.ttypes import Range, ScheduledTask, TaskConfig
 
 
@@ -94,14 +95,3 @@ def instance_ids(ranges: Iterable[Range]) -> frozenset[int]:
         merged = (first, last)
         ids.update(range(first, last + 1))
     return frozenset(ids)
-
-
-def to_ranges(numbers: Iterable[int]) -> list[Range]:
-    """Numbers.toRanges: the fewest closed ranges covering `numbers`, ascending."""
-    result: list[Range] = []
-    for n in sorted(set(numbers)):
-        if result and result[-1].last == n - 1:
-            result[-1].last = n
-        else:
-            result.append(Range(first=n, last=n))
-    return result

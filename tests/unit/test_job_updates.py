@@ -348,7 +348,8 @@ def test_pause_resume_abort_and_refused_transitions():
         assert (r.responseCode, r.details[0].message) == (INVALID, "Cannot transition update from ABORTED to null")
         unknown = JobUpdateKey(job=KEY, id="nope")
         r = await api(leader, "pauseJobUpdate", unknown, None)
-        assert (r.responseCode, r.details[0].message) == (INVALID, "Update does not exist: www/prod/hello update nope")
+        assert (r.responseCode, r.details[0].message) == (
+            INVALID, "Update does not exist: IJobUpdateKey{job=IJobKey{role=www, environment=prod, name=hello}, id=nope}")
     _run(scenario)
 
 

@@ -20,6 +20,17 @@ def job_key(key) -> tuple[str, str, str]:
     return key.role, key.environment, key.name
 
 
+def to_ranges(numbers) -> list:
+    """Aurora's Numbers.toRanges: the fewest closed Ranges covering `numbers` (instance ids), ascending."""
+    result: list = []
+    for n in sorted(set(numbers)):
+        if result and result[-1].last == n - 1:
+            result[-1].last = n
+        else:
+            result.append(ttypes.Range(first=n, last=n))
+    return result
+
+
 def hash_by_value(generated) -> None:
     """Give every struct of a generated `ttypes` module the value hash (storage's structs need it too)."""
     for struct in vars(generated).values():

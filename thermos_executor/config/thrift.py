@@ -20,6 +20,7 @@ import re
 
 from pystachio import Empty, Ref
 
+from thermos_executor.aurora_api import to_ranges
 from thermos_executor.aurora_api.gen import constants, ttypes
 
 from ..errors import ConfigError
@@ -27,7 +28,7 @@ from . import schema
 from .templating import required_ports, task_of_job
 from .validation import check_fields, check_task
 
-__all__ = ['convert', 'constraints_to_thrift', 'requested_ports', 'filter_aliased_fields', 'ALIASED_FIELDS']
+__all__ = ['convert', 'update_settings', 'constraints_to_thrift', 'requested_ports', 'filter_aliased_fields', 'ALIASED_FIELDS']
 
 MB = 1024 * 1024
 # Fields left out of the executor's copy of the job (Aurora: "erasing fields of the Job that are controversial").
@@ -77,6 +78,49 @@ def convert(job, *, metadata=(), user: str | None = None) -> ttypes.JobConfigura
         cronCollisionPolicy=_enum(ttypes.CronCollisionPolicy, _value(job, 'cron_collision_policy'),
                                   'cron_collision_policy'),
         taskConfig=task, instanceCount=_value(job, 'instances'))
+
+
+MIN_PULSE_INTERVAL_SECONDS = 60
+
+
+def update_settings(job, instances=None) -> ttypes.JobUpdateSettings:
+    """The job's update_config as JobUpdateSettings (Aurora's UpdaterConfig.to_thrift_update_settings), for
+    `instances` only when given (ids, merged into ranges); a bad update_config is a ConfigError."""
+    config = job.update_config()
+    batch_size, watch_secs = config.batch_size().get(), config.watch_secs().get()
+    if batch_size <= 0:
+        raise ConfigError('update_config: Batch size should be greater than 0')
+    if watch_secs <= 0:
+        raise ConfigError('update_config: Watch seconds should be greater than 0')
+    pulse = config.pulse_interval_secs().get() if config.has_pulse_interval_secs() else None
+    if pulse is not None and pulse < MIN_PULSE_INTERVAL_SECONDS:
+        raise ConfigError(f'update_config: Pulse interval seconds must be at least {MIN_PULSE_INTERVAL_SECONDS} '
+                          'seconds.')
+    wait = config.wait_for_batch_completion().get()
+    if config.has_update_strategy():
+        strategy = _update_strategy(config.update_strategy().interpolate()[0])
+    elif wait:
+        strategy = ttypes.JobUpdateStrategy(batchStrategy=ttypes.BatchJobUpdateStrategy(groupSize=batch_size))
+    else:
+        strategy = ttypes.JobUpdateStrategy(queueStrategy=ttypes.QueueJobUpdateStrategy(groupSize=batch_size))
+    return ttypes.JobUpdateSettings(
+        updateGroupSize=batch_size, maxPerInstanceFailures=config.max_per_shard_failures().get(),
+        maxFailedInstances=config.max_total_failures().get(), minWaitInInstanceRunningMs=watch_secs * 1000,
+        rollbackOnFailure=config.rollback_on_failure().get(), waitForBatchCompletion=wait,
+        updateOnlyTheseInstances=set(to_ranges(instances)) if instances else None,
+        blockIfNoPulsesAfterMs=pulse * 1000 if pulse else None, slaAware=config.sla_aware().get(),
+        updateStrategy=strategy)
+
+
+def _update_strategy(chosen) -> ttypes.JobUpdateStrategy:
+    if isinstance(chosen, schema.QueueUpdateStrategy):
+        return ttypes.JobUpdateStrategy(queueStrategy=ttypes.QueueJobUpdateStrategy(
+            groupSize=chosen.batch_size().get()))
+    if isinstance(chosen, schema.BatchUpdateStrategy):
+        return ttypes.JobUpdateStrategy(batchStrategy=ttypes.BatchJobUpdateStrategy(
+            groupSize=chosen.batch_size().get(), autopauseAfterBatch=chosen.autopause_after_batch().get()))
+    return ttypes.JobUpdateStrategy(varBatchStrategy=ttypes.VariableBatchJobUpdateStrategy(
+        groupSizes=[s.get() for s in chosen.batch_sizes()], autopauseAfterBatch=chosen.autopause_after_batch().get()))
 
 
 def filter_aliased_fields(job):

@@ -307,7 +307,7 @@ class SchedulerDaemon:
             master = self._start_local_mesos()
         self.framework = Framework(self.mesos, self.storage, self.manager, master=master, fatal=self.fatal,
                                    placer=self.placer, parse_offer=self.placer.parse_offer,
-                                   on_registered=self._registered)
+                                   on_registered=self._registered, tiers=self.settings.tiers)
         self.framework.start()
 
     def _start_local_mesos(self) -> str:

@@ -24,7 +24,7 @@ from thermos_executor.daemon.aurora_flags import Flag, FlagError
 from thermos_executor.daemon.aurora_flags import parse as parse_argv
 from scheduler.framework.driver import MasterAddressError, check_master_address
 from scheduler.framework.settings import (ExecutorSettings, FrameworkSettings, MesosSettings, Mount,
-                                          ReconciliationSettings, SchedulingSettings)
+                                          PreemptorSettings, ReconciliationSettings, SchedulingSettings)
 from scheduler.state import cron
 from scheduler.scheduling.offers import OfferOrder, parse_offer_order
 from scheduler.state.pruning import PruneSettings
@@ -90,6 +90,13 @@ FLAGS = [
     Flag("max_status_update_batch_size", "int", 1000),
     Flag("initial_task_kill_retry_interval", "duration", 15.0),
     Flag("host_maintenance_polling_interval", "duration", 60.0),
+    # Preemption (PreemptorModule) and the offer reservation it makes (SchedulingModule).
+    Flag("enable_preemptor", "bool", True), Flag("preemption_delay", "duration", 180.0),
+    Flag("preemption_slot_hold_time", "duration", 300.0),
+    Flag("preemption_slot_search_initial_delay", "duration", 180.0),
+    Flag("preemption_slot_search_interval", "duration", 60.0),
+    Flag("preemption_reservation_max_batch_size", "int", 5),
+    Flag("offer_reservation_duration", "duration", 180.0),
 ]
 
 
@@ -176,6 +183,13 @@ class Config:
     max_status_update_batch_size: int
     initial_task_kill_retry_interval: float
     host_maintenance_polling_interval: float
+    enable_preemptor: bool
+    preemption_delay: float
+    preemption_slot_hold_time: float
+    preemption_slot_search_initial_delay: float
+    preemption_slot_search_interval: float
+    preemption_reservation_max_batch_size: int
+    offer_reservation_duration: float
 
     @property
     def bind_ip(self) -> str:
@@ -246,7 +260,8 @@ def _check_ranges(v: dict) -> None:
     for name in ("native_log_quorum_size", "max_saved_backups", "max_tasks_per_job", "max_update_instance_failures",
                  "dlog_max_entry_size",
                  "history_max_per_job_threshold", "max_tasks_per_schedule_attempt", "scheduling_max_batch_size",
-                 "reconciliation_explicit_batch_size", "max_status_update_batch_size"):
+                 "reconciliation_explicit_batch_size", "max_status_update_batch_size",
+                 "preemption_reservation_max_batch_size"):
         if v[name] < 1:
             raise FlagError(f"-{name} must be at least 1")
     for name in ("zk_session_timeout", "zk_connection_timeout", "native_log_write_timeout", "dlog_snapshot_interval",
@@ -254,14 +269,15 @@ def _check_ranges(v: dict) -> None:
                  "initial_schedule_penalty", "max_schedule_penalty", "initial_task_kill_retry_interval",
                  "reconciliation_explicit_interval", "reconciliation_implicit_interval",
                  "host_maintenance_polling_interval", "cron_start_initial_backoff", "cron_start_max_backoff",
-                 "job_update_history_pruning_interval"):
+                 "job_update_history_pruning_interval", "preemption_delay", "preemption_slot_hold_time",
+                 "preemption_slot_search_initial_delay", "preemption_slot_search_interval"):
         if v[name] <= 0:
             raise FlagError(f"-{name} must be positive")
     for name in ("thermos_executor_cpu", "first_schedule_delay", "min_offer_hold_time", "offer_hold_jitter_window",
                  "offer_filter_duration", "max_reschedule_task_delay_on_startup", "reconciliation_initial_delay",
                  "reconciliation_schedule_spread", "reconciliation_explicit_batch_interval",
                  "unavailability_threshold", "job_update_history_per_job_threshold",
-                 "job_update_history_pruning_threshold"):
+                 "job_update_history_pruning_threshold", "offer_reservation_duration"):
         if v[name] < 0:
             raise FlagError(f"-{name} must not be negative")
     try:
@@ -354,12 +370,18 @@ def mesos(config: Config) -> MesosSettings:
             startup_delay=c.max_reschedule_task_delay_on_startup, min_offer_hold_time=c.min_offer_hold_time,
             offer_hold_jitter=c.offer_hold_jitter_window, offer_filter_duration=c.offer_filter_duration,
             offer_order=c.offer_order, hold_offers_forever=c.hold_offers_forever,
-            unavailability_threshold=c.unavailability_threshold),
+            unavailability_threshold=c.unavailability_threshold,
+            offer_reservation_duration=c.offer_reservation_duration),
         reconciliation=ReconciliationSettings(
             initial_delay=c.reconciliation_initial_delay, explicit_interval=c.reconciliation_explicit_interval,
             implicit_interval=c.reconciliation_implicit_interval, schedule_spread=c.reconciliation_schedule_spread,
             explicit_batch_size=c.reconciliation_explicit_batch_size,
             explicit_batch_interval=c.reconciliation_explicit_batch_interval),
+        preemptor=PreemptorSettings(
+            enabled=c.enable_preemptor, delay=c.preemption_delay, slot_hold_time=c.preemption_slot_hold_time,
+            search_initial_delay=c.preemption_slot_search_initial_delay,
+            search_interval=c.preemption_slot_search_interval,
+            reservation_batch_size=c.preemption_reservation_max_batch_size),
         max_status_update_batch_size=c.max_status_update_batch_size,
         kill_retry_interval=c.initial_task_kill_retry_interval,
         transient_task_state_timeout=c.transient_task_state_timeout)

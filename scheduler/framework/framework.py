@@ -5,8 +5,9 @@ with the framework ID saved in storage (so a new leader fails over the same fram
 running), and the framework must be registered within -max_registration_delay or `fatal` is called.
 Then, on the loop:
 
-* registered: the framework ID is saved (one write, only when new); placement, reconciliation and the kill
-  path start working; `registered` is 1 (`framework_registered` in /vars).
+* registered: the framework ID is saved (one write, only when new); placement, reconciliation, the
+  preemptor's slot search (unless -enable_preemptor=false) and the kill path start working; `registered` is
+  1 (`framework_registered` in /vars).
 * offers: held by `Offers` (unusable ones declined), the agents' attributes saved to storage when they change
   (one write per OFFERS event; the stored maintenance mode is kept), and placement woken.
 * rescinds, lost agents, disconnections: the offers concerned are forgotten (pymesos reconnects by itself).
@@ -23,12 +24,15 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from scheduler.api.settings import DEFAULT_TIERS, Tiers
 from scheduler.scheduling.offers import host_attributes
+from scheduler.scheduling.resources import executor_overhead
 from thermos_executor.aurora_api.gen.ttypes import HostAttributes
 
 from .driver import Driver
 from .kills import Kills
 from .offers import Offers
+from .preemptor import Preemptor
 from .reconciler import Reconciler
 from .settings import MesosSettings
 from .status_updates import StatusUpdates
@@ -39,9 +43,11 @@ log = logging.getLogger(__name__)
 
 class Framework:
     def __init__(self, settings: MesosSettings, storage, manager, *, master: str, fatal: Callable[[str], None],
-                 placer, parse_offer: Callable[[dict], object], on_registered: Callable[[], None] = lambda: None):
+                 placer, parse_offer: Callable[[dict], object], on_registered: Callable[[], None] = lambda: None,
+                 tiers: Tiers = DEFAULT_TIERS):
         """`master`: the address pymesos is given (host:port or zk://...); `placer`: placement rules for the
-        TaskScheduler (see task_scheduler.py); `parse_offer`: raises ValueError for an unusable offer."""
+        TaskScheduler (see task_scheduler.py); `parse_offer`: raises ValueError for an unusable offer;
+        `tiers`: -tier_config's, which decide who may preempt whom."""
         self.settings = settings
         self.storage = storage
         self.manager = manager
@@ -55,8 +61,14 @@ class Framework:
         self.updates = StatusUpdates(manager, self._acknowledge, max_batch_size=settings.max_status_update_batch_size)
         self.kills = Kills(self._send_kill, self._status_of, initial_interval=settings.kill_retry_interval,
                            max_interval=settings.transient_task_state_timeout)
+        self.preemptor = None
+        if settings.preemptor.enabled:
+            self.preemptor = Preemptor(storage, self.offers, settings.preemptor, tiers=tiers,
+                                       overhead=executor_overhead(settings.executor.cpus, settings.executor.ram_mb),
+                                       unavailability_threshold=settings.scheduling.unavailability_threshold,
+                                       on_slots=lambda: self.placement.wake())
         self.placement = TaskScheduler(storage, manager, self.offers, self.launch, placer, settings.scheduling,
-                                       settings.executor)
+                                       settings.executor, preemptor=self.preemptor)
         self.reconciler = Reconciler(lambda: self.storage.store, self._reconcile, settings.reconciliation)
         self._registered_event = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
@@ -82,6 +94,8 @@ class Framework:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._started:
             await self.placement.stop()
+            if self.preemptor is not None:
+                await self.preemptor.stop()
         await self.reconciler.stop()
         await self.kills.stop()
         await self.updates.stop()
@@ -91,8 +105,9 @@ class Framework:
 
     def vars(self) -> dict[str, int]:
         v = {"framework_registered": int(self.registered), **self.counters}
-        for part in (self.offers, self.placement, self.updates, self.kills, self.reconciler):
-            v.update(part.vars())
+        for part in (self.offers, self.placement, self.updates, self.kills, self.reconciler, self.preemptor):
+            if part is not None:
+                v.update(part.vars())
         return v
 
     # -- what the rest of the scheduler calls --------------------------------------------------------------
@@ -151,6 +166,8 @@ class Framework:
             self._started = True
             self.placement.start()
             self.reconciler.start()
+            if self.preemptor is not None:
+                self.preemptor.start()
 
     async def _start_driver(self) -> None:
         try:

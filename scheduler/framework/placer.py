@@ -2,7 +2,7 @@
 
     placer = Placer(mesos_settings)
     offer = placer.parse_offer(raw)                  # HostOffer; OfferError (a ValueError) if unusable
-    placing = placer.round(held_offers, store)       # one scheduling round (see task_scheduler.py)
+    placing = placer.round(held_offers, store, reserved)   # one scheduling round (see task_scheduler.py)
     placing.place(tasks)                             # -> [Assignment(task_id, offer_id, ports)]
     placer.pending_reason(task_config)               # "Insufficient: CPU,..." for getPendingReason
 
@@ -12,7 +12,8 @@ constraints. `place` runs Aurora's first fit (`scheduling.assigner.place`) task 
 takes as many 0.5-core tasks as fit, in one ACCEPT, before the next offer is opened, instead of one task per
 offer and a refuse filter (-offer_filter_duration) on the rest. That packing is what places 1,000 tasks on
 100 agents at hundreds per second (bench/scheduler_placement.py). The vetoes of
-every pass feed NearestFit, whose closest fit is the pending reason of a group.
+every pass feed NearestFit, whose closest fit is the pending reason of a group. An agent `reserved` for a
+group (preemption) is skipped, without a veto, by every other group.
 """
 from __future__ import annotations
 
@@ -67,21 +68,23 @@ class Placer:
         if change.previous == S.PENDING and change.status != S.PENDING and change.task is not None:
             self.nearest_fit.task_left_pending(TaskGroupKey(change.task.assignedTask.task))
 
-    def round(self, held: list, store) -> _Round:
+    def round(self, held: list, store, reserved=None) -> _Round:
+        """`reserved`: agent id -> the TaskGroupKey its offers are kept for (the task scheduler's reservations)."""
         self._placed.clear()
         live = {h.offer_id for h in held}
         for bans in self._bans.values():
             bans &= live                               # a ban lives as long as its offer (Aurora's cache)
         self.nearest_fit.expire(self._monotonic())
         offers = {h.offer_id: with_mode(h.parsed, mode_of(store.host_attributes.get(h.hostname))) for h in held}
-        return _Round(self, offers, store)
+        return _Round(self, offers, store, reserved or {})
 
 
 class _Round:
-    def __init__(self, placer: Placer, offers: dict[str, HostOffer], store):
+    def __init__(self, placer: Placer, offers: dict[str, HostOffer], store, reserved):
         self._p = placer
         self._offers = offers
         self._store = store
+        self._reserved = reserved
 
     def place(self, tasks: list) -> list[Assignment]:
         """Place tasks of one group (identical configs) on what is left of this round's offers."""
@@ -95,7 +98,8 @@ class _Round:
         for task in tasks:          # one at a time: first fit packs each offer before the next one is opened
             result = place([task.assignedTask.taskId], config, self._offers.values(), aggregate, now=p._wall(),
                            rng=p._rng, settings=p.settings, nearest_fit=p.nearest_fit, group_key=key,
-                           fit_now=p._monotonic(), static_bans=p._bans.setdefault(key, set()))
+                           fit_now=p._monotonic(), static_bans=p._bans.setdefault(key, set()),
+                           reserved=self._reserved)
             if not result.assignments:
                 break               # the group's other tasks are identical: they would not fit either
             (a,) = result.assignments

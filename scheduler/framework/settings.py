@@ -70,6 +70,19 @@ class SchedulingSettings:
     offer_order: tuple[OfferOrder, ...] = (OfferOrder.RANDOM,)  # -offer_order
     hold_offers_forever: bool = False           # -hold_offers_forever
     unavailability_threshold: float = 360.0     # -unavailability_threshold
+    offer_reservation_duration: float = 180.0   # -offer_reservation_duration (an agent kept for a preemptor)
+
+
+@dataclass(frozen=True)
+class PreemptorSettings:
+    """Preemption (Aurora's PreemptorModule): when PENDING tasks look for victims, and how long a slot found
+    is kept."""
+    enabled: bool = True                        # -enable_preemptor
+    delay: float = 180.0                        # -preemption_delay (PENDING this long: may preempt)
+    slot_hold_time: float = 300.0               # -preemption_slot_hold_time
+    search_initial_delay: float = 180.0         # -preemption_slot_search_initial_delay
+    search_interval: float = 60.0               # -preemption_slot_search_interval
+    reservation_batch_size: int = 5             # -preemption_reservation_max_batch_size
 
 
 @dataclass(frozen=True)
@@ -90,6 +103,7 @@ class MesosSettings:
     executor: ExecutorSettings = field(default_factory=ExecutorSettings)
     scheduling: SchedulingSettings = field(default_factory=SchedulingSettings)
     reconciliation: ReconciliationSettings = field(default_factory=ReconciliationSettings)
+    preemptor: PreemptorSettings = field(default_factory=PreemptorSettings)
     max_status_update_batch_size: int = 1000   # -max_status_update_batch_size
     kill_retry_interval: float = 15.0          # -initial_task_kill_retry_interval
     transient_task_state_timeout: float = 300.0  # -transient_task_state_timeout (caps the kill retry backoff)

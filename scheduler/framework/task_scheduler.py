@@ -14,8 +14,15 @@ Aurora's TaskGroups + TaskScheduler + TaskAssigner, on one loop:
 * As Aurora's TaskGroups (`scheduling.backoff`): a group that placed some tasks tries the rest after
   -first_schedule_delay; one that placed none backs off (-initial_schedule_penalty doubling, with Aurora's
   jitter, up to -max_schedule_penalty). Attempts take permits of Aurora's rate limiter (bursty, 1 s stored).
-* Rounds run only while there are held offers; new offers and new PENDING tasks wake the worker. Nothing
-  polls: the worker sleeps on an event with the nearest due time as its timeout.
+* Preemption (Aurora's TaskSchedulerImpl with a Preemptor, see preemptor.py): a task a round could not place
+  asks the preemptor, in the round's write, whether a slot found for its group still holds; if so the
+  slot's victims become PREEMPTING and their agent is reserved for the group for -offer_reservation_duration
+  (`reservations`, agent id -> group). While it is, that agent's offers are used by that group only; the
+  reservation ends early once a task of the group leaves PENDING onto that agent. A group with no
+  reservation asks the preemptor; one that has one waits for its agent.
+* Rounds run only while there are held offers, or slots found for a group (their victims are preempted by a
+  failed attempt, which needs no offer); new offers, new PENDING tasks and new slots wake the worker.
+  Nothing polls: the worker sleeps on an event with the nearest due time as its timeout.
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from scheduler.api.state_manager import StateChange
 from scheduler.state.status import ScheduleStatus as S
 
 from scheduler.scheduling.backoff import GroupBackoff, GroupBackoffSettings, RateLimiter
+from scheduler.scheduling.bicache import BiCache
 from scheduler.scheduling.groups import TaskGroupKey
 
 from .launcher import task_info
@@ -59,10 +67,13 @@ class _Group:
 class TaskScheduler:
     def __init__(self, storage, manager, offers: Offers, launch, placer, settings: SchedulingSettings,
                  executor: ExecutorSettings, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None, sleep=asyncio.sleep, backoff: GroupBackoff | None = None):
-        """`launch(offer_id, task_infos)`: async ACCEPT; `placer.round(held_offers, store)` -> an object
-        whose `place(tasks) -> list[Assignment]` places tasks of one group on what is left of the offers;
-        `clock`, `sleep` (the rate limit's wait) and `backoff` (jittered, as Aurora's) are injected by tests."""
+                 rng: random.Random | None = None, sleep=asyncio.sleep, backoff: GroupBackoff | None = None,
+                 preemptor=None):
+        """`launch(offer_id, task_infos)`: async ACCEPT; `placer.round(held_offers, store, reserved)` -> an
+        object whose `place(tasks) -> list[Assignment]` places tasks of one group on what is left of the offers,
+        skipping the agents `reserved` (agent id -> group) for another group; `preemptor`: None (disabled) or
+        a `preemptor.Preemptor` (`has_slots(key)`, `attempt_preemption_for(tx, task)`); `clock`, `sleep` (the
+        rate limit's wait) and `backoff` (jittered, as Aurora's) are injected by tests."""
         self.storage = storage
         self.manager = manager
         self.offers = offers
@@ -71,6 +82,8 @@ class TaskScheduler:
         self.settings = settings
         self.executor = executor
         self.clock = clock
+        self.preemptor = preemptor
+        self.reservations: BiCache[str, TaskGroupKey] = BiCache(settings.offer_reservation_duration, clock)
         self._rng = rng or random.Random()
         self._sleep_for = sleep
         self._groups: dict[TaskGroupKey, _Group] = {}
@@ -107,6 +120,9 @@ class TaskScheduler:
     def on_change(self, change: StateChange) -> None:
         """Follow PENDING tasks (the state manager's change callback)."""
         self.placer.on_change(change)
+        if change.previous == S.PENDING and change.task is not None and change.task.assignedTask.slaveId:
+            assigned = change.task.assignedTask    # placed: its agent's reservation has served
+            self.reservations.remove(assigned.slaveId, TaskGroupKey(assigned.task))
         if change.status == S.PENDING and change.task is not None:
             self._add(change.task, self.clock() + self.settings.first_schedule_delay)
             self.wake()
@@ -115,7 +131,8 @@ class TaskScheduler:
 
     def vars(self) -> dict[str, int]:
         return {"schedule_attempts": self.attempts, "tasks_assigned": self.assigned,
-                "pending_task_groups": len(self._groups), "task_launch_failures": self.launch_failures}
+                "pending_task_groups": len(self._groups), "task_launch_failures": self.launch_failures,
+                "reservation_cache_size": len(self.reservations)}
 
     # -- groups --------------------------------------------------------------------------------------------
     def _add(self, task, due: float) -> None:
@@ -145,8 +162,9 @@ class TaskScheduler:
         while True:
             now = self.clock()
             due = sorted((g.due, i, k) for i, (k, g) in enumerate(self._groups.items()) if g.due <= now)
-            if not due or not len(self.offers):
-                await self._sleep(None if not len(self.offers) else self._next_due())
+            active = len(self.offers) or (self.preemptor is not None and self.preemptor.has_slots())
+            if not due or not active:
+                await self._sleep(self._next_due() if active else None)
                 continue
             keys = [k for _, _, k in due[:self.settings.max_batch_size]]
             wait = self._limiter.reserve(now, len(keys))
@@ -175,17 +193,19 @@ class TaskScheduler:
 
     async def _round(self, keys: list) -> None:
         store = self.storage.store
-        placing = self.placer.round(self.offers.held(), store)
-        results: list[tuple[object, int, list[Assignment]]] = []
+        placing = self.placer.round(self.offers.held(), store, self.reservations.as_map())
+        results: list[tuple[object, list, list[Assignment]]] = []
         for key in keys:
             group = self._groups[key]
             ids = list(group.tasks)[:self.settings.max_tasks_per_attempt]
             tasks = [t for t in (store.tasks.get(i) for i in ids) if t is not None and t.status == S.PENDING]
             self.attempts += 1
-            results.append((key, len(tasks), placing.place(tasks) if tasks else []))
+            results.append((key, tasks, placing.place(tasks) if tasks else []))
         assignments = [a for _, _, placed in results for a in placed]
+        unplaced = self._preemption_candidates(results)
         launched = {}
-        if assignments:
+        reserved: list[tuple[str, TaskGroupKey]] = []
+        if assignments or unplaced:
             held = {offer_id: self.offers.take(offer_id) for offer_id in dict.fromkeys(a.offer_id for a in assignments)}
             assignments = [a for a in assignments if held[a.offer_id] is not None]
             async with self.manager.transaction() as tx:
@@ -194,6 +214,14 @@ class TaskScheduler:
                     task = tx.assign_task(a.task_id, offer.hostname, offer.agent_id, a.ports)
                     if task is not None:
                         launched.setdefault(a.offer_id, []).append(task)
+                for key, tasks in unplaced:
+                    for task in tasks:          # Aurora's maybePreemptFor, task by task, until one reserves
+                        agent_id = self.preemptor.attempt_preemption_for(tx, task)
+                        if agent_id is not None:
+                            reserved.append((agent_id, key))
+                            break
+            for agent_id, key in reserved:      # committed: the agent now waits for the group's task
+                self.reservations.put(agent_id, key)
             self.assigned += sum(len(v) for v in launched.values())
             for offer_id, tasks in launched.items():
                 offer = held[offer_id]
@@ -208,6 +236,19 @@ class TaskScheduler:
             group = self._groups.get(key)
             if group is not None:
                 self._next(group, now, tried=bool(tried), placed=bool(placed))
+
+    def _preemption_candidates(self, results) -> list[tuple[TaskGroupKey, list]]:
+        """Per group of the round: the tasks it could not place, when the group holds no reservation and the
+        preemptor holds a slot for it (else asking would change nothing)."""
+        if self.preemptor is None:
+            return []
+        out = []
+        for key, tasks, placed in results:
+            done = {a.task_id for a in placed}
+            left = [t for t in tasks if t.assignedTask.taskId not in done]
+            if left and not self.reservations.keys_of(key) and self.preemptor.has_slots(key):
+                out.append((key, left))
+        return out
 
     def _next(self, group: _Group, now: float, *, tried: bool, placed: bool) -> None:
         """Aurora's TaskGroups after an attempt: placed some -> the rest after -first_schedule_delay; placed

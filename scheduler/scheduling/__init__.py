@@ -12,4 +12,6 @@ feeds it offers and tasks and applies what it decides. One concept per module:
   nearest_fit   NearestFit: the closest veto set per group, getPendingReason's text
   assigner      place(): first fit of a batch of one group's tasks, ports picked
   backoff       per-group scheduling backoff, the attempts-per-second rate limiter
+  preemption    the victims whose preemption makes room for a PENDING task on one agent
+  bicache       BiCache: key -> value entries that expire, looked up by value too (slots, reservations)
 """

@@ -6,7 +6,7 @@ import pytest
 from scheduler.app import flags
 from scheduler.framework.driver import MasterAddressError, check_master_address
 from scheduler.framework.settings import (ExecutorSettings, FrameworkSettings, MesosSettings, Mount,
-                                          ReconciliationSettings, SchedulingSettings)
+                                          PreemptorSettings, ReconciliationSettings, SchedulingSettings)
 from tests.unit.test_scheduler_flags import REQUIRED
 from thermos_executor.daemon.aurora_flags import Flag, FlagError
 from thermos_executor.daemon.aurora_flags import parse as parse_argv
@@ -25,10 +25,13 @@ def test_defaults_are_auroras():
                                       max_schedule_penalty=60.0, max_attempts_per_sec=40.0, max_tasks_per_attempt=5,
                                       max_batch_size=3, startup_delay=30.0, min_offer_hold_time=300.0,
                                       offer_hold_jitter=60.0, offer_filter_duration=5.0, offer_order=("RANDOM",),
-                                      hold_offers_forever=False, unavailability_threshold=360.0),
+                                      hold_offers_forever=False, unavailability_threshold=360.0,
+                                      offer_reservation_duration=180.0),
         reconciliation=ReconciliationSettings(initial_delay=60.0, explicit_interval=3600.0,
                                               implicit_interval=3600.0, schedule_spread=1800.0,
                                               explicit_batch_size=1000, explicit_batch_interval=5.0),
+        preemptor=PreemptorSettings(enabled=True, delay=180.0, slot_hold_time=300.0, search_initial_delay=180.0,
+                                    search_interval=60.0, reservation_batch_size=5),
         max_status_update_batch_size=1000, kill_retry_interval=15.0, transient_task_state_timeout=300.0)
     assert c.host_maintenance_polling_interval == 60.0
     # the settings' own defaults are the same figures (tests and the daemon agree)
@@ -55,7 +58,10 @@ def test_every_flag_reaches_its_setting():
         "-reconciliation_schedule_spread=1mins", "-reconciliation_explicit_batch_size=50",
         "-reconciliation_explicit_batch_interval=100ms", "-max_status_update_batch_size=10",
         "-initial_task_kill_retry_interval=3secs", "-transient_task_state_timeout=2mins",
-        "-host_maintenance_polling_interval=30secs"])
+        "-host_maintenance_polling_interval=30secs", "-enable_preemptor=false", "-preemption_delay=10secs",
+        "-preemption_slot_hold_time=2mins", "-preemption_slot_search_initial_delay=5ms",
+        "-preemption_slot_search_interval=500ms", "-preemption_reservation_max_batch_size=2",
+        "-offer_reservation_duration=30secs"])
     m = flags.mesos(c)
     assert m.master_address == "master1:5050"
     assert m.framework == FrameworkSettings(name="Prod", user="aurora", failover_timeout=7 * 86400.0, role="aurora",
@@ -68,7 +74,9 @@ def test_every_flag_reaches_its_setting():
         first_schedule_delay=0.01, initial_schedule_penalty=2.0, max_schedule_penalty=60.0, max_attempts_per_sec=10.5,
         max_tasks_per_attempt=7, max_batch_size=4, startup_delay=5.0, min_offer_hold_time=60.0,
         offer_hold_jitter=0.0, offer_filter_duration=1.0, offer_order=("CPU", "MEMORY"), hold_offers_forever=True,
-        unavailability_threshold=3600.0)
+        unavailability_threshold=3600.0, offer_reservation_duration=30.0)
+    assert m.preemptor == PreemptorSettings(enabled=False, delay=10.0, slot_hold_time=120.0, search_initial_delay=0.005,
+                                            search_interval=0.5, reservation_batch_size=2)
     assert m.reconciliation == ReconciliationSettings(initial_delay=1.0, explicit_interval=600.0,
                                                       implicit_interval=1200.0, schedule_spread=60.0,
                                                       explicit_batch_size=50, explicit_batch_interval=0.1)
@@ -124,6 +132,18 @@ def test_every_flag_reaches_its_setting():
     (["-initial_task_kill_retry_interval=0secs"], "-initial_task_kill_retry_interval must be positive"),
     (["-host_maintenance_polling_interval=0secs"], "-host_maintenance_polling_interval must be positive"),
     (["-transient_task_state_timeout=-1secs"], "-transient_task_state_timeout: bad duration"),
+    (["-enable_preemptor=maybe"], "-enable_preemptor: 'maybe' is not true or false"),
+    (["-preemption_delay=0secs"], "-preemption_delay must be positive"),
+    (["-preemption_delay=3minutes"], "-preemption_delay: bad duration '3minutes'"),
+    (["-preemption_slot_hold_time=0mins"], "-preemption_slot_hold_time must be positive"),
+    (["-preemption_slot_hold_time=-5mins"], "-preemption_slot_hold_time: bad duration"),
+    (["-preemption_slot_search_interval=0secs"], "-preemption_slot_search_interval must be positive"),
+    (["-preemption_slot_search_interval=often"], "-preemption_slot_search_interval: bad duration 'often'"),
+    (["-preemption_slot_search_initial_delay=-1mins"], "-preemption_slot_search_initial_delay: bad duration"),
+    (["-preemption_reservation_max_batch_size=0"], "-preemption_reservation_max_batch_size must be at least 1"),
+    (["-offer_reservation_duration=-3mins"], "-offer_reservation_duration: bad duration '-3mins'"),
+    (["-offer_reservation_duration=3fortnights"], "-offer_reservation_duration: bad duration '3fortnights'"),
+    (["-preemption_slot_search_initial_delay=0secs"], "-preemption_slot_search_initial_delay must be positive"),
 ])
 def test_bad_values(argv, message):
     with pytest.raises(flags.FlagError) as e:

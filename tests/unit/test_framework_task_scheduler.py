@@ -43,7 +43,7 @@ class FakePlacer:
     def on_change(self, change):
         pass
 
-    def round(self, held, store):
+    def round(self, held, store, reserved=None):
         self.rounds.append((self.clock(), [h.offer_id for h in held]))
         left = {h.offer_id: self.capacity.get(h.offer_id, 0) for h in held}
         placer = self

@@ -11,7 +11,8 @@ import pytest
 
 from thermos_executor.aurora_api.gen.ttypes import (JobUpdateAction, JobUpdateQuery, JobUpdateRequest,
                                                     JobUpdateStatus, JobUpdateStrategy, ResponseCode, ScheduleStatus,
-                                                    VariableBatchJobUpdateStrategy)
+                                                    TaskQuery, VariableBatchJobUpdateStrategy)
+from scheduler.state.status import ACTIVE
 from thermos_executor.config import loader
 from thermos_executor.config.thrift import convert, update_settings
 
@@ -90,8 +91,6 @@ def versions(cluster) -> dict[int, tuple[str, str]]:
 
 
 def _active_query():
-    from scheduler.state.status import ACTIVE
-    from thermos_executor.aurora_api.gen.ttypes import TaskQuery
     return TaskQuery(jobKeys={key(JOB)}, statuses=set(ACTIVE))
 
 
@@ -119,9 +118,9 @@ def test_update_rolls_forward_batch_by_batch_pausing_after_each(cluster):
     assert versions(cluster) == {i: ("RUNNING", "v2") for i in range(4)}
     updated = sorted(e.instanceId for e in d.instanceEvents if e.action == JobUpdateAction.INSTANCE_UPDATED)
     assert updated == [0, 1, 2, 3]
-    assert [U._VALUES_TO_NAMES[e.status] for e in d.updateEvents] == [
-        "ROLLING_FORWARD", "ROLL_FORWARD_PAUSED", "ROLLING_FORWARD", "ROLL_FORWARD_PAUSED", "ROLLING_FORWARD",
-        "ROLLED_FORWARD"][:2] + [U._VALUES_TO_NAMES[e.status] for e in d.updateEvents][2:]
+    assert [(U._VALUES_TO_NAMES[e.status], e.message) for e in d.updateEvents] == [
+        ("ROLLING_FORWARD", "deploy"), ("ROLL_FORWARD_PAUSED", "Paused after a batch (autopause)."),
+        ("ROLLING_FORWARD", "go on"), ("ROLLED_FORWARD", None)]
     assert cluster.client().killTasks(key(JOB), {3}, "mine again").responseCode == ResponseCode.OK
 
 
@@ -151,13 +150,15 @@ def test_leader_killed_mid_update_and_the_new_leader_finishes_it(cluster):
     update = start(cluster, req)
     wait_for(lambda: any(e.action == JobUpdateAction.INSTANCE_UPDATED for e in details(cluster, update).instanceEvents),
              90, interval=0.1, what="instance 0 updated")
-    assert versions(cluster)[1] == ("RUNNING", "v1")   # variable batch: 0 alone first
+    events = [(e.instanceId, e.action) for e in details(cluster, update).instanceEvents]
+    assert events[:2] == [(0, JobUpdateAction.INSTANCE_UPDATING), (0, JobUpdateAction.INSTANCE_UPDATED)]  # 0 alone
     leader = cluster.sched.wait_leader()
     cluster.sched.kill(leader)
     cluster.sched.wait_leader(exclude=(leader,))
     d = wait_status(cluster, update, U.ROLLED_FORWARD)
     assert versions(cluster) == {i: ("RUNNING", "v2") for i in range(4)}
-    v2_tasks = [t for t in cluster.tasks(JOB) if "echo v2" in t.assignedTask.task.executorConfig.data]
+    every = cluster.client().getTasksStatus(TaskQuery(jobKeys={key(JOB)})).result.scheduleStatusResult.tasks
+    v2_tasks = [t for t in every if "echo v2" in t.assignedTask.task.executorConfig.data]
     assert sorted(t.assignedTask.instanceId for t in v2_tasks) == [0, 1, 2, 3]     # none started twice
     assert [U._VALUES_TO_NAMES[e.status] for e in d.updateEvents] == ["ROLLING_FORWARD", "ROLLED_FORWARD"]
 
@@ -172,8 +173,11 @@ def test_pulses_abort_and_rollback_on_request(cluster):
     pulse = cluster.client().pulseJobUpdate(update)
     assert pulse.responseCode == ResponseCode.OK and pulse.result.pulseJobUpdateResult.status == 1   # OK
     wait_status(cluster, update, U.ROLLING_FORWARD, U.ROLL_FORWARD_AWAITING_PULSE)
-    cluster.wait_tasks(JOB, lambda ts: any("echo v2" in t.assignedTask.task.executorConfig.data for t in ts
-                                           if t.status == S.RUNNING), what="instance 0 on v2")
+
+    def pulsed_until_instance_0_runs_v2():   # a coordinator pulsing more often than every 3 s
+        assert cluster.client().pulseJobUpdate(update).responseCode == ResponseCode.OK
+        return versions(cluster).get(0) == ("RUNNING", "v2")
+    wait_for(pulsed_until_instance_0_runs_v2, 60, interval=0.5, what="instance 0 on v2")
     wait_status(cluster, update, U.ROLL_FORWARD_AWAITING_PULSE)    # no pulse for 3 s: blocked again
     reply = cluster.client().abortJobUpdate(update, "stop here")
     assert reply.responseCode == ResponseCode.OK
@@ -181,7 +185,7 @@ def test_pulses_abort_and_rollback_on_request(cluster):
     assert d.updateEvents[-1].message == "stop here"
     assert cluster.client().pulseJobUpdate(update).result.pulseJobUpdateResult.status == 2   # FINISHED
 
-    update = start(cluster, request(cluster, service("v3", "batch_size=1, watch_secs=30", instances=2)))
+    update = start(cluster, request(cluster, service("v3", "batch_size=1, watch_secs=2", instances=2)))
     wait_for(lambda: any(e.action == JobUpdateAction.INSTANCE_UPDATING for e in details(cluster, update).instanceEvents),
              30, interval=0.1, what="the update under way")
     reply = cluster.client().rollbackJobUpdate(update, "changed my mind")

@@ -500,3 +500,26 @@ def test_update_of_a_job_without_tasks_creates_its_instances():
         await leader.advance(WATCH_MS)
         assert leader.status(key) == U.ROLLED_FORWARD
     _run(scenario, instances=0)
+
+
+def test_updates_are_held_to_the_roles_quota_worst_case_of_old_and_new():
+    """Production tasks: the update counts, per instance, the larger of the old and new config; accepted at the
+    boundary, refused one instance above it with Aurora's message, nothing saved."""
+    from scheduler.api.summaries import aggregate
+    from thermos_executor.aurora_api.gen.ttypes import Resource
+
+    async def scenario(leader, log, clock):
+        assert (await api(leader, "setQuota", "www", aggregate(4.0, 1024, 1024))).responseCode == OK
+        job = _job(KEY, 4, isService=True, executorConfig=OLD, tier="preferred")
+        assert (await api(leader, "createJob", job)).responseCode == OK     # 4 x 0.5 cpu
+        bigger = {Resource(numCpus=1.0), Resource(ramMb=128), Resource(diskMb=64), Resource(namedPort="http")}
+        too_many = request(instances=5)
+        too_many.taskConfig.tier, too_many.taskConfig.resources = "preferred", bigger
+        r = await api(leader, "startJobUpdate", too_many, None)
+        assert (r.responseCode, r.details[0].message) == (
+            INVALID, "Insufficient resource quota: CPU quota exceeded by 1.00 core(s)")
+        assert leader.storage.store.job_updates == {}
+        at_limit = request(instances=4)
+        at_limit.taskConfig.tier, at_limit.taskConfig.resources = "preferred", bigger
+        assert (await api(leader, "startJobUpdate", at_limit, None)).responseCode == OK   # 4 x 1.0 = 4.0
+    _run(scenario, instances=0)

@@ -15,9 +15,10 @@ and the scheduler's timer); a batch is as fast as its slowest member, so ideal =
 the batch's largest kill + start + watch. A second comparator uses medians: 5 x (median kill + median start +
 median watch). What the ideal leaves out is the scheduler's own gaps between phases: INSTANCE_UPDATING ->
 KILLING, KILLED -> the new task's PENDING, and the last INSTANCE_UPDATED of a batch -> the next batch's
-INSTANCE_UPDATING; `gaps` in the results file gives them, with the start split into PENDING -> ASSIGNED
-(placement) and ASSIGNED -> RUNNING (the launch: ASSIGNED -> STARTING, the executor
-starting and registering; STARTING -> RUNNING, the runner starting the process). Goal (issue): total <= 1.3 x ideal.
+INSTANCE_UPDATING. Their sum is the figure `scheduler_gaps` (total - ideal); each round in the results file has
+them one by one (medians_s / max_s: updating_to_killing, killed_to_pending; between_batches_s), with the start
+split into PENDING -> ASSIGNED (place) and ASSIGNED -> RUNNING (launch: ASSIGNED -> STARTING, the executor starting
+and registering; STARTING -> RUNNING, the runner starting the process). Goal (issue): total <= 1.3 x ideal.
 Rounds (BENCH_ROUNDS, default 3) update the same job v1 -> v2 -> v3 ...; printed figures are the medians of the
 rounds. Prints `metric value unit | comparator value | ratio`, writes bench/results/update_rollout.json.
 """

@@ -22,8 +22,8 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_throughput", "executor_launch",
            "executor_memory", "observer_latency", "observer_cpu", "observer_memory", "log_append", "log_http_append",
            "log_recovery", "storage_create", "storage_replay", "api_create_job", "scheduler_create_job",
-           "scheduler_failover", "scheduling_placement", "scheduler_placement", "scheduler_launch", "ui_job_page",
-           "client_startup", "client_status", "cron_failover"]
+           "scheduler_failover", "scheduling_placement", "scheduler_placement", "scheduler_launch", "update_rollout",
+           "ui_job_page", "client_startup", "client_status", "cron_failover"]
 
 
 def fmt(value) -> str:

@@ -16,7 +16,8 @@ import sys
 
 from . import exits
 
-NOUNS = ("scheduler.client.jobs", "scheduler.client.config_noun", "scheduler.client.quota")
+NOUNS = ("scheduler.client.jobs", "scheduler.client.update", "scheduler.client.config_noun",
+         "scheduler.client.quota")
 
 
 def nouns() -> dict:

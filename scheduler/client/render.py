@@ -1,13 +1,14 @@
-"""Text and JSON renderings of scheduler answers, as Aurora's client prints them (status, quota, inspect)."""
+"""Text and JSON renderings of scheduler answers, as Aurora's client prints them (status, quota, inspect,
+update list and info)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from thrift.protocol import TJSONProtocol
 from thrift.TSerialization import serialize
 
-from thermos_executor.aurora_api.gen.ttypes import ScheduleStatus
+from thermos_executor.aurora_api.gen.ttypes import JobUpdateAction, JobUpdateStatus, ScheduleStatus
 
 # (Resource field, display name, unit), in Aurora's ResourceType order.
 RESOURCE_TYPES = (("numCpus", "CPU", " core(s)"), ("ramMb", "RAM", " MB"), ("diskMb", "Disk", " MB"),
@@ -131,3 +132,90 @@ def inspect_pretty(config) -> list[tuple[int, str]]:
             out.append((4, line))
         out.append((0, ""))
     return out
+
+
+# -- job updates (Aurora's client/cli/update.py)
+
+UPDATE_COLUMNS = (("JOB", 47), ("UPDATE ID", 36), ("STATUS", 15), ("CREATED BY", 11), ("STARTED", 19),
+                  ("LAST MODIFIED", 19))
+UPDATE_ROW = " ".join(f"{{{i}:{width}}}" for i, (_, width) in enumerate(UPDATE_COLUMNS))
+
+
+def format_timestamp(stamp_ms) -> str:
+    """Milliseconds since the epoch as UTC ISO 8601 to the second (Aurora's format_timestamp)."""
+    return datetime.fromtimestamp(int(stamp_ms or 0) // 1000, tz=UTC).replace(tzinfo=None).isoformat()
+
+
+def update_status_name(status) -> str:
+    return JobUpdateStatus._VALUES_TO_NAMES.get(status, str(status))
+
+
+def _update_job_path(cluster: str, job) -> str:
+    return f"{cluster}/{job.role}/{job.environment}/{job.name}"
+
+
+def updates_table(cluster: str, summaries) -> str:
+    """`aurora update list`: a header, then one row per update."""
+    rows = [UPDATE_ROW.format(*(name for name, _ in UPDATE_COLUMNS))]
+    for s in summaries:
+        rows.append(UPDATE_ROW.format(_update_job_path(cluster, s.key.job), s.key.id,
+                                      update_status_name(s.state.status), s.user or "",
+                                      format_timestamp(s.state.createdTimestampMs),
+                                      format_timestamp(s.state.lastModifiedTimestampMs)))
+    return "\n".join(rows)
+
+
+def updates_json(cluster: str, summaries) -> str:
+    return json.dumps([{"job": _update_job_path(cluster, s.key.job), "id": s.key.id, "user": s.user,
+                        "started": format_timestamp(s.state.createdTimestampMs),
+                        "last_modified": format_timestamp(s.state.lastModifiedTimestampMs),
+                        "status": update_status_name(s.state.status)} for s in summaries],
+                      indent=2, separators=(",", ": "))
+
+
+def _sorted_metadata(summary) -> list:
+    return sorted(summary.metadata or (), key=lambda m: (m.key, m.value))
+
+
+def update_info_pretty(jobkey, details) -> list[tuple[int, str]]:
+    """`aurora update info`: [(indent, line)]."""
+    summary = details.update.summary
+    out = [(0, f"Job: {jobkey}, UpdateID: {summary.key.id}"),
+           (0, f"Started {format_timestamp(summary.state.createdTimestampMs)}, "
+               f"last activity: {format_timestamp(summary.state.lastModifiedTimestampMs)}"),
+           (0, f"Current status: {update_status_name(summary.state.status)}")]
+    if details.updateEvents:
+        out.append((0, "Update events:"))
+        for event in details.updateEvents:
+            out.append((2, f"Status: {update_status_name(event.status)} at {format_timestamp(event.timestampMs)}"))
+            if event.message:
+                out.append((4, f"  message: {event.message}"))
+    if details.instanceEvents:
+        out.append((0, "Instance events:"))
+        for event in details.instanceEvents:
+            action = JobUpdateAction._VALUES_TO_NAMES.get(event.action, str(event.action))
+            out.append((2, f"Instance {event.instanceId} at {format_timestamp(event.timestampMs)}: {action}"))
+    if summary.metadata is not None:
+        out.append((0, "Metadata:"))
+        out += [(2, f"{m.key}: {m.value}") for m in _sorted_metadata(summary)]
+    return out
+
+
+def update_info_json(jobkey, details) -> str:
+    summary = details.update.summary
+    result = {"updateId": f"{summary.key.id}", "job": str(jobkey), "started": summary.state.createdTimestampMs,
+              "last_modified": format_timestamp(summary.state.lastModifiedTimestampMs),
+              "status": update_status_name(summary.state.status), "update_events": [],
+              "instance_update_events": []}
+    if summary.metadata is not None:
+        result["metadata"] = [{m.key: m.value} for m in _sorted_metadata(summary)]
+    for event in details.updateEvents or ():
+        entry = {"status": update_status_name(event.status), "timestampMs": event.timestampMs}
+        if event.message:
+            entry["message"] = event.message
+        result["update_events"].append(entry)
+    for event in details.instanceEvents or ():
+        result["instance_update_events"].append({
+            "instance": event.instanceId, "timestamp": event.timestampMs,
+            "action": JobUpdateAction._VALUES_TO_NAMES.get(event.action, str(event.action))})
+    return json.dumps(result, indent=2, separators=(",", ": "))

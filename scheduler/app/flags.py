@@ -321,7 +321,8 @@ def api_settings(config: Config) -> ApiSettings:
     return ApiSettings(
         cluster_name=config.cluster_name, stats_url_prefix=config.viz_job_url_prefix,
         allowed_job_environments=config.allowed_job_environments, max_tasks_per_job=config.max_tasks_per_job,
-        max_update_instance_failures=config.max_update_instance_failures, tiers=tiers, allowed_container_types=frozenset(config.allowed_container_types),
+        max_update_instance_failures=config.max_update_instance_failures, tiers=tiers,
+        allowed_container_types=frozenset(config.allowed_container_types),
         allow_docker_parameters=config.allow_docker_parameters,
         default_docker_parameters=config.default_docker_parameters,
         require_docker_use_executor=config.require_docker_use_executor,

@@ -42,7 +42,8 @@ from scheduler.state import updates as u
 from scheduler.state.status import ACTIVE
 from scheduler.storage.store import update_key
 from thermos_executor.aurora_api import job_key
-from thermos_executor.aurora_api.gen.ttypes import (JobInstanceUpdateEvent, JobKey, JobUpdateEvent, JobUpdatePulseStatus,
+from thermos_executor.aurora_api.gen.ttypes import (JobInstanceUpdateEvent, JobKey, JobUpdateEvent,
+                                                    JobUpdatePulseStatus,
                                                     ScheduleStatus, TaskQuery)
 
 from .keyed_timers import KeyedTimers

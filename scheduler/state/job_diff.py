@@ -25,7 +25,8 @@ from thermos_executor.aurora_api.gen.ttypes import Range, ScheduledTask, TaskCon
 
 
 class InvalidRange(ValueError):
-    """Instance ranges Aurora refuses (Guava's IllegalArgumentException; the API answers INVALID_REQUEST, as the issue asks)."""
+    """Instance ranges Aurora refuses (Guava's IllegalArgumentException, which Aurora answered ERROR; the API
+    answers INVALID_REQUEST, as the issue asks)."""
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,8 @@ def test_pulses_abort_and_rollback_on_request(cluster):
     assert cluster.client().pulseJobUpdate(update).result.pulseJobUpdateResult.status == 2   # FINISHED
 
     update = start(cluster, request(cluster, service("v3", "batch_size=1, watch_secs=2", instances=2)))
-    wait_for(lambda: any(e.action == JobUpdateAction.INSTANCE_UPDATING for e in details(cluster, update).instanceEvents),
+    wait_for(lambda: any(e.action == JobUpdateAction.INSTANCE_UPDATING
+                         for e in details(cluster, update).instanceEvents),
              30, interval=0.1, what="the update under way")
     reply = cluster.client().rollbackJobUpdate(update, "changed my mind")
     assert reply.responseCode == ResponseCode.OK, reply

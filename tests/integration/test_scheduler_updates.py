@@ -1,7 +1,7 @@
 """The read side of job updates on a real `aurora-scheduler` (one, with real ZooKeeper), over real HTTP
 POST /api in both protocols: getJobUpdateDiff of a running job, getJobUpdateSummaries and getJobUpdateDetails
-(before any update is started; updates that run are in test_scheduler_update_rollout.py), and the update history pruner armed
-by the job_update_history flags (a round every second, logged; counted in /vars)."""
+(before any update is started; updates that run are in test_scheduler_update_rollout.py), and the update
+history pruner armed by the job_update_history flags (a round every second, logged; counted in /vars)."""
 
 from __future__ import annotations
 

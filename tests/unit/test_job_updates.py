@@ -4,7 +4,6 @@ by hand, as Mesos would), and the pure status machine. What is asserted is what 
 and events, instance events, which tasks run which config, what was killed, and the answers to other calls
 while a job updates."""
 import asyncio
-import copy
 import itertools
 
 import pytest
@@ -349,7 +348,8 @@ def test_pause_resume_abort_and_refused_transitions():
         unknown = JobUpdateKey(job=KEY, id="nope")
         r = await api(leader, "pauseJobUpdate", unknown, None)
         assert (r.responseCode, r.details[0].message) == (
-            INVALID, "Update does not exist: IJobUpdateKey{job=IJobKey{role=www, environment=prod, name=hello}, id=nope}")
+            INVALID,
+            "Update does not exist: IJobUpdateKey{job=IJobKey{role=www, environment=prod, name=hello}, id=nope}")
     _run(scenario)
 
 

@@ -28,7 +28,8 @@ from . import schema
 from .templating import required_ports, task_of_job
 from .validation import check_fields, check_task
 
-__all__ = ['convert', 'update_settings', 'constraints_to_thrift', 'requested_ports', 'filter_aliased_fields', 'ALIASED_FIELDS']
+__all__ = ['convert', 'update_settings', 'constraints_to_thrift', 'requested_ports', 'filter_aliased_fields',
+           'ALIASED_FIELDS']
 
 MB = 1024 * 1024
 # Fields left out of the executor's copy of the job (Aurora: "erasing fields of the Job that are controversial").

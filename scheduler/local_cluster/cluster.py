@@ -39,7 +39,7 @@ from scheduler.local_cluster.plan import HOST, Layout, Ports
 BIN = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""
 ZK_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
 ZK_JAR = "/usr/share/java/zookeeper.jar"
-ZK_JAVA_OPTS = ["-Xmx128m", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1",
+ZK_JAVA_OPTS = ["-Xmx128m", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:-UsePerfData",
                 "-Dzookeeper.admin.enableServer=false"]
 # What a one-machine cluster changes from Aurora's defaults (docs/local-cluster.md): a session timeout that makes a
 # failover take seconds, executors that do not switch users, a new leader that looks at PENDING tasks at once,
@@ -250,7 +250,7 @@ class LocalCluster:
         config = os.path.join(directory, "zoo.cfg")
         with open(config, "w") as f:
             f.write("\n".join([
-                "tickTime=1000", f"dataDir={os.path.join(directory, 'data')}", f"clientPort={port}",
+                "tickTime=2000", f"dataDir={os.path.join(directory, 'data')}", f"clientPort={port}",
                 f"clientPortAddress={HOST}", "admin.enableServer=false", "4lw.commands.whitelist=ruok,srvr,mntr",
                 "maxSessionTimeout=60000", "autopurge.snapRetainCount=3", "autopurge.purgeInterval=1"]) + "\n")
         args = [shutil.which("java") or "/usr/bin/java", *ZK_JAVA_OPTS, "-cp", ZK_CLASSPATH,

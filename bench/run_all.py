@@ -21,7 +21,7 @@ SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_thro
            "executor_memory", "observer_latency", "observer_cpu", "observer_memory", "log_append", "log_http_append",
            "log_recovery", "storage_create", "storage_replay", "api_create_job", "scheduler_create_job",
            "scheduler_failover", "scheduling_placement", "scheduler_placement", "scheduler_launch", "ui_job_page",
-           "client_startup", "client_status"]
+           "client_startup", "client_status", "cluster_local"]
 
 
 def fmt(value) -> str:
@@ -35,7 +35,7 @@ def main() -> int:
     rows = [("figure", "value", "unit", "floor/comparator", "floor", "ratio", "goal", "met")]
     failed = []
     for name in SCRIPTS:
-        extra = ["--seconds", str(args.idle_seconds)] if name in ("idle_cpu", "observer_cpu") else []
+        extra = ["--seconds", str(args.idle_seconds)] if name in ("idle_cpu", "observer_cpu", "cluster_local") else []
         print(f"== {name}", flush=True)
         with contextlib.suppress(FileNotFoundError):
             os.remove(benchlib.results_path(name))

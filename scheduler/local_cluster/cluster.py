@@ -39,8 +39,8 @@ from scheduler.local_cluster.plan import HOST, Layout, Ports
 BIN = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""
 ZK_CLASSPATH = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar"
 ZK_JAR = "/usr/share/java/zookeeper.jar"
-ZK_JAVA_OPTS = ["-Xmx128m", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1", "-XX:-UsePerfData",
-                "-Dzookeeper.admin.enableServer=false"]
+ZK_JAVA_OPTS = ["-Xmx128m", "-Xss512k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1",
+                "-XX:-UsePerfData", "-Dzookeeper.admin.enableServer=false"]
 # What a one-machine cluster changes from Aurora's defaults (docs/local-cluster.md): a session timeout that makes a
 # failover take seconds, executors that do not switch users, a new leader that looks at PENDING tasks at once,
 # and tasks of a previous run of the cluster (whose stand-in is gone) reconciled soon after it starts again.

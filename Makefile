@@ -49,8 +49,9 @@ stress: setup
 demo: setup
 	$(BIN)/python examples/demo.py
 
+# BENCH_FLAGS shortens the long ones for a quick run: make bench BENCH_FLAGS="--idle-seconds 10 --cron-minutes 3"
 bench: setup
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH_FLAGS)
 
 # .deb packages (packaging/debian/control) into build/deb/; the checkout stays clean. See docs/packaging.md.
 deb: setup

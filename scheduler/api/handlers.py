@@ -259,8 +259,11 @@ class SchedulerApi:
 
     @answered
     async def setQuota(self, ownerRole, quota):
-        """Refused (INVALID_REQUEST) with a negative value or below the role's current prod shared use."""
+        """Refused (INVALID_REQUEST) with a negative value, below the role's current prod shared use, or for a role
+        no job key could name."""
         _require_role(ownerRole)
+        if not configs.is_good_identifier(ownerRole):   # ours: Aurora stored a quota no job could ever use
+            raise Refused(ResponseCode.INVALID_REQUEST, f"Role contains illegal characters: {ownerRole}")
         if quota is None:
             raise Refused(ResponseCode.ERROR, "quota must be set")
         aggregate = _quota(quota)

@@ -279,9 +279,9 @@ class SchedulerDaemon:
             await self.storage.start()
             self.timers.start()  # before any await: no change can commit unseen in between
             self.cron.start()    # fires, once, a run that came due while no scheduler led
-            await self.updates.start()   # rolling updates resume; paused and blocked ones stay
             self.update_pruner.start()
             self._start_framework()
+            await self.updates.start()   # rolling updates resume (their kills reach the framework)
             self._spawn(self.maintenance.poll_forever(self.config.host_maintenance_polling_interval))
             self._spawn(self._snapshots())
             c = self.config

@@ -123,11 +123,12 @@ class JobUpdates:
 
     async def pulse(self, key) -> int:
         """pulseJobUpdate: OK, unblocking a blocked update; FINISHED for an update that is not coordinated and
-        active (Aurora's PulseHandler knows only those)."""
+        active, or not stored at all (pruned): Aurora's PulseHandler knows only coordinated active updates."""
         ukey = _ukey(key)
         details = self.storage.store.job_updates.get(ukey)
         if details is None:
-            raise u.UpdateStateError(f"Update does not exist: {configs.update_key_text(key)}")
+            log.info("Not pulsing inactive job update: %s", configs.update_key_text(key))
+            return JobUpdatePulseStatus.FINISHED
         status = details.update.summary.state.status
         if status not in u.ACTIVE or not _coordinated(details.update.instructions):
             return JobUpdatePulseStatus.FINISHED

@@ -16,7 +16,7 @@ import sys
 
 from . import exits
 
-NOUNS = ("scheduler.client.jobs", "scheduler.client.config_noun", "scheduler.client.quota")
+NOUNS = ("scheduler.client.jobs", "scheduler.client.cron", "scheduler.client.config_noun", "scheduler.client.quota")
 
 
 def nouns() -> dict:

@@ -14,8 +14,9 @@ Then, on the loop:
 * status updates: `StatusUpdates` (batched, acknowledged after commit).
 * error: Mesos refused the framework (e.g. removed): `fatal`, as Aurora exits.
 
-`kill(task_id)` is the state manager's kill callback (kills only go out once registered; earlier ones are
-left to reconciliation and the transient-state timeout). `stop` stops everything and disconnects without
+`kill(task_id)` is the state manager's kill callback. At `start`, every task stored in a killing state is
+killed again: the previous leader may have died before its kill reached Mesos (ours, beyond Aurora, which
+left such tasks to reconciliation and the transient-state timeout). `stop` stops everything and disconnects without
 tearing the framework down.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from scheduler.scheduling.resources import executor_overhead
 from thermos_executor.aurora_api.gen.ttypes import HostAttributes
 
 from .driver import Driver
-from .kills import Kills
+from .kills import KILLING_STATES, Kills
 from .offers import Offers
 from .preemptor import Preemptor
 from .reconciler import Reconciler
@@ -85,6 +86,10 @@ class Framework:
                  f"failing over {framework_id}" if framework_id else "a new framework")
         self.driver = Driver(self.master, info, self, loop)
         self.updates.start()
+        # Kills the previous leader asked for may never have reached Mesos: ask again (a kill is idempotent).
+        for task in self.storage.store.tasks:
+            if task.status in KILLING_STATES:
+                self.kills.kill(task.assignedTask.taskId)
         self._spawn(self._start_driver())
         self._spawn(self._registration_deadline())
 

@@ -262,3 +262,90 @@ def test_client_follows_the_leader_across_a_failover(tmp_path, zookeeper):
         assert new != old
         wait_for(lambda: aurora("job", "list", "test/www").stdout.split() == ["test/www/prod/ha"], 30,
                  what="list through the new leader")
+
+
+CRON = """
+task = Task(processes=[Process(name='main', cmdline='echo run')],
+            resources=Resources(cpu=0.1, ram=8*MB, disk=8*MB))
+jobs = [Job(cluster='test', role='www', environment='prod', name='{name}', task=task,
+            cron_schedule='{schedule}')]
+"""
+
+
+def test_cron_schedule_show_start_deschedule(cluster, aurora):
+    leader_port = cluster.sched.http_ports[cluster.sched.wait_leader()]
+    # January 1st, 03:00 or 04:00: no natural run during the test (the runs here are `cron start`'s).
+    config = aurora.config("nightly", text=CRON.format(name="nightly", schedule="0 {{hour}} 1 1 *"))
+    r = aurora("cron", "schedule", "--bind", "hour=3", "test/www/prod/nightly", config)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ("Cron job scheduled, status can be viewed at "
+                                f"http://127.0.0.1:{leader_port}/scheduler/www/prod/nightly")
+    r = aurora("cron", "show", "test/www/prod/nightly")
+    assert (r.returncode, r.stdout) == (0, "test/www/prod/nightly\t 0 3 1 1 *\n")
+    assert cluster.tasks("www/prod/nightly") == []                  # scheduled, not run
+    assert "test/www/prod/nightly" in aurora("job", "list", "test/www").stdout.split()
+
+    # --read-json: the job as `aurora job inspect --write-json` prints it; scheduling again replaces the template.
+    r = aurora("job", "inspect", "--write-json", "--bind", "hour=4", "test/www/prod/nightly", config)
+    assert r.returncode == 0, r.stderr
+    as_json = aurora.config("nightly-json", text=r.stdout)
+    r = aurora("cron", "schedule", "--read-json", "test/www/prod/nightly", as_json)
+    assert r.returncode == 0, r.stderr
+    assert aurora("cron", "show", "test/www/prod/nightly").stdout == "test/www/prod/nightly\t 0 4 1 1 *\n"
+
+    r = aurora("cron", "start", "--config", config, "--bind", "hour=3", "test/www/prod/nightly")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    (run,) = cluster.wait_tasks("www/prod/nightly", lambda ts: len(ts) == 1 and ts[0].status == S.FINISHED,
+                                what="the started run to finish")
+    assert run.assignedTask.instanceId == 0
+
+    r = aurora("cron", "deschedule", "test/www/prod/nightly")
+    assert (r.returncode, r.stdout) == (0, "Cron descheduling succeeded.\n"), r.stderr
+    r = aurora("cron", "show", "test/www/prod/nightly")
+    assert (r.returncode, r.stdout, r.stderr) == (6, "", "No cron entry found for job test/www/prod/nightly\n")
+    assert [t.assignedTask.taskId for t in cluster.tasks("www/prod/nightly")] == [run.assignedTask.taskId]
+
+
+def test_cron_bad_inputs(cluster, aurora):
+    plain = aurora.config("plaincron", 1)                            # a Service: no cron schedule
+    r = aurora("cron", "schedule", "test/www/prod/plaincron", plain)
+    assert (r.returncode, r.stdout, r.stderr) == (
+        4, "", 'Error executing command: Non-cron jobs may only be created with "aurora job create" command\n')
+    assert cluster.tasks("www/prod/plaincron") == []
+
+    bad = aurora.config("badcron", text=CRON.format(name="badcron", schedule="61 * * * *"))
+    r = aurora("cron", "schedule", "test/www/prod/badcron", bad)
+    assert (r.returncode, r.stdout) == (10, "")
+    assert r.stderr.splitlines() == ["Error scheduling cron job test/www/prod/badcron:",
+                                     "\tInvalid cron schedule: 61 * * * *"]
+    assert aurora("cron", "show", "test/www/prod/badcron").returncode == 6     # nothing saved
+
+    r = aurora("cron", "start", "test/www/prod/nosuch")
+    assert (r.returncode, r.stdout) == (10, "")
+    assert r.stderr.splitlines() == ["Error starting cron job test/www/prod/nosuch:",
+                                     "\tFailed to start cron job - No cron job found for www/prod/nosuch."]
+    r = aurora("cron", "show", "test/www/prod/nosuch")
+    assert (r.returncode, r.stderr) == (6, "No cron entry found for job test/www/prod/nosuch\n")
+    r = aurora("cron", "deschedule", "test/www/prod/nosuch")             # Aurora: OK, "not scheduled with cron"
+    assert (r.returncode, r.stdout) == (0, "Cron descheduling succeeded.\n")
+
+    # A job with active tasks but no cron schedule has no cron entry; nor can it be scheduled over.
+    assert aurora("job", "create", "test/www/prod/live", aurora.config("live", 1)).returncode == 0
+    r = aurora("cron", "show", "test/www/prod/live")
+    assert (r.returncode, r.stderr) == (6, "No cron entry found for job test/www/prod/live\n")
+    r = aurora("cron", "schedule", "test/www/prod/live", aurora.config("live", text=CRON.format(
+        name="live", schedule="* * * * *")))
+    assert r.returncode == 10 and r.stderr.splitlines()[1] == "\tJob www/prod/live already exists"
+    assert aurora("job", "killall", "test/www/prod/live").returncode == 0
+
+    r = aurora("cron", "start", "--config", aurora.config("broken", text="jobs = [Job(task=Tsk())]\n"),
+               "test/www/prod/nosuch")
+    assert r.returncode == 3 and r.stderr.startswith("Error executing command: Error loading configuration:")
+    r = aurora("cron", "show", "nope/www/prod/x")
+    assert (r.returncode, r.stderr.strip()) == (3, "Error executing command: Unknown cluster nope, valid clusters: "
+                                                   "test")
+    r = aurora("cron", "deschedule", "test/www/prod")
+    assert r.returncode == 2 and "Invalid path 'test/www/prod'" in r.stderr
+    r = aurora("cron", "schedule", "--open-browser", "test/www/prod/badcron", bad)   # start's option, not this
+    assert r.returncode == 2 and "unrecognized arguments: --open-browser" in r.stderr
+    assert "Traceback" not in r.stderr

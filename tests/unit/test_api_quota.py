@@ -100,3 +100,10 @@ def test_set_quota_refusals(env):
     assert _ok(env.client.getQuota("www")).getQuotaResult.quota == _quota(2.0, 512, 256)  # unchanged
     _ok(env.client.setQuota("www", _quota(1.0, 256, 128)))  # exactly the current use
     assert _ok(env.client.getQuota("www")).getQuotaResult.quota == _quota(1.0, 256, 128)
+
+
+def test_a_quota_for_a_role_no_job_could_name_is_refused_and_nothing_stored(env):
+    entries = len(env.log.entries)
+    _refused(env.client.setQuota("www data", _quota(1, 1, 1)), INVALID, "Role contains illegal characters: www data")
+    _refused(env.client.setQuota("r/x", _quota(1, 1, 1)), INVALID, "Role contains illegal characters: r/x")
+    assert len(env.log.entries) == entries

@@ -256,6 +256,23 @@ def test_kills_and_status_updates_go_through_the_driver():
     asyncio.run(scenario())
 
 
+def test_a_new_leader_asks_again_to_kill_what_storage_says_is_being_killed():
+    """The previous leader's kill may never have reached Mesos (it died first): the new framework sends it."""
+    async def scenario():
+        world = World()
+        await world.start()
+        [killing, running] = await world.insert(instances=(0, 1))
+        for task_id in (killing, running):
+            await world.assign(task_id)
+            await world.change(task_id, S.RUNNING)
+        await world.change(killing, S.KILLING)
+        e = await Env(world=world).start()
+        await until(lambda: ("kill", killing) in e.driver.calls, what="the kill sent again")
+        assert ("kill", running) not in e.driver.calls
+        await e.stop()
+    asyncio.run(scenario())
+
+
 def test_stop_before_registration_stops_everything():
     async def scenario():
         e = await Env().start()

@@ -416,6 +416,10 @@ def test_a_coordinated_update_waits_for_pulses():
         await api(leader, "abortJobUpdate", key, None)
         r = await api(leader, "pulseJobUpdate", key)
         assert r.result.pulseJobUpdateResult.status == JobUpdatePulseStatus.FINISHED
+        r = await api(leader, "pulseJobUpdate", JobUpdateKey(job=KEY, id="pruned-or-never"))
+        assert r.result.pulseJobUpdateResult.status == JobUpdatePulseStatus.FINISHED    # as Aurora
+        r = await api(leader, "pulseJobUpdate", JobUpdateKey(job=KEY, id=" "))
+        assert (r.responseCode, r.details[0].message) == (ERROR, "update id must not be blank")
     _run(scenario)
 
 

@@ -6,8 +6,8 @@ Figures, all against the Mesos-API stand-in:
   Comparator: ZooKeeper alone (the same java command) spawned -> answering `ruok`, measured first in this run:
   the one step every other waits for.
 - cluster_local_first_running: `up` spawned -> the first task of examples/hello_world.aurora RUNNING, with
-  `aurora job create` run the moment `up` is ready (as `make demo` does). Goal (issue 17) <= 15 s.
-  Comparator: the ready time plus the job's own path (create -> RUNNING), i.e. how much of it is the cluster.
+  `aurora job create` run the moment `up` is ready (as `make demo` does). Goal (issue 17) <= 15 s, which is
+  also the comparator (no floor to compare with: the JSON has the job's own part, create -> RUNNING).
 - cluster_local_idle_cpu: CPU (user + system) of every process of the cluster (up, its children and all their
   descendants) over --seconds (default 30), after the job was killed and 5 s of settling, as % of one core.
   Goal <= 2 %. Floor 0: an idle cluster only has timers (ZooKeeper's tick, sessions' pings, the observer's scan).
@@ -178,7 +178,7 @@ def main() -> int:
     idle = total_cpu / elapsed * 100
     figures = [
         benchlib.figure("cluster_local_ready", ready_s, "s", "zookeeper_alone_ready", zk_alone),
-        benchlib.figure("cluster_local_first_running", first_running_s, "s", "ready+job_path", ready_s + job_path_s,
+        benchlib.figure("cluster_local_first_running", first_running_s, "s", "issue_goal", 15.0,
                         goal="<= 15 s", met=first_running_s <= 15.0),
         benchlib.figure("cluster_local_idle_cpu", idle, "%core", "floor", 0.0, goal="<= 2 %", met=idle <= 2.0,
                         fmt="{:.3f}"),

@@ -171,8 +171,8 @@ class Demo:
         took = time.monotonic() - killed_at
         new_url = state["schedulers"][new]
         print(f"$ curl -s -o /dev/null -w '%{{http_code}}' {new_url}/leaderhealth    # scheduler {new + 1} now")
-        print(f"200    (took over {took:.1f} s after the kill: ZooKeeper's session timeout, 4 s, then the log's "
-              "recovery and replay)")
+        print(f"200    (took over {took:.1f} s after the kill: its ZooKeeper session expiring, "
+              "-zk_session_timeout=4secs, then the log's recovery and replay)")
         print()
         self.run("aurora", "job", "list", "local/www-data", note="the job is still there")
         tasks = wait(lambda: (lambda ts: ts if len(ts) == 2 and all(t["status"] == "RUNNING" for t in ts)

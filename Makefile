@@ -5,7 +5,7 @@ BIN         := $(VENV)/bin
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian ships these for the system Python 3.11 (docs/decisions.md, decision 1); pip installs only what Debian lacks.
 APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv \
-                python3-thrift thrift-compiler python3-croniter \
+                python3-thrift thrift-compiler python3-croniter openssh-server \
                 zookeeper chromium chromium-driver python3-selenium \
                 debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian debootstrap
 PIP_PACKAGES := pystachio==0.8.10 pymesos==0.3.15 sqlite-utils pytest ruff grpcio-tools protobuf

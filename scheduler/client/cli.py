@@ -16,7 +16,8 @@ import sys
 
 from . import exits
 
-NOUNS = ("scheduler.client.jobs", "scheduler.client.cron", "scheduler.client.config_noun", "scheduler.client.quota")
+NOUNS = ("scheduler.client.jobs", "scheduler.client.cron", "scheduler.client.config_noun", "scheduler.client.quota",
+         "scheduler.client.task", "scheduler.client.sla")
 
 
 def nouns() -> dict:

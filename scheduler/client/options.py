@@ -50,3 +50,28 @@ WAIT_UNTIL_OPTION = opt("--wait-until", choices=("PENDING", "RUNNING", "FINISHED
 WILDCARD_JOBKEY_OPTION = opt("jobspec", type=argument_type(partial_jobkey, "jobspec"),
                              metavar="cluster[/role[/env[/name]]]",
                              help="A jobkey, optionally containing wildcards")
+
+
+def split_options(text: str) -> list[str]:
+    """`--ssh-options='-F my_config -o ConnectTimeout=5'` -> its words, as a shell would split them."""
+    import shlex
+    try:
+        return shlex.split(text)
+    except ValueError as e:
+        raise ValueError(f"Cannot split options {text!r}: {e}") from None
+
+
+EXECUTOR_SANDBOX_OPTION = opt("--executor-sandbox", action="store_true", default=False,
+                              help="Run the command in the executor sandbox instead of the task sandbox")
+SSH_USER_OPTION = opt("--ssh-user", "-l", default=None, help="ssh as this username instead of the job's role")
+SSH_OPTIONS = opt("--ssh-options", dest="ssh_options", action="append", default=[], metavar="OPTIONS",
+                  type=argument_type(split_options, "ssh_options"),
+                  help="Options for ssh, split as a shell would: --ssh-options='-F ssh_config -p 2222' "
+                       "(repeatable)")
+SCP_OPTIONS = opt("--scp-options", dest="scp_options", action="append", default=[], metavar="OPTIONS",
+                  type=argument_type(split_options, "scp_options"),
+                  help="Options for scp, split as a shell would: --scp-options='-F ssh_config -r' (repeatable)")
+SSH_INSTANCE_ARGUMENT = opt("instance_spec", type=argument_type(instance_specifier, "instance_spec"),
+                            metavar="CLUSTER/ROLE/ENV/NAME[/INSTANCES]",
+                            help="Fully specified job instance key, in CLUSTER/ROLE/ENV/NAME[/INSTANCES] format. "
+                                 "If INSTANCES is omitted, the first instance found is used.")

@@ -23,7 +23,7 @@ SCRIPTS = ["launch_latency", "fanout", "idle_cpu", "memory", "replay", "log_thro
            "executor_memory", "observer_latency", "observer_cpu", "observer_memory", "log_append", "log_http_append",
            "log_recovery", "storage_create", "storage_replay", "api_create_job", "scheduler_create_job",
            "scheduler_failover", "scheduling_placement", "scheduler_placement", "scheduler_launch", "update_rollout",
-           "ui_job_page", "client_startup", "client_status", "cron_failover"]
+           "ui_job_page", "client_startup", "client_status", "cron_failover", "cluster_local"]
 
 
 def fmt(value) -> str:
@@ -40,6 +40,7 @@ def main() -> int:
     for name in SCRIPTS:
         extra = {"idle_cpu": ["--seconds", str(args.idle_seconds)],
                  "observer_cpu": ["--seconds", str(args.idle_seconds)],
+                 "cluster_local": ["--seconds", str(args.idle_seconds)],
                  "cron_failover": ["--minutes", str(args.cron_minutes)]}.get(name, [])
         print(f"== {name}", flush=True)
         with contextlib.suppress(FileNotFoundError):

@@ -29,10 +29,10 @@ def executor_json(job_config) -> dict:
 def test_the_example_converts_field_for_field():
     loaded = config.load_config(os.path.join(REPO, "examples", "hello_world.aurora"))
     converted = convert(config.choose_job(loaded, None), user="alice")
-    key = ttypes.JobKey(role=os.getenv("USER", "www-data"), environment="devel", name="hello_world")
+    key = ttypes.JobKey(role="www-data", environment="devel", name="hello_world")
     assert converted == ttypes.JobConfiguration(
         key=key, owner=ttypes.Identity(user="alice"), cronSchedule=None,
-        cronCollisionPolicy=ttypes.CronCollisionPolicy.KILL_EXISTING, instanceCount=1,
+        cronCollisionPolicy=ttypes.CronCollisionPolicy.KILL_EXISTING, instanceCount=2,
         taskConfig=ttypes.TaskConfig(
             job=key, owner=ttypes.Identity(user="alice"), isService=True, priority=0, maxTaskFailures=1,
             production=False, tier=None, contactEmail=None, taskLinks={}, metadata=set(), constraints=set(),
@@ -43,7 +43,7 @@ def test_the_example_converts_field_for_field():
     assert converted.taskConfig.executorConfig.name == "AuroraExecutor"
     data = executor_json(converted)
     assert data["task"]["processes"][0]["cmdline"] == "python3 -m http.server {{thermos.ports[http]}} --bind 127.0.0.1"
-    assert (data["name"], data["cluster"], data["service"]) == ("hello_world", "devcluster", True)
+    assert (data["name"], data["cluster"], data["service"]) == ("hello_world", "local", True)
 
 
 def test_every_job_field_lands_where_aurora_puts_it():

@@ -43,6 +43,11 @@ FORBIDDEN = {
     "scheduler.client": ("scheduler.log", "scheduler.storage", "scheduler.state", "scheduler.scheduling",
                          "scheduler.framework", "scheduler.app", "scheduler.mesos_standin", "scheduler.ui",
                          "thermos_observer"),
+    # The one-machine cluster starts the installed commands and sees them as a user does (ports, HTTP, files).
+    "scheduler.local_cluster": ("scheduler.log", "scheduler.storage", "scheduler.state", "scheduler.scheduling",
+                                "scheduler.framework", "scheduler.api", "scheduler.ui", "scheduler.client",
+                                "scheduler.app", "scheduler.mesos_standin", "thermos_observer", "kazoo",
+                                "tornado"),
     # Storage is written against its narrow Log interface; only the adapter (storage.replicated) sees the log.
     "scheduler.storage": ("scheduler.mesos_standin", "scheduler.state", "scheduler.framework", "thermos_observer",
                           "tornado"),

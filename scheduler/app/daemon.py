@@ -68,6 +68,12 @@ from scheduler.framework.placer import Placer
 log = logging.getLogger(__name__)
 
 
+# The log node's control tick (its commit heartbeat to followers, membership checks): once a second, not the
+# node's 0.5 s default, halves what an idle scheduler spends (bench/cluster_local.py: a whole idle cluster went
+# from 2.3 % to 1.5 % of a core); writes are sent at once whatever the tick.
+LOG_TICK = 1.0
+
+
 class Lifecycle(StrEnum):
     IDLE = "IDLE"
     PREPARING_STORAGE = "PREPARING_STORAGE"
@@ -129,7 +135,7 @@ class SchedulerDaemon:
             self.node = LogNode(config.native_log_file_path, f"{config.advertised_ip}:{self.log_port}",
                                 config.zk_endpoints, config.native_log_zk_group_path, config.native_log_quorum_size,
                                 write_timeout=config.native_log_write_timeout,
-                                session_timeout=config.zk_session_timeout, elect=False)
+                                session_timeout=config.zk_session_timeout, elect=False, tick=LOG_TICK)
         except LogError as e:
             raise StartupError(str(e)) from None
         self.node.on_fenced = lambda reason: self.fatal(f"the log writer was fenced: {reason}")

@@ -6,12 +6,14 @@ page's content every few seconds, no build step (as the observer).
     /scheduler/<role>/<env>/<job>                 the job: active and finished tasks (paged), config, updates
     /scheduler/<role>/<env>/<job>/update/<id>     one update: a box per instance, its events
     /updates /pendingtasks /quotas /maintenance /cron /agents (/slaves) /offers /tiers
+    /cron /maintenance /quotas?role=R  also Aurora's JSON, with ?format=json or Accept: application/json
 
 `ROUTES` are (path, handler class); `SETTINGS` the application settings they need (templates, static files
 under /assets/). scheduler.app.http serves them on the leader only (followers redirect) with the daemon as
 the handlers' one argument, read through: ``storage`` (``state``, ``store``), ``placer.pending_reason(config)``,
 ``framework`` (None until the leader's framework starts; ``framework.offers.held()``), ``settings``
-(``cluster_name``, ``tiers``). What a page shows is computed by `scheduler.ui.views`, pure.
+(``cluster_name``, ``tiers``), ``cron`` (``tz``: -cron_timezone, ``clock_ms()``; GMT and the wall clock if
+the daemon has none). What a page shows is computed by `scheduler.ui.views`, pure.
 
 Errors are one line on a page: 404 for an unknown role, job or update; 400 for a bad page number; 503 while
 the leader's storage is not READY yet. Never a traceback.
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 import tornado.web
 from tornado.escape import url_escape
 
+from scheduler.state import cron as cron_schedule
 from thermos_executor.daemon.http import BaseHandler, HTTPError
 
 from . import views
@@ -65,6 +69,21 @@ class UiPage(BaseHandler):
 
     def pending_reason(self, config) -> str:
         return self.daemon.placer.pending_reason(config)
+
+    def cron_clock(self) -> tuple:
+        """(-cron_timezone, now in epoch ms) of the daemon's cron timers; GMT and the wall clock without them."""
+        timers = getattr(self.daemon, "cron", None)
+        tz = getattr(timers, "tz", None) or cron_schedule.zone("GMT")
+        clock = getattr(timers, "clock_ms", None)
+        return tz, clock() if clock is not None else int(time.time() * 1000)
+
+    def wants_json(self) -> bool:
+        """`?format=json`, or an Accept header asking for JSON and not HTML (`curl -H 'Accept:
+        application/json'`): pages with one of Aurora's JSON answers give it instead of HTML."""
+        if self.query("format") == "json":
+            return True
+        accept = self.request.headers.get("Accept", "")
+        return "application/json" in accept and "text/html" not in accept
 
     def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         value = self.query(name)
@@ -134,9 +153,10 @@ class Job(UiPage):
     def get(self, role, env, name):
         self.title = f"{role}/{env}/{name}"
         size = self.page_size()
+        tz, now_ms = self.cron_clock()
         job = views.job_page(self.store, (role, env, name), self.pending_reason, size=size,
                              active_offset=self.int_arg("active_offset", 0),
-                             finished_offset=self.int_arg("finished_offset", 0))
+                             finished_offset=self.int_arg("finished_offset", 0), tz=tz, now_ms=now_ms)
         self.render("job.html", job=job)
 
 
@@ -164,6 +184,8 @@ class Quotas(UiPage):
     title = "Quotas"
 
     def get(self):
+        if self.wants_json():
+            return self.send_json(views.quotas_json(self.store, self.query("role")))
         self.render("quotas.html", quotas=views.quotas(self.store))
 
 
@@ -171,6 +193,8 @@ class Maintenance(UiPage):
     title = "Maintenance"
 
     def get(self):
+        if self.wants_json():
+            return self.send_json(views.maintenance_json(self.store))
         self.render("maintenance.html", modes=views.maintenance(self.store))
 
 
@@ -178,7 +202,10 @@ class Cron(UiPage):
     title = "Cron jobs"
 
     def get(self):
-        self.render("cron.html", jobs=views.cron_jobs(self.store))
+        if self.wants_json():
+            return self.send_json(views.cron_json(self.store))
+        tz, now_ms = self.cron_clock()
+        self.render("cron.html", jobs=views.cron_jobs(self.store, tz, now_ms), zone=views.zone_name(tz))
 
 
 class Agents(UiPage):

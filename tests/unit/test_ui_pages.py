@@ -9,6 +9,7 @@ import json
 import re
 from urllib.parse import quote
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient
@@ -21,7 +22,8 @@ from scheduler.state.status import ScheduleStatus as S
 from scheduler.storage.durable import DurableStorage
 from scheduler.storage.log import MemoryLog
 from thermos_executor.aurora_api.gen.ttypes import (
-    AssignedTask, Attribute, Constraint, CronCollisionPolicy, ExecutorConfig, HostAttributes, Identity,
+    AssignedTask, Attribute, BatchJobUpdateStrategy, Constraint, CronCollisionPolicy, ExecutorConfig, HostAttributes,
+    Identity, JobUpdateStrategy,
     InstanceTaskConfig, JobConfiguration, JobInstanceUpdateEvent, JobKey, JobUpdate, JobUpdateAction, JobUpdateEvent,
     JobUpdateInstructions, JobUpdateKey, JobUpdateSettings, JobUpdateState, JobUpdateStatus, JobUpdateSummary,
     LimitConstraint, MaintenanceMode, Metadata, Range, Resource, ResourceAggregate, ScheduledTask, TaskConfig,
@@ -78,8 +80,18 @@ class FakePlacer:
         return self.reasons.get(config.job.name, "")
 
 
+@dataclass
+class FakeCron:
+    """The daemon's cron timers as the pages read them: -cron_timezone and the clock."""
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("GMT"))
+    now_ms: int = T0
+
+    def clock_ms(self) -> int:
+        return self.now_ms
+
+
 class Daemon:
-    """What the HTTP app reads of the daemon: leadership, vars, storage, placer, framework, settings."""
+    """What the HTTP app reads of the daemon: leadership, vars, storage, placer, framework, settings, cron."""
     leading = True
     leader = None
 
@@ -88,6 +100,7 @@ class Daemon:
         self.placer = FakePlacer()
         self.framework = None
         self.settings = ApiSettings(cluster_name="devcluster")
+        self.cron = FakeCron()
 
     def vars(self):
         return {}
@@ -440,9 +453,11 @@ def test_cron_and_tiers():
 
     async def check(daemon, get):
         code, body = await get("/cron")
-        assert rows(body, "cron") == ["www/prod/nightly 0 3 * * * CANCEL_NEW 2 alice"]
+        assert rows(body, "cron") == [
+            "www/prod/nightly 0 3 * * * 2023-11-15 03:00:00 GMT none yet 0 CANCEL_NEW 2 alice"]
         code, body = await get("/scheduler/www/prod/nightly")
         assert code == 200 and "cron <code>0 3 * * *</code>, CANCEL_NEW, 2 instances" in body
+        assert 'next run <span class="next-run">2023-11-15 03:00:00 GMT</span>' in body
         code, body = await get("/tiers")
         assert rows(body, "tiers") == ["preferred no no", "preemptible yes no", "revocable yes yes"]
         assert '<b id="default-tier">preemptible</b>' in body
@@ -459,3 +474,234 @@ def test_pages_carry_the_refresh_script_and_static_files_are_served():
         code, css = await get(re.search(r'href="(/assets/ui\.css\?v=\w+)"', body).group(1))
         assert code == 200
     serve(check, basic)
+
+
+def cells(body: str, table_id: str) -> list[list[str]]:
+    """The cell texts of one table's body rows, tags stripped and entities left as sent."""
+    match = re.search(rf'<table id="{table_id}"[^>]*>.*?<tbody>(.*?)</tbody>', body, re.S)
+    assert match, f"no table {table_id}"
+    return [[re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c)).strip()
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+            for r in re.findall(r"<tr[^>]*>(.*?)</tr>", match.group(1), re.S)]
+
+
+def test_a_job_running_two_configs_shows_how_the_second_differs_from_the_first():
+    """Mid-update: instances 0-1 run the old config, 2-3 a new one (more CPU, a sidecar process, new
+    metadata, another tier); the page lists the fields that differ, old value then new, escaped."""
+    new = config(processes=("main", EVIL), cpus=1.0, metadata=[("build", EVIL)])
+    new.tier = "preemptible"
+
+    def write(w):
+        w.save_tasks([task(HELLO, 0), task(HELLO, 1), task(new, 2, suffix="b"), task(new, 3, suffix="b")])
+
+    async def check(daemon, get):
+        code, body = await get("/scheduler/www/prod/hello")
+        assert code == 200
+        assert "The active tasks run 2 configurations" in body
+        assert re.search(r'<table id="config-diff-1" class="config-diff"><thead><tr><th>field</th>'
+                         r'<th>instances 0-1</th><th>instances 2-3</th>', body)
+        assert cells(body, "config-diff-1") == [
+            ["cpus", "0.5", "1"],
+            ["tier", "preferred", "preemptible"],
+            ["metadata build", "(none)", "&lt;script&gt;alert(1)&lt;/script&gt;"],
+            ["process &lt;script&gt;alert(1)&lt;/script&gt;", "(none)", "echo &lt;script&gt;alert(1)&lt;/script&gt;"]]
+        assert "<script>alert" not in body
+        assert len(re.findall(r'<dl class="config">', body)) == 2        # both configs still shown in full
+    serve(check, write)
+
+    async def one_config(daemon, get):
+        code, body = await get("/scheduler/www/prod/hello")
+        assert 'id="config-diffs"' not in body and "config-diff-1" not in body
+    serve(one_config, basic)
+
+
+def data_config(processes: dict, **extra) -> TaskConfig:
+    """HELLO with executor data of these processes (name -> dict of process fields) and job fields."""
+    c = config()
+    data = {"task": {"name": "hello", "processes": [{"name": n, **fields} for n, fields in processes.items()]},
+            **extra}
+    c.executorConfig = ExecutorConfig(name="AuroraExecutor", data=json.dumps(data))
+    return c
+
+
+UPDATE_KEY_2 = JobUpdateKey(job=JobKey("www", "prod", "hello"), id="upd-2")
+
+
+def shrinking_update(w):
+    """An update from two initial configs (0-1, 2-3) to one desired config on 0-2: instance 3 is removed;
+    batches of 2 with autopause; instance 0 updated, 1 rolling back, 3 removed, 2 rolled back then ..."""
+    old_a = data_config({"main": {"cmdline": "./serve --v1", "daemon": False}})
+    old_b = data_config({"main": {"cmdline": "./serve --v1", "daemon": True}})
+    new = data_config({"main": {"cmdline": f"./serve --v2 {EVIL}", "daemon": False}},
+                      health_check_config={"interval_secs": 5.0})
+    strategy = JobUpdateStrategy(batchStrategy=BatchJobUpdateStrategy(groupSize=2, autopauseAfterBatch=True))
+    summary = JobUpdateSummary(key=UPDATE_KEY_2, user="bob",
+                               state=JobUpdateState(status=JobUpdateStatus.ROLLING_BACK, createdTimestampMs=T0,
+                                                    lastModifiedTimestampMs=T0 + 9000))
+    instructions = JobUpdateInstructions(
+        initialState={InstanceTaskConfig(task=old_a, instances={Range(0, 1)}),
+                      InstanceTaskConfig(task=old_b, instances={Range(2, 3)})},
+        desiredState=InstanceTaskConfig(task=new, instances={Range(0, 2)}),
+        settings=JobUpdateSettings(updateGroupSize=2, maxPerInstanceFailures=1, maxFailedInstances=1,
+                                   minWaitInInstanceRunningMs=1000, rollbackOnFailure=True, updateStrategy=strategy))
+    w.save_job_update(JobUpdate(summary=summary, instructions=instructions))
+    for at, status in [(0, JobUpdateStatus.ROLLING_FORWARD), (6, JobUpdateStatus.ROLLING_BACK)]:
+        w.save_job_update_event(UPDATE_KEY_2, JobUpdateEvent(status=status, timestampMs=T0 + at, user="bob"))
+    A = JobUpdateAction
+    for i, at, action in [(0, 1, A.INSTANCE_UPDATING), (0, 2, A.INSTANCE_UPDATED), (3, 3, A.INSTANCE_UPDATING),
+                          (3, 4, A.INSTANCE_UPDATED), (1, 5, A.INSTANCE_UPDATING), (1, 6, A.INSTANCE_UPDATE_FAILED),
+                          (1, 7, A.INSTANCE_ROLLING_BACK), (2, 8, A.INSTANCE_ROLLING_BACK),
+                          (2, 9, A.INSTANCE_ROLLED_BACK)]:
+        w.save_job_instance_update_event(UPDATE_KEY_2, JobInstanceUpdateEvent(instanceId=i, timestampMs=T0 + at,
+                                                                              action=action))
+
+
+def test_an_update_page_shows_its_progress_diff_settings_and_strategy():
+    async def check(daemon, get):
+        code, body = await get("/scheduler/www/prod/hello/update/upd-2")
+        assert code == 200
+        boxes = re.findall(r'<span class="box ([a-z-]+)" title="instance (\d+): ([A-Z_ ()a-z]+) ', body)
+        assert boxes == [("updated", "0", "INSTANCE_UPDATED"), ("rolling-back", "1", "INSTANCE_ROLLING_BACK"),
+                         ("rolled-back", "2", "INSTANCE_ROLLED_BACK"), ("removed", "3", "INSTANCE_UPDATED (removed)")]
+        counts = dict(re.findall(r'<span class="count count-([a-z-]+)">.*?<b>(\d+)</b>', body))
+        assert counts == {"pending": "0", "updating": "0", "updated": "1", "rolling-back": "1", "rolled-back": "1",
+                          "failed": "0", "removed": "1"}
+        assert "ROLLING_BACK: 3 of 4 instances done" in body
+        evil = "&lt;script&gt;alert(1)&lt;/script&gt;"
+        assert cells(body, "update-diff-0") == [
+            ["process main", "./serve --v1", f"./serve --v2 {evil}"],
+            ["health_check_config.interval_secs", "(none)", "5"]]
+        assert re.search(r'<table id="update-diff-0" class="config-diff"><thead><tr><th>field</th>'
+                         r'<th>before: instances 0-1</th><th>desired: instances 0-2</th>', body)
+        assert cells(body, "update-diff-1") == [
+            ["process main", "./serve --v1", f"./serve --v2 {evil}"],
+            ["process main daemon", "true", "false"],
+            ["health_check_config.interval_secs", "(none)", "5"]]
+        assert 'Instances <span class="instances">3</span> are removed.' in body
+        assert "are added" not in body
+        assert "<dt>updateStrategy</dt><dd>batch, group size 2, autopause after each batch</dd>" in body
+        assert "<dt>maxFailedInstances</dt><dd>1</dd>" in body
+        assert "<script>alert" not in body
+    serve(check, shrinking_update)
+
+
+def test_an_update_adding_instances_says_which_and_a_scoped_update_shows_only_its_scope():
+    def write(w):
+        update(w)      # upd-1: 0-2 -> 0-4 (3 and 4 added)
+        key = JobUpdateKey(job=JobKey("www", "prod", "hello"), id="upd-3")
+        summary = JobUpdateSummary(key=key, user="alice", state=JobUpdateState(
+            status=JobUpdateStatus.ROLLING_FORWARD, createdTimestampMs=T0, lastModifiedTimestampMs=T0))
+        instructions = JobUpdateInstructions(
+            initialState={InstanceTaskConfig(task=HELLO, instances={Range(1, 1)})},
+            desiredState=InstanceTaskConfig(task=config(cpus=2.0), instances={Range(1, 1)}),
+            settings=JobUpdateSettings(updateGroupSize=1, updateOnlyTheseInstances={Range(1, 1)}))
+        w.save_job_update(JobUpdate(summary=summary, instructions=instructions))
+
+    async def check(daemon, get):
+        code, body = await get("/scheduler/www/prod/hello/update/upd-1")
+        assert 'Instances <span class="instances">3-4</span> are added with the desired configuration.' in body
+        assert cells(body, "update-diff-0")[0] == ["process sidecar", "(none)", "echo sidecar"]
+        code, body = await get("/scheduler/www/prod/hello/update/upd-3")
+        assert re.findall(r'<span class="box ([a-z-]+)" title="instance (\d+)', body) == [("pending", "1")]
+        assert cells(body, "update-diff-0") == [["cpus", "0.5", "2"]]
+        assert "<dt>updateOnlyTheseInstances</dt><dd>1</dd>" in body
+    serve(check, write)
+
+
+def test_cron_page_shows_next_and_last_runs_in_the_cron_timezone_and_runs_in_flight():
+    def cron_job(name, schedule, owner="alice"):
+        return JobConfiguration(key=JobKey("www", "prod", name), owner=Identity(user=owner), cronSchedule=schedule,
+                                cronCollisionPolicy=CronCollisionPolicy.KILL_EXISTING,
+                                taskConfig=config(name=name), instanceCount=1)
+
+    def write(w):
+        # T0 is 2023-11-14 23:13:20 in Berlin (CET, UTC+1). "0 3 * * *" last ran 2023-11-14 03:00 CET.
+        w.save_cron_job(cron_job("nightly", "0 3 * * *"), 1_699_927_200_000)
+        w.save_cron_job(cron_job("hourly", "0 * * * *"), T0 - 5)          # saved, not yet run
+        w.save_cron_job(cron_job("never", "0 0 31 2 *"))
+        w.save_cron_job(cron_job("broken", EVIL, owner=EVIL))
+        w.save_tasks([task(config(name="hourly"), 0)])
+
+    async def check(daemon, get):
+        daemon.cron.tz = ZoneInfo("Europe/Berlin")
+        code, body = await get("/cron")
+        assert code == 200
+        assert '<b id="cron-zone">Europe/Berlin</b>' in body
+        table = cells(body, "cron")
+        evil = "&lt;script&gt;alert(1)&lt;/script&gt;"
+        assert [r[:5] for r in table] == [
+            ["www/prod/broken", evil, "never", "none yet", "0"],
+            ["www/prod/hourly", "0 * * * *", "2023-11-15 00:00:00 CET", "none since saved 2023-11-14 23:13:19 CET",
+             "1 (running)"],
+            ["www/prod/never", "0 0 31 2 *", "never", "none yet", "0"],
+            ["www/prod/nightly", "0 3 * * *", "2023-11-15 03:00:00 CET", "2023-11-14 03:00:00 CET", "0"]]
+        assert table[0][7] == evil and "<script>alert" not in body
+        code, body = await get("/scheduler/www/prod/nightly")
+        assert ('next run <span class="next-run">2023-11-15 03:00:00 CET</span>; '
+                'last run <span class="last-run">2023-11-14 03:00:00 CET</span>') in body
+    serve(check, write)
+
+
+def test_cron_maintenance_and_quotas_answer_aurora_json_when_asked():
+    cron = JobConfiguration(key=JobKey("www", "prod", "nightly"), owner=Identity(user="alice"),
+                            cronSchedule="0 3 * * *", taskConfig=config(name="nightly"), instanceCount=1)
+
+    def write(w):
+        w.save_cron_job(cron)
+        w.save_quota("ads", ResourceAggregate(resources={Resource(numCpus=2.5), Resource(ramMb=1024),
+                                                         Resource(diskMb=4096)}))
+        w.save_quota("www", ResourceAggregate(resources={Resource(numCpus=1.0), Resource(ramMb=1), Resource(diskMb=1)}))
+        w.save_tasks([task(HELLO, 0), task(OTHER, 0), task(HELLO, 1, host="agent2")])
+        hosts(w)
+        w.save_host_attributes(HostAttributes(host="agent4", attributes=set(), mode=MaintenanceMode.DRAINED,
+                                              slaveId="S4"))
+
+    async def check(daemon, get):
+        code, body = await get("/cron?format=json")
+        assert code == 200 and json.loads(body) == {"scheduled": {"www/prod/nightly": "0 3 * * *"}}
+        code, body = await get("/maintenance?format=json")
+        assert json.loads(body) == {"DRAINED": ["agent4"], "SCHEDULED": ["agent3"],
+                                    "DRAINING": {"agent1": ["ads-prod-serve-0-a", "www-prod-hello-0-a"]}}
+        code, body = await get("/quotas?format=json")
+        assert json.loads(body) == {"ads": {"cpu_cores": 2.5, "ram_mb": 1024, "disk_mb": 4096},
+                                    "www": {"cpu_cores": 1.0, "ram_mb": 1, "disk_mb": 1}}
+        assert json.loads((await get("/quotas?format=json&role=ads"))[1]) == {
+            "ads": {"cpu_cores": 2.5, "ram_mb": 1024, "disk_mb": 4096}}
+        assert json.loads((await get("/quotas?format=json&role=nobody"))[1]) == {}
+        code, body = await get("/cron")                      # a browser (or no Accept) still gets the page
+        assert body.startswith("<!DOCTYPE html>")
+    serve(check, write)
+
+
+def test_an_accept_header_asking_for_json_gets_json():
+    async def main():
+        daemon = Daemon()
+        await _ready(daemon, [lambda w: w.save_quota("ads", ResourceAggregate(
+            resources={Resource(numCpus=1.0), Resource(ramMb=2), Resource(diskMb=3)}))])
+        sockets = bind_sockets(0, "127.0.0.1")
+        server = HTTPServer(make_app(daemon, object()))
+        server.add_sockets(sockets)
+        client = AsyncHTTPClient()
+        url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/quotas"
+        try:
+            reply = await client.fetch(url, headers={"Accept": "application/json"})
+            assert reply.headers["Content-Type"].startswith("application/json")
+            assert json.loads(reply.body) == {"ads": {"cpu_cores": 1.0, "ram_mb": 2, "disk_mb": 3}}
+            browser_accept = "text/html,application/xhtml+xml,application/json;q=0.9"
+            reply = await client.fetch(url, headers={"Accept": browser_accept})
+            assert reply.body.decode().startswith("<!DOCTYPE html>")
+        finally:
+            server.stop()
+            client.close()
+    asyncio.run(main())
+
+
+def test_a_daemon_without_cron_timers_shows_cron_times_in_gmt():
+    cron = JobConfiguration(key=JobKey("www", "prod", "nightly"), owner=Identity(user="alice"),
+                            cronSchedule="0 3 * * *", taskConfig=config(name="nightly"), instanceCount=1)
+
+    async def check(daemon, get):
+        code, body = await get("/cron")
+        assert code == 200 and '<b id="cron-zone">GMT</b>' in body
+        assert re.search(r'<td class="next-run">\d{4}-\d\d-\d\d 03:00:00 GMT</td>', body)
+    serve(check, lambda w: w.save_cron_job(cron), setup=lambda daemon: delattr(daemon, "cron"))

@@ -74,14 +74,17 @@ class Machine:
                 self.nspawn = subprocess.Popen(["nsenter", f"--mount={self.ns}", "--", *argv],
                                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
             self.pid1 = _until(self._find_pid1, f"systemd to start in {name}", timeout=60)
-            # Until PID 1 listens on its private socket, systemctl cannot connect (and prints nothing).
-            state = _until(lambda: self.run("systemctl is-system-running --wait", check=False, timeout=120).strip(),
-                           f"systemd in {name} to answer", timeout=120)
+            # Until PID 1 listens on its private socket, systemctl prints nothing or "offline".
+            state = _until(self._booted, f"systemd in {name} to answer", timeout=120)
             if state not in ("running", "degraded"):
                 raise AssertionError(f"{name} did not boot: {state}\n{self.console()}")
         except BaseException:
             self.close()
             raise
+
+    def _booted(self) -> str | None:
+        state = self.run("systemctl is-system-running --wait", check=False, timeout=120).strip()
+        return state if state not in ("", "offline") else None
 
     def _find_pid1(self) -> int | None:
         if self.nspawn.poll() is not None:

@@ -7,7 +7,8 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-tornado python3-psutil python3-kazoo python3-daemon python3-http-parser python3-venv \
                 python3-thrift thrift-compiler python3-croniter openssh-server \
                 zookeeper chromium chromium-driver python3-selenium \
-                debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian debootstrap
+                debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools lintian debootstrap \
+                systemd-container
 PIP_PACKAGES := pystachio==0.8.10 pymesos==0.3.15 sqlite-utils pytest ruff grpcio-tools protobuf
 STAMP       := $(VENV)/.setup-done
 
@@ -53,13 +54,15 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/run_all.py $(BENCH_FLAGS)
 
-# .deb packages (packaging/debian/control) into build/deb/; the checkout stays clean. See docs/packaging.md.
+# .deb packages (aurora-executor, aurora-scheduler, aurora-tools; packaging/debian/control) into build/deb/,
+# one version, lintian errors fatal; the checkout stays clean. See docs/packaging.md.
 deb: setup
 	PIP=$(BIN)/pip packaging/build-debs build/deb
 
-# Build, then install/run/upgrade/purge in a clean debootstrapped bookworm (tests/packaging; needs root).
+# Build, then install/run/upgrade/purge in clean debootstrapped bookworm roots (tests/packaging; needs root):
+# the agent package in a chroot, the master packages in a root booted with systemd-nspawn (slow: only here).
 test-deb: setup
-	$(BIN)/pytest -q tests/packaging
+	AURORA_TEST_DEB=1 $(BIN)/pytest -q tests/packaging
 
 lint: setup
 	$(BIN)/ruff check thermos_executor thermos_observer scheduler tests bench examples

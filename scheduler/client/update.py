@@ -361,13 +361,9 @@ class UpdateInfo(Verb):
         from . import render
         o = context.options
         api = context.get_api(o.jobspec.cluster)
-        if o.id:
-            key = update_key(o.jobspec, o.id)
-        else:
-            key = UpdateController(api, context).get_update_key(o.jobspec)
-            if key is None:
-                context.print_err("There is no active update for this job.")
-                return exits.EXIT_INVALID_PARAMETER
+        key = _named_or_active(context, api, "There is no active update for this job.")
+        if key is None:
+            return exits.EXIT_INVALID_PARAMETER
         reply = api.getJobUpdateDetails(key, JobUpdateQuery(key=key))
         context.log_response_and_raise(reply)
         result = reply.result.getJobUpdateDetailsResult
@@ -393,13 +389,19 @@ class UpdateWait(Verb):
     options = (JOBSPEC_ARGUMENT, UPDATE_ID_ARGUMENT)
 
     def execute(self, context):
-        o = context.options
-        api = context.get_api(o.jobspec.cluster)
-        if o.id:
-            key = update_key(o.jobspec, o.id)
-        else:
-            key = UpdateController(api, context).get_update_key(o.jobspec)
-            if key is None:
-                context.print_err("No active update found for this job.")
-                return exits.EXIT_INVALID_PARAMETER
+        api = context.get_api(context.options.jobspec.cluster)
+        key = _named_or_active(context, api, "No active update found for this job.")
+        if key is None:
+            return exits.EXIT_INVALID_PARAMETER
         return wait_for_update(context, api, key, update_state_to_err_code)
+
+
+def _named_or_active(context, api, missing: str):
+    """The update the command names (its ID), else the job's active one; None (`missing` said) if none."""
+    o = context.options
+    if o.id:
+        return update_key(o.jobspec, o.id)
+    key = UpdateController(api, context).get_update_key(o.jobspec)
+    if key is None:
+        context.print_err(missing)
+    return key

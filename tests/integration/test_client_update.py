@@ -203,9 +203,10 @@ def test_rollback_on_request_and_after_a_failure(cluster, aurora):
     info = json.loads(aurora("update", "info", "--write-json", "test/www/prod/back", update_id).stdout)
     assert ("ROLLING_BACK", "changed my mind") in [(e["status"], e.get("message")) for e in info["update_events"]]
 
-    # A version that fails at once is rolled back by the scheduler: `start --wait` ends with 4. (watch_secs=5:
-    # on a loaded machine a task can be seen RUNNING for a second before its failure is.)
-    path = aurora.config("back-bad", text=service("back", "v2", "watch_secs=5", cmd="echo v2; exit 1",
+    # A version that fails at once is rolled back by the scheduler: `start --wait` ends with 4. (watch_secs=10:
+    # on a loaded machine a task can be seen RUNNING for seconds before its failure is; one seen RUNNING for the
+    # whole watch would count as updated, as in Aurora.)
+    path = aurora.config("back-bad", text=service("back", "v2", "watch_secs=10", cmd="echo v2; exit 1",
                                                   instances=2))
     r = aurora("update", "start", "--wait", "test/www/prod/back", path)
     assert r.returncode == 4, (r.stdout, r.stderr)

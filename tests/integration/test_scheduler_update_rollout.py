@@ -127,7 +127,9 @@ def test_update_rolls_forward_batch_by_batch_pausing_after_each(cluster):
 def test_a_new_version_that_exits_at_once_is_rolled_back(cluster):
     create_v1(cluster)
     before = {t.assignedTask.instanceId: t.assignedTask.taskId for t in cluster.tasks(JOB) if t.status == S.RUNNING}
-    bad = service("v2", "batch_size=2, watch_secs=2", cmd="echo v2; exit 1")
+    # watch_secs=10: on a loaded machine a task that exits at once can still be seen RUNNING for seconds; one seen
+    # RUNNING for the whole watch would count as updated (as in Aurora), and the update would roll forward.
+    bad = service("v2", "batch_size=2, watch_secs=10", cmd="echo v2; exit 1")
     update = start(cluster, request(cluster, bad))
     d = wait_status(cluster, update, U.ROLLED_BACK, U.FAILED)
     assert d.update.summary.state.status == U.ROLLED_BACK, [e.status for e in d.updateEvents]

@@ -104,10 +104,10 @@ class JobUpdates:
                 return None
             key = update.summary.key
             w.save_job_update(update)
-            if _coordinated(update.instructions):
-                self._pulses[_ukey(key)] = 0    # no pulse yet: it starts blocked, as Aurora
-            self._record(w, key, u.RF, USER, message)
-            self._enter(tx, w, key, u.RF)
+            # A coordinated update has had no pulse yet: its first event is already blocked, as in Aurora.
+            status = u.BLOCKED_OF[u.RF] if _coordinated(update.instructions) else u.RF
+            self._record(w, key, status, USER, message)
+            self._enter(tx, w, key, status)
         return update
 
     async def change(self, key, transition: Callable[[int], int | None], message: str | None) -> None:

@@ -404,6 +404,8 @@ def test_a_coordinated_update_waits_for_pulses():
     async def scenario(leader, log, clock):
         key = await start(leader, request(blockIfNoPulsesAfterMs=10_000))
         assert leader.status(key) == U.ROLL_FORWARD_AWAITING_PULSE
+        assert [(e.status, e.message) for e in leader.details(key).updateEvents] == [
+            (U.ROLL_FORWARD_AWAITING_PULSE, "deploy")]             # blocked from its first event, as Aurora
         assert all(c[0] == "RUNNING" for c in leader.configs().values())
         r = await api(leader, "pulseJobUpdate", key)
         assert r.result.pulseJobUpdateResult.status == JobUpdatePulseStatus.OK

@@ -60,7 +60,8 @@ deb: setup
 	PIP=$(BIN)/pip packaging/build-debs build/deb
 
 # Build, then install/run/upgrade/purge in clean debootstrapped bookworm roots (tests/packaging; needs root):
-# the agent package in a chroot, the master packages in a root booted with systemd-nspawn (slow: only here).
+# the agent package in a chroot; a cluster of four roots booted with systemd-nspawn, three masters (a ZooKeeper
+# ensemble, quorum 2, failover, upgrade, purge) and an agent (slow: only here).
 test-deb: setup
 	AURORA_TEST_DEB=1 $(BIN)/pytest -q tests/packaging
 

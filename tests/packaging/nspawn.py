@@ -3,10 +3,11 @@
 `Machine` boots an overlay of the cached debootstrap root (debroot.cached_root) in a container: every mount is
 made inside a private mount namespace held by one process (as debroot.Chroot), nspawn runs without a scope of
 its own (`--keep-unit --register=no`: the host runs no systemd or D-Bus), and the container's network is the
-network namespace it is given (several machines may share one: they then reach each other on 127.0.0.1, and
-nothing they listen on is visible on the host). `run()` enters the container's namespaces as `machinectl
-shell` would. `close()` kills the container's PID 1 (the kernel then kills every process of its PID
-namespace) and the holders, so nothing outlives the test.
+network namespace it is given (several machines may share one: nothing they listen on is visible on the host;
+each can be given an address of its own on loopback, 127.0.1.N, named in every machine's /etc/hosts as a LAN's
+DNS would, so that services bound to it are reached by host name as on separate hosts). `run()` enters the
+container's namespaces as `machinectl shell` would. `close()` kills the container's PID 1 (the kernel then
+kills every process of its PID namespace) and the holders, so nothing outlives the test.
 """
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ class NetNs:
 
 
 class Machine:
-    def __init__(self, lower: str, workdir: str, name: str, netns: NetNs, binds: dict[str, str]):
+    def __init__(self, lower: str, workdir: str, name: str, netns: NetNs, binds: dict[str, str],
+                 hosts: dict[str, str] | None = None):
+        """`hosts`: host name -> address, written to /etc/hosts (default: this machine's name at 127.0.1.1)."""
         self.name = name
         self.root = os.path.join(workdir, "root")
         self.log = os.path.join(workdir, "console.log")
@@ -60,12 +63,13 @@ class Machine:
             subprocess.run(["nsenter", f"--mount={self.ns}", "--", "mount", "-t", "overlay", "overlay", "-o",
                             f"lowerdir={lower},upperdir={workdir}/upper,workdir={workdir}/work", self.root],
                            check=True)
-            # A real install names its host in /etc/hosts (Debian's installer writes 127.0.1.1 HOSTNAME).
+            # A real install names its host in /etc/hosts (Debian's installer writes 127.0.1.1 HOSTNAME); the
+            # other machines of a shared network are there too, as DNS would give them.
             mounted = f"/proc/{self.holder.pid}/root{self.root}"  # the overlay, as the holder's namespace sees it
             with open(f"{mounted}/etc/hostname", "w") as f:
                 f.write(name + "\n")
             with open(f"{mounted}/etc/hosts", "a") as f:
-                f.write(f"127.0.1.1\t{name}\n")
+                f.writelines(f"{ip}\t{host}\n" for host, ip in (hosts or {name: "127.0.1.1"}).items())
             argv = ["systemd-nspawn", "-D", self.root, "-b", "-M", name, "--register=no", "--keep-unit",
                     "--console=pipe", f"--network-namespace-path={netns.path}",
                     f"--bind={archives}:/var/cache/apt/archives"]
@@ -123,11 +127,11 @@ class Machine:
                                  f"{p.stdout[-3000:]}{p.stderr[-3000:]}")
         return p.stdout
 
-    def get(self, port: int, path: str) -> tuple[int, str]:
+    def get(self, port: int, path: str, host: str = "127.0.0.1") -> tuple[int, str]:
         """HTTP GET inside the machine (its network is not the host's): status (0: no answer) and body."""
         script = ("import sys, urllib.request, urllib.error\n"
                   "try:\n"
-                  f"    r = urllib.request.urlopen({f'http://127.0.0.1:{port}{path}'!r}, timeout=5)\n"
+                  f"    r = urllib.request.urlopen({f'http://{host}:{port}{path}'!r}, timeout=5)\n"
                   "    print(r.status); sys.stdout.write(r.read().decode(errors='replace'))\n"
                   "except urllib.error.HTTPError as e:\n"
                   "    print(e.code)\n"

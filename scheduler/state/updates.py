@@ -57,7 +57,6 @@ UNBLOCKED_OF = {RFAP: RF, RBAP: RB, RF: RF, RB: RB, RFP: RFP, RBP: RBP}
 ROLLBACK_OF = {RF: RB, RFP: RB, RFAP: RB}
 """rollbackJobUpdate."""
 
-FORWARD = frozenset({RF, RFP, RFAP, U.ROLLED_FORWARD})
 
 
 class UpdateStateError(Exception):

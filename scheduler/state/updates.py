@@ -58,7 +58,6 @@ ROLLBACK_OF = {RF: RB, RFP: RB, RFAP: RB}
 """rollbackJobUpdate."""
 
 
-
 class UpdateStateError(Exception):
     """A refused update change (Aurora's UpdateStateException): answered INVALID_REQUEST with its text."""
 

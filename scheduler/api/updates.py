@@ -81,15 +81,12 @@ class UpdateApi:
         except configs.TaskDescriptionError as e:
             raise Refused(INVALID, str(e)) from None
 
-        refusal = {}
-
         def prepare(store):
             if job_key(desired.job) in store.cron_jobs:
                 raise Refused(INVALID, NO_CRON)
             busy = u.active_update(store, desired.job)
             if busy is not None:
-                refusal["busy"] = busy.update.summary
-                raise Refused(INVALID, IN_PROGRESS)
+                raise _InProgress(busy.update.summary)
             current = job_diff.active_configs(
                 store.tasks.fetch(TaskQuery(jobKeys={desired.job}, statuses=set(ACTIVE))))
             diff = job_diff.compute(current, job_diff.as_map(desired, request.instanceCount),
@@ -112,12 +109,10 @@ class UpdateApi:
 
         try:
             update = await self.controller.start_update(prepare, message)
-        except Refused as refused:
-            busy = refusal.get("busy")
-            if busy is None:
-                raise
-            result = Result(startJobUpdateResult=StartJobUpdateResult(key=busy.key, updateSummary=busy))
-            return envelope.response(refused.code, self.server_info, str(refused), result=result)
+        except _InProgress as busy:   # Aurora's one refusal with a result: the update in the way
+            result = Result(startJobUpdateResult=StartJobUpdateResult(key=busy.summary.key,
+                                                                      updateSummary=busy.summary))
+            return envelope.response(busy.code, self.server_info, str(busy), result=result)
         if update is None:
             return envelope.ok(self.server_info, None, NOOP_JOB_UPDATE_MESSAGE)
         log.info("Started update %s of %s", update.summary.key.id, configs.canonical(desired.job))
@@ -156,6 +151,14 @@ class UpdateApi:
         except u.UpdateStateError as e:
             raise Refused(INVALID, str(e)) from None
         return envelope.ok(self.server_info)
+
+
+class _InProgress(Refused):
+    """startJobUpdate refused because the job already has an active update (`summary`)."""
+
+    def __init__(self, summary):
+        super().__init__(INVALID, IN_PROGRESS)
+        self.summary = summary
 
 
 def _require_update_key(key) -> None:

@@ -70,13 +70,15 @@ class JobUpdates:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Promotion: resume every rolling update (nothing recorded), in one write."""
+        """Promotion: resume every rolling update, in one write (nothing recorded, unless a coordinated one
+        is blocked for want of a pulse)."""
         self._armed = True
         async with self.manager.transaction() as tx, self.storage.write() as w:
             for details in list(tx.store.job_updates.values()):
                 status = details.update.summary.state.status if details.update.summary.state else None
                 if status in (u.RF, u.RB):
-                    log.info("Automatically resuming update %s", _text(details.update.summary.key))
+                    log.info("Automatically resuming update %s",
+                             configs.update_key_text(details.update.summary.key))
                     self._enter(tx, w, details.update.summary.key, status)
 
     async def stop(self) -> None:
@@ -90,9 +92,6 @@ class JobUpdates:
 
     def vars(self) -> dict[str, int]:
         return {**self.counters, "update_active_updaters": len(self._updaters)}
-
-    def updating(self, job: tuple) -> bool:
-        return job in self._updaters
 
     # -- what the API calls (each one write) -----------------------------------------------------------------
     async def start_update(self, prepare: Callable, message: str | None):
@@ -125,7 +124,7 @@ class JobUpdates:
     async def pulse(self, key) -> int:
         """pulseJobUpdate: OK, unblocking a blocked update; FINISHED for an update that is not coordinated and
         active, or not stored at all (pruned): Aurora's PulseHandler knows only coordinated active updates."""
-        ukey = _ukey(key)
+        ukey = update_key(key)
         details = self.storage.store.job_updates.get(ukey)
         if details is None:
             log.info("Not pulsing inactive job update: %s", configs.update_key_text(key))
@@ -196,23 +195,23 @@ class JobUpdates:
         w.save_job_update_event(key, JobUpdateEvent(status=status, timestampMs=self.clock_ms(), user=user,
                                                     message=message))
         self.counters["update_status_changes"] += 1
-        log.info("Update %s is now in state %s", _text(key), u.name(status))
+        log.info("Update %s is now in state %s", configs.update_key_text(key), u.name(status))
 
     def _enter(self, tx, w, key, status: int) -> None:
         """The update is now `status`: build its updater and evaluate it (rolling), or drop it."""
         job = job_key(key.job)
         forward = u.rolling(status)
-        self._keyed.cancel(("pulse", _ukey(key)))
+        self._keyed.cancel(("pulse", update_key(key)))
         if forward is None:
             self._updaters.pop(job, None)
             self._queued.pop(job, None)
             if status not in u.ACTIVE:
-                self._pulses.pop(_ukey(key), None)
+                self._pulses.pop(update_key(key), None)
             return
-        update = tx.store.job_updates[_ukey(key)].update
+        update = tx.store.job_updates[update_key(key)].update
         if self._pulse_expired(update):   # resumed after failover, or the pulse ran out meanwhile
-            return self._change(tx, w, tx.store.job_updates[_ukey(key)], u.BLOCKED_OF[status], None, None)
-        self._updaters[job] = (_ukey(key), u.new_updater(update.instructions, forward))
+            return self._change(tx, w, tx.store.job_updates[update_key(key)], u.BLOCKED_OF[status], None, None)
+        self._updaters[job] = (update_key(key), u.new_updater(update.instructions, forward))
         if _coordinated(update.instructions):
             self._arm_pulse_timer(key, update)
         self._evaluate(tx, w, job, [])
@@ -229,9 +228,10 @@ class JobUpdates:
         self.counters["update_evaluations"] += 1
         now = self.clock_ms()
         result = updater.evaluate(changed, lambda i: _active(tx.store, job, i), now)
-        recorded = _last_actions(details.instanceEvents)
+        done = u.instance_action(u.Progress.SUCCEEDED, forward)
+        recorded = _last_actions(details.instanceEvents) if any(e.noop_success for e in result.effects.values()) \
+            else {}
         for instance_id, effect in result.effects.items():   # the changed instances, then the next group
-            done = u.instance_action(u.Progress.SUCCEEDED, forward)
             if effect.noop_success and recorded.get(instance_id) in (None, done):
                 continue
             for progress in effect.entered:
@@ -252,7 +252,8 @@ class JobUpdates:
             try:
                 tx.insert_pending_tasks(desired, [instance_id])
             except InstanceCollision:
-                log.warning("update %s: instance %d already has an active task", _text(key), instance_id)
+                log.warning("update %s: instance %d already has an active task", configs.update_key_text(key),
+                            instance_id)
         elif action == u.Action.KILL:
             task = _active(tx.store, job, instance_id)
             if task is not None:
@@ -272,16 +273,16 @@ class JobUpdates:
         instructions = update.instructions
         if not _coordinated(instructions):
             return False
-        last = self._pulses.get(_ukey(update.summary.key), 0)
+        last = self._pulses.get(update_key(update.summary.key), 0)
         return self.clock_ms() - last >= instructions.settings.blockIfNoPulsesAfterMs
 
     def _arm_pulse_timer(self, key, update) -> None:
-        deadline = self._pulses.get(_ukey(key), 0) + update.instructions.settings.blockIfNoPulsesAfterMs
-        self._keyed.at(("pulse", _ukey(key)), deadline, lambda: self._keyed.spawn(self._pulse_due(key)))
+        deadline = self._pulses.get(update_key(key), 0) + update.instructions.settings.blockIfNoPulsesAfterMs
+        self._keyed.at(("pulse", update_key(key)), deadline, lambda: self._keyed.spawn(self._pulse_due(key)))
 
     async def _pulse_due(self, key) -> None:
         async with self.manager.transaction() as tx, self.storage.write() as w:
-            details = tx.store.job_updates.get(_ukey(key))
+            details = tx.store.job_updates.get(update_key(key))
             if details is None:
                 return
             status = details.update.summary.state.status
@@ -290,7 +291,7 @@ class JobUpdates:
 
     @staticmethod
     def _details(store, key):
-        details = store.job_updates.get(_ukey(key))
+        details = store.job_updates.get(update_key(key))
         if details is None:
             raise u.UpdateStateError(f"Update does not exist: {configs.update_key_text(key)}")
         return details
@@ -312,11 +313,3 @@ def _last_actions(events) -> dict[int, int]:
         last[event.instanceId] = event.action
     return last
 
-
-def _ukey(key) -> tuple:
-    return update_key(key)
-
-
-def _text(key) -> str:
-    j = key.job
-    return f"{j.role}/{j.environment}/{j.name} update {key.id}"

@@ -24,6 +24,7 @@ Stored structs are shared, never copied: treat them as immutable (see tasks.py).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import logging
 from collections.abc import Callable
@@ -130,8 +131,11 @@ class Store:
             log.warning("dropping a job update event for unknown update %s", update_key(key))
             return _nothing
         details = copy.copy(stored)
-        events = [*(getattr(stored, field) or ()), event]
-        setattr(details, field, sorted(events, key=lambda e: e.timestampMs or 0))  # stable, as Aurora's
+        events = list(getattr(stored, field) or ())
+        # Timestamp order, an equal time after the ones already there (stable, as Aurora's sort); events come in
+        # order almost always, so this is an append, not a sort of the whole list per event.
+        bisect.insort_right(events, event, key=_event_time)
+        setattr(details, field, events)
         return _put(self.job_updates, update_key(key), _with_state(details))
 
     def _pruneJobUpdateHistory(self, op) -> Undo:
@@ -167,6 +171,10 @@ def _with_state(details: JobUpdateDetails) -> JobUpdateDetails:
     details = copy.copy(details)
     details.update = update
     return details
+
+
+def _event_time(event) -> int:
+    return event.timestampMs or 0
 
 
 def _put(mapping: dict, key, value) -> Undo:

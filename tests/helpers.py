@@ -13,15 +13,17 @@ BIN = os.path.dirname(sys.executable)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01, what: str = "condition"):
-    """Return predicate()'s first truthy value, or fail the test when the deadline passes."""
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01, what: str = "condition", diagnose=None):
+    """Return predicate()'s first truthy value, or fail the test when the deadline passes (with what
+    `diagnose()` says, when given: logs, journals)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}"
+                                 + (f"\n{diagnose()}" if diagnose is not None else ""))
         time.sleep(interval)
 
 

@@ -17,6 +17,8 @@ import signal
 import subprocess
 import time
 
+from tests.helpers import wait_for
+
 CACHE = os.environ.get("AURORA_DEBOOTSTRAP_CACHE", "/var/cache/aurora-debootstrap")
 INCLUDE = "systemd"  # systemd-analyze and systemd-tmpfiles, as on an agent; systemd itself never runs
 ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "DEBIAN_FRONTEND=noninteractive"]
@@ -133,3 +135,8 @@ class Chroot:
             time.sleep(0.1)
         self.holder.kill()
         self.holder.wait()
+
+
+def until(what: str, check, timeout: float = 60, diagnose=None):
+    """`tests.helpers.wait_for` as the packaging tests call it (what first; slow machines: 0.2 s polls)."""
+    return wait_for(check, timeout, interval=0.2, what=what, diagnose=diagnose)

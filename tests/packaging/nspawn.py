@@ -15,9 +15,8 @@ import os
 import shlex
 import signal
 import subprocess
-import time
 
-from tests.packaging.debroot import CACHE, ENV
+from tests.packaging.debroot import CACHE, ENV, until
 
 
 def available() -> str | None:
@@ -36,7 +35,7 @@ class NetNs:
     def __init__(self):
         self.holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep infinity"])
         self.path = f"/proc/{self.holder.pid}/ns/net"
-        _until(lambda: os.readlink(self.path) != os.readlink("/proc/self/ns/net"), "a network namespace")
+        until("a network namespace", lambda: os.readlink(self.path) != os.readlink("/proc/self/ns/net"))
 
     def close(self) -> None:
         self.holder.kill()
@@ -59,7 +58,7 @@ class Machine:
         self.holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "infinity"])
         self.ns = f"/proc/{self.holder.pid}/ns/mnt"
         try:
-            _until(lambda: os.readlink(self.ns) != os.readlink("/proc/self/ns/mnt"), "a mount namespace")
+            until("a mount namespace", lambda: os.readlink(self.ns) != os.readlink("/proc/self/ns/mnt"))
             subprocess.run(["nsenter", f"--mount={self.ns}", "--", "mount", "-t", "overlay", "overlay", "-o",
                             f"lowerdir={lower},upperdir={workdir}/upper,workdir={workdir}/work", self.root],
                            check=True)
@@ -77,9 +76,9 @@ class Machine:
             with open(self.log, "w") as out:
                 self.nspawn = subprocess.Popen(["nsenter", f"--mount={self.ns}", "--", *argv],
                                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-            self.pid1 = _until(self._find_pid1, f"systemd to start in {name}", timeout=60)
+            self.pid1 = until(f"systemd to start in {name}", self._find_pid1, timeout=60)
             # Until PID 1 listens on its private socket, systemctl prints nothing or "offline".
-            state = _until(self._booted, f"systemd in {name} to answer", timeout=120)
+            state = until(f"systemd in {name} to answer", self._booted, timeout=120)
             if state not in ("running", "degraded"):
                 raise AssertionError(f"{name} did not boot: {state}\n{self.console()}")
         except BaseException:
@@ -157,11 +156,3 @@ class Machine:
         self.holder.wait()
 
 
-def _until(check, what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

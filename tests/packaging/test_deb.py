@@ -17,12 +17,11 @@ import shlex
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
-from tests.packaging.debroot import Chroot, cached_root
+from tests.packaging.debroot import Chroot, cached_root, until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UPGRADE_SUFFIX = "+upgradetest1"
@@ -46,16 +45,6 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
             return r.status, r.read()
     except OSError:
         return 0, b""
-
-
-def _until(what: str, check, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _version() -> str:
@@ -168,7 +157,7 @@ def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
         "exec python3 -m http.server {{thermos.ports[http]}} --bind 127.0.0.1')\n"
         "export(Task(name='web', processes=[web], resources=Resources(cpu=0.1, ram=64*MB, disk=64*MB)))\n"))
     c.run(f"thermos run --daemon --task_id pkgtest -P http:{port} /root/web.thermos")
-    _until("the task's HTTP server", lambda: _get(port, "/")[0] == 200)
+    until("the task's HTTP server", lambda: _get(port, "/")[0] == 200)
     c.run("chmod 700 /var/lib/thermos/sandbox/pkgtest")
 
     # The observer from the unit's ExecStart and /etc/default/thermos, as the unit's unprivileged user.
@@ -181,9 +170,9 @@ def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
             "--bounding-set=-all,+dac_read_search", "--"]
     observer = c.spawn(caps + argv, str(tmp_path / "observer.log"))
     try:
-        _until("observer /health", lambda: _get(observer_port, "/health")[0] == 200 or observer.poll() is not None)
+        until("observer /health", lambda: _get(observer_port, "/health")[0] == 200 or observer.poll() is not None)
         assert observer.poll() is None, (tmp_path / "observer.log").read_text()
-        _until("the task in the observer", lambda: b"pkgtest" in _get(observer_port, "/j/task_ids")[1])
+        until("the task in the observer", lambda: b"pkgtest" in _get(observer_port, "/j/task_ids")[1])
         status, body = _get(observer_port, "/files/read?task_id=pkgtest&path=secret.txt&offset=0&length=100")
         assert status == 200 and json.loads(body)["data"] == "secret\n", (status, body)
 
@@ -201,7 +190,7 @@ def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
         observer.wait(timeout=30)
 
     c.run("thermos kill pkgtest")
-    _until("the task's processes to end", lambda: _get(port, "/")[0] == 0)
+    until("the task's processes to end", lambda: _get(port, "/")[0] == 0)
 
     # thermos-gc.service's ExecStart, with the limits of /etc/default/thermos: the task just finished is kept;
     # with no finished task allowed it would go (dry run: the purge below checks that task data stays).

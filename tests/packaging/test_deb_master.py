@@ -33,7 +33,7 @@ import time
 import pytest
 
 from tests.packaging import nspawn
-from tests.packaging.debroot import Chroot, cached_root
+from tests.packaging.debroot import Chroot, cached_root, until
 from tests.packaging.test_deb import UPGRADE_SUFFIX, _build, _version
 
 LOG = "/var/lib/aurora/scheduler/db"
@@ -115,16 +115,6 @@ def cluster(tmp_path, debs):
         net.close()
 
 
-def _until(what: str, check, timeout: float = 60, diagnose=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{diagnose()}")
-
-
 def _apt(m, args: str, timeout: float = 600) -> str:
     """`apt-get ARGS` in machine or chroot `m`, waiting its turn for the shared archive cache: apt takes that
     directory's lock (even with nothing to download) and fails at once if another apt, here or in another
@@ -202,7 +192,7 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
 
     # Started before the log is initialized: the journal says what to run; systemd restarts it calmly.
     for m in masters.values():
-        _until(f"{m.name}'s scheduler journal to say what to run",
+        until(f"{m.name}'s scheduler journal to say what to run",
                lambda m=m: all(s in _journal(m) for s in (f"aurora-log initialize --path={LOG}",
                                                           "Replica in EMPTY status")),
                diagnose=lambda m=m: _journal(m))
@@ -215,7 +205,7 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
         m.run("cat > /etc/zookeeper/conf/zoo.cfg", input=ZOO_CFG.format(ip=HOSTS[name]))
         m.run(f"echo {i} > /etc/zookeeper/conf/myid && systemctl restart zookeeper")
     for name in MASTERS:
-        _until(f"ZooKeeper on {name} in the ensemble", lambda name=name: _zk_mode(agent, HOSTS[name])
+        until(f"ZooKeeper on {name} in the ensemble", lambda name=name: _zk_mode(agent, HOSTS[name])
                in ("leader", "follower"), timeout=120, diagnose=lambda name=name: _journal(masters[name], "zookeeper"))
     mark("ensemble")
 
@@ -223,7 +213,7 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
     agent.run("systemd-run --unit=mesos-local --property=Restart=on-failure /usr/bin/aurora-mesos-local "
               f"--ip {HOSTS['agent']} --work_dir /var/lib/mesos --master_port 5050 --agent_port 5051 "
               f"--zk zk://{ENSEMBLE}/mesos --resources 'cpus:2;mem:2048;disk:4096;ports:[31000-31999]'")
-    _until("the stand-in", lambda: agent.get(5050, "/state", host="agent")[0] == 200,
+    until("the stand-in", lambda: agent.get(5050, "/state", host="agent")[0] == 200,
            diagnose=lambda: _journal(agent, "mesos-local"))
     assert agent.run("systemctl is-active thermos-observer", check=False).strip() == "active"
 
@@ -251,7 +241,7 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
     def journals(names=MASTERS) -> str:
         return "".join(f"--- {n}\n{_journal(masters[n])}" for n in names)
 
-    first = _until("one leader among three schedulers", leader, timeout=120, diagnose=journals)
+    first = until("one leader among three schedulers", leader, timeout=120, diagnose=journals)
     mark(f"leader {first}")
 
     # The clients on the agent: the packaged clusters.json, its `zk` pointed at the ensemble (the documented edit).
@@ -272,7 +262,7 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
         return (agent.run(f"aurora job status {JOB}", check=False) + journals()
                 + _journal(agent, "mesos-local"))
 
-    running = _until("the task RUNNING", lambda: [t for t, s in active() if s == "RUNNING"], timeout=120,
+    running = until("the task RUNNING", lambda: [t for t, s in active() if s == "RUNNING"], timeout=120,
                      diagnose=diagnose)
     assert len(running) == 1 and len(active()) == 1, active()
     task_id = running[0]
@@ -280,11 +270,11 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
     for path in ("/leaderhealth", "/scheduler", "/scheduler/www-data", "/scheduler/www-data/devel/hello_world"):
         assert agent.get(HTTP, path, host=first)[0] == 200, path
     # On the agent: the task's sandbox in the observer, its process's output.
-    assert task_id in _until("the task in the observer", lambda: agent.get(1338, "/j/task_ids/active")[1])
+    assert task_id in until("the task in the observer", lambda: agent.get(1338, "/j/task_ids/active")[1])
     assert agent.get(1338, f"/browse/{task_id}/")[0] == 200
     status, body = agent.get(1338, f"/files/browse?task_id={task_id}")
     assert status == 200 and ".logs" in [row["name"] for row in json.loads(body)], (status, body[-2000:])
-    _until("hello world in the observer", lambda: "hello world" in agent.get(
+    until("hello world in the observer", lambda: "hello world" in agent.get(
         1338, f"/files/read?task_id={task_id}&log=hello/0/stdout&offset=0")[1])
     agent.run("aurora-admin scheduler_backup_now example")
     backups = masters[first].run(f"ls {BACKUPS}").split()
@@ -294,15 +284,15 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
     # (--kill-who=main: the scheduler is the unit's main process, the wrapper execs it. Signalling the unit's
     # whole cgroup fails here with EIO: this host's cgroups are v1 with no systemd of its own to delegate them.)
     masters[first].run("systemctl kill --kill-who=main -s KILL aurora-scheduler")
-    second = _until("another master leading", lambda: (lambda n: n if n and n != first else None)(
+    second = until("another master leading", lambda: (lambda n: n if n and n != first else None)(
         leader([n for n in MASTERS if n != first])), timeout=120, diagnose=journals)
     mark(f"failover to {second}")
-    _until("the same task RUNNING under the new leader", lambda: active() == [(task_id, "RUNNING")], timeout=60,
+    until("the same task RUNNING under the new leader", lambda: active() == [(task_id, "RUNNING")], timeout=60,
            diagnose=diagnose)
     for path in ("/leaderhealth", "/scheduler", "/scheduler/www-data/devel/hello_world"):
         assert agent.get(HTTP, path, host=second)[0] == 200, path
     # systemd brings the killed one back (Restart=always), a follower now.
-    _until(f"{first} back as a follower", lambda: leaderhealth(first) == 503, timeout=90, diagnose=journals)
+    until(f"{first} back as a follower", lambda: leaderhealth(first) == 503, timeout=90, diagnose=journals)
 
     # Upgrade the leader in place: it restarts on the new code (another master leads meanwhile), its edited
     # defaults kept; the cluster keeps the job, the same task RUNNING.
@@ -311,10 +301,10 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
     _apt(up, f"install -y -q {_debs(version + UPGRADE_SUFFIX, 'v2', MASTER_PACKAGES)}")
     assert up.run("dpkg-query -W -f '${Version}' aurora-scheduler") == version + UPGRADE_SUFFIX
     assert "\nQUORUM_SIZE=2\n" in up.run("cat /etc/default/aurora-scheduler")
-    _until("the scheduler restarted", lambda: _show(up, "aurora-scheduler", "MainPID") not in ("0", pid))
-    _until(f"{second} back after the upgrade, and a leader", lambda: leaderhealth(second) in (200, 503)
+    until("the scheduler restarted", lambda: _show(up, "aurora-scheduler", "MainPID") not in ("0", pid))
+    until(f"{second} back after the upgrade, and a leader", lambda: leaderhealth(second) in (200, 503)
            and leader(), timeout=120, diagnose=journals)
-    _until("the job after the upgrade", lambda: active() == [(task_id, "RUNNING")], timeout=60, diagnose=diagnose)
+    until("the job after the upgrade", lambda: active() == [(task_id, "RUNNING")], timeout=60, diagnose=diagnose)
     assert up.run("dpkg-query -W -f '${Status}' zookeeperd") == "install ok installed"
     mark(f"upgraded {second}; leader {leader()}")
 
@@ -332,7 +322,7 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
     assert p.run("getent passwd aurora").strip()
     assert p.run("dpkg-query -W -f '${Status}' zookeeperd") == "install ok installed"
     rest = [n for n in MASTERS if n != first]
-    now = _until("a leader among the two left", lambda: leader(rest), timeout=120, diagnose=lambda: journals(rest))
-    _until("the job after the purge", lambda: active() == [(task_id, "RUNNING")], timeout=60, diagnose=diagnose)
+    now = until("a leader among the two left", lambda: leader(rest), timeout=120, diagnose=lambda: journals(rest))
+    until("the job after the purge", lambda: active() == [(task_id, "RUNNING")], timeout=60, diagnose=diagnose)
     mark(f"purged {first}; leader {now}")
     print("\n".join(timings))

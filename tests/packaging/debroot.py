@@ -140,3 +140,24 @@ class Chroot:
 def until(what: str, check, timeout: float = 60, diagnose=None):
     """`tests.helpers.wait_for` as the packaging tests call it (what first; slow machines: 0.2 s polls)."""
     return wait_for(check, timeout, interval=0.2, what=what, diagnose=diagnose)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+UPGRADE_SUFFIX = "+upgradetest1"
+
+
+def package_version() -> str:
+    """The packages' version: this tree's pyproject version."""
+    import tomllib
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)["project"]["version"]
+
+
+def build(out: str, deb_version: str | None = None) -> subprocess.Popen:
+    """`packaging/build-debs OUT`, started (every package of this tree, at `deb_version` when given)."""
+    # A pip cache per build: two pip runs sharing one race on its origin.json files (seen as a JSONDecodeError).
+    env = dict(os.environ, PIP=os.path.join(REPO, ".venv/bin/pip"), PIP_CACHE_DIR=out + ".pip-cache")
+    if deb_version:
+        env["DEB_VERSION"] = deb_version
+    return subprocess.Popen([os.path.join(REPO, "packaging/build-debs"), out], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

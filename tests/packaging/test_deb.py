@@ -16,15 +16,12 @@ import re
 import shlex
 import shutil
 import socket
-import subprocess
 import urllib.request
 
 import pytest
 
-from tests.packaging.debroot import Chroot, cached_root, until
+from tests.packaging.debroot import UPGRADE_SUFFIX, Chroot, cached_root, package_version, until
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-UPGRADE_SUFFIX = "+upgradetest1"
 # Apt's and dpkg's own state, and the operator's scratch: not files of the package.
 UNLISTED = ("/proc", "/dev", "/sys", "/tmp", "/root", "/srv", "/var/cache/apt", "/var/lib/apt", "/var/lib/dpkg",
             "/var/log", "/var/cache/debconf", "/var/cache/ldconfig", "/etc/ld.so.cache")
@@ -45,33 +42,6 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
             return r.status, r.read()
     except OSError:
         return 0, b""
-
-
-def _version() -> str:
-    import tomllib
-    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
-        return tomllib.load(f)["project"]["version"]
-
-
-def _build(out: str, version: str | None = None) -> subprocess.Popen:
-    # A pip cache per build: two pip runs sharing one race on its origin.json files (seen as a JSONDecodeError).
-    env = dict(os.environ, PIP=os.path.join(REPO, ".venv/bin/pip"), PIP_CACHE_DIR=out + ".pip-cache")
-    if version:
-        env["DEB_VERSION"] = version
-    return subprocess.Popen([os.path.join(REPO, "packaging/build-debs"), out], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-@pytest.fixture(scope="module")
-def debs(tmp_path_factory):
-    """This tree's package, and the same rebuilt with a higher version (the upgrade)."""
-    out = tmp_path_factory.mktemp("debs")
-    version = _version()
-    builds = [_build(str(out / "v1")), _build(str(out / "v2"), version + UPGRADE_SUFFIX)]
-    for b in builds:
-        output = b.communicate(timeout=600)[0]
-        assert b.returncode == 0, output
-    return out
 
 
 @pytest.fixture
@@ -140,7 +110,7 @@ def _check_units_and_man_pages(c: Chroot) -> None:
 
 def test_install_run_observe_upgrade_purge(chroot, debs, tmp_path):
     c = chroot
-    version = _version()
+    version = package_version()
     before = _listing(c)
 
     # Install: every dependency resolves from Debian.

@@ -33,8 +33,7 @@ import time
 import pytest
 
 from tests.packaging import nspawn
-from tests.packaging.debroot import Chroot, cached_root, until
-from tests.packaging.test_deb import UPGRADE_SUFFIX, _build, _version
+from tests.packaging.debroot import UPGRADE_SUFFIX, Chroot, cached_root, package_version, until
 
 LOG = "/var/lib/aurora/scheduler/db"
 BACKUPS = "/var/lib/aurora/scheduler/backups"
@@ -73,24 +72,13 @@ DEFAULTS = {"QUORUM_SIZE": "2", "ZK_ENDPOINTS": f'"{ENSEMBLE}"', "LIBPROCESS_IP"
             "THERMOS_EXECUTOR_FLAGS": f'"--announcer-ensemble {ENSEMBLE}"'}
 
 
-@pytest.fixture(scope="module")
-def debs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("debs")
-    version = _version()
-    builds = [_build(str(out / "v1")), _build(str(out / "v2"), version + UPGRADE_SUFFIX)]
-    for b in builds:
-        output = b.communicate(timeout=900)[0]
-        assert b.returncode == 0, output
-    return out
-
-
 def _debs(version: str, d: str, packages=PACKAGES) -> str:
     return " ".join(f"/srv/debs/{d}/{p}_{version}_all.deb" for p in packages)
 
 
 @pytest.fixture
 def cluster(tmp_path, debs):
-    version = _version()
+    version = package_version()
     # The machines' network has no way out: fetch what apt will want (kept in the shared archive cache).
     c = Chroot(cached_root(), str(tmp_path / "fetch"), {"/srv/debs": str(debs)})
     try:
@@ -155,7 +143,7 @@ def test_masters_agent_install_failover_upgrade_purge(cluster):
 
     masters = {name: cluster[name] for name in MASTERS}
     m1, agent = cluster["master1"], cluster["agent"]
-    version = _version()
+    version = package_version()
 
     # Masters: the two master packages; apt resolves the rest (zookeeperd too: a Recommends) from Debian. One
     # apt at a time: the machines share the archive cache and its lock.

@@ -15,6 +15,7 @@ InstanceUpdater, OneWayJobUpdater, QueueStrategy / BatchStrategy / VariableBatch
   and rolls up: more than `max_failed` instances FAILED -> FAILED; none idle or working -> SUCCEEDED.
   With autopause, a group that completes is not followed by the next one: the result says `batch_done` and
   the controller pauses the update (a resumed update builds a new updater, which starts the next group).
+  Rolling back never autopauses.
 """
 from __future__ import annotations
 
@@ -228,13 +229,15 @@ def strategy_of(settings, forward: bool) -> Strategy:
     chosen = settings.updateStrategy
     if chosen is not None and chosen.queueStrategy is not None:
         return Strategy((chosen.queueStrategy.groupSize,), batch=False, forward=forward)
+    # Autopause is for checking a new version batch by batch: a rollback restores the known one without stopping.
     if chosen is not None and chosen.batchStrategy is not None:
         s = chosen.batchStrategy
-        return Strategy((s.groupSize,), batch=True, forward=forward, autopause=bool(s.autopauseAfterBatch))
+        return Strategy((s.groupSize,), batch=True, forward=forward,
+                        autopause=forward and bool(s.autopauseAfterBatch))
     if chosen is not None and chosen.varBatchStrategy is not None:
         s = chosen.varBatchStrategy
-        return Strategy(tuple(s.groupSizes), batch=True, forward=forward, autopause=bool(s.autopauseAfterBatch),
-                        variable=True)
+        return Strategy(tuple(s.groupSizes), batch=True, forward=forward,
+                        autopause=forward and bool(s.autopauseAfterBatch), variable=True)
     return Strategy((settings.updateGroupSize,), batch=bool(settings.waitForBatchCompletion), forward=forward)
 
 

@@ -375,6 +375,24 @@ def test_batch_waits_for_the_whole_batch_and_autopauses():
     _run(scenario)
 
 
+def test_a_rollback_does_not_autopause():
+    """Autopause checks a new version batch by batch; rolling back to the old one goes through (an automatic
+    rollback paused after its first batch would leave a broken job half restored)."""
+    async def scenario(leader, log, clock):
+        strategy = JobUpdateStrategy(batchStrategy=BatchJobUpdateStrategy(groupSize=1, autopauseAfterBatch=True))
+        key = await start(leader, request(updateStrategy=strategy))
+        await leader.end_killed()
+        await leader.move(S.FAILED, data=NEW.data)        # instance 0's new version fails: roll back
+        assert leader.status(key) == U.ROLLING_BACK
+        for _ in range(4):                                 # 3, 2, 1 (watched), then 0 (restored)
+            await leader.end_killed()
+            await leader.move(S.RUNNING, data=OLD.data, instances={0})
+            await leader.advance(WATCH_MS)
+        assert leader.status(key) == U.ROLLED_BACK
+        assert U.ROLL_BACK_PAUSED not in [e.status for e in leader.details(key).updateEvents]
+    _run(scenario)
+
+
 def test_queue_strategy_refills_as_instances_finish():
     async def scenario(leader, log, clock):
         strategy = JobUpdateStrategy(queueStrategy=QueueJobUpdateStrategy(groupSize=2))
